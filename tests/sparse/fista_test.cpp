@@ -1,0 +1,149 @@
+#include "sparseloop/sparse/fista.h"
+
+#include <gtest/gtest.h>
+
+#include "sparseloop/sparse/conv_dictionary.h"
+#include "sparseloop/sparse/linear_dictionary.h"
+#include "sparseloop/sparse/lipschitz.h"
+
+using namespace sparseloop;
+
+namespace {
+auto f64 = torch::TensorOptions().dtype(torch::kDouble);
+
+double lipschitz_of(const SparseOperator& op, at::IntArrayRef code_shape) {
+  auto v = power_iteration_start(code_shape, f64);
+  return power_iteration(op, v, 5000, 1e-12).lipschitz;
+}
+
+torch::Tensor orthonormal(int64_t n) {
+  auto qr = torch::linalg_qr(torch::randn({n, n}, f64));
+  return std::get<0>(qr);
+}
+}  // namespace
+
+TEST(Prox, ClosedForms) {
+  auto v = torch::tensor({-2.0, -0.5, 0.0, 0.3, 1.5}, f64);
+  auto soft = Prox(ProxOptions().lambda(1.0))(v, 0.5);  // τ = 0.5
+  EXPECT_TRUE(torch::allclose(soft, torch::tensor({-1.5, 0.0, 0.0, 0.0, 1.0}, f64)));
+  auto nn = Prox(ProxOptions().lambda(1.0).nonnegative(true))(v, 0.5);
+  EXPECT_TRUE(torch::allclose(nn, torch::tensor({0.0, 0.0, 0.0, 0.0, 1.0}, f64)));
+  // Elastic net: argmin ½(z − v)² + η(λ|z| + μ/2 z²) = S_{ηλ}(v)/(1 + ημ).
+  auto en = Prox(ProxOptions().lambda(1.0).mu(2.0))(v, 0.5);
+  EXPECT_TRUE(torch::allclose(en, torch::tensor({-0.75, 0.0, 0.0, 0.0, 0.5}, f64)));
+}
+
+// For an orthonormal dictionary DᵀD = I and the LASSO solution is the prox of Dᵀx.
+TEST(Fista, OrthonormalDictionaryClosedForm) {
+  torch::manual_seed(0);
+  auto Q = orthonormal(16);
+  auto op = linear_operator(Q);
+  auto x = torch::randn({5, 16}, f64);
+  for (bool nonneg : {false, true}) {
+    for (double mu : {0.0, 0.3}) {
+      Prox prox(ProxOptions().lambda(0.4).mu(mu).nonnegative(nonneg));
+      auto expected = prox(linear_analysis(x, Q), 1.0);
+      auto z = fista(op, x, prox, FistaOptions().step(1.0).steps(50)).z;
+      EXPECT_LT((z - expected).abs().max().item<double>(), 1e-12);
+    }
+  }
+}
+
+// KKT optimality of the LASSO solution, linear and convolutional, signed and non-negative.
+TEST(Fista, ReachesLassoMinimizerKkt) {
+  torch::manual_seed(1);
+  auto W = torch::randn({40, 20}, f64);
+  auto op = linear_operator(W);
+  const double L = lipschitz_of(op, {1, 40});
+  auto x = torch::randn({4, 20}, f64);
+  for (bool nonneg : {false, true}) {
+    Prox prox(ProxOptions().lambda(0.5).nonnegative(nonneg));
+    auto z = fista(op, x, prox, FistaOptions().step(1.0 / L).steps(3000)).z;
+    EXPECT_LT(kkt_violation(op, x, z, prox), 1e-5) << "nonneg " << nonneg;
+    EXPECT_GT((z == 0).sum().item<int64_t>(), 0);  // sparse
+  }
+  auto Wc = torch::randn({6, 2, 3, 3}, f64);
+  auto cop = conv_operator(Wc, ConvGeometry{1, 1}, 9, 9);
+  const double Lc = lipschitz_of(cop, {1, 6, 9, 9});
+  auto xc = torch::randn({2, 2, 9, 9}, f64);
+  Prox prox(ProxOptions().lambda(0.3));
+  auto zc = fista(cop, xc, prox, FistaOptions().step(1.0 / Lc).steps(3000)).z;
+  EXPECT_LT(kkt_violation(cop, xc, zc, prox), 1e-5);
+}
+
+TEST(Fista, RecoversPlantedSparseCode) {
+  torch::manual_seed(2);
+  const int64_t d = 64, C = 128;
+  auto W = torch::randn({C, d}, f64);
+  W = W / W.norm(2, 1, true);  // unit atoms
+  auto op = linear_operator(W);
+  auto z0 = torch::zeros({3, C}, f64);
+  for (int64_t b = 0; b < 3; ++b) {
+    auto idx = torch::randperm(C, torch::kLong).narrow(0, 0, 5);
+    z0[b].index_put_({idx}, 1.0 + torch::rand({5}, f64));
+  }
+  auto x = linear_synthesis(z0, W);
+  const double L = lipschitz_of(op, {1, C});
+  Prox prox(ProxOptions().lambda(1e-3).nonnegative(true));
+  auto z = fista(op, x, prox, FistaOptions().step(1.0 / L).tolerance(1e-10).max_steps(20000)).z;
+  EXPECT_LT(((z - z0).norm() / z0.norm()).item<double>(), 1e-2);
+  EXPECT_TRUE(torch::equal(z.gt(0.1), z0.gt(0)));
+}
+
+TEST(Fista, ObjectiveBelowIstaAfterSameSteps) {
+  torch::manual_seed(3);
+  auto W = torch::randn({6, 3, 5, 5}, f64);
+  auto op = conv_operator(W, ConvGeometry{1, 2}, 16, 16);
+  const double L = lipschitz_of(op, {1, 6, 16, 16});
+  auto x = torch::randn({4, 3, 16, 16}, f64);
+  Prox prox(ProxOptions().lambda(0.1));
+  auto opts = FistaOptions().step(1.0 / L).steps(40);
+  auto zf = fista(op, x, prox, opts).z;
+  auto zi = fista(op, x, prox, FistaOptions(opts).momentum(false)).z;
+  EXPECT_LT(lasso_objective(op, x, zf, prox).sum().item<double>(),
+            lasso_objective(op, x, zi, prox).sum().item<double>());
+}
+
+// Tolerance mode stops each sample on its own: the batch gives exactly what
+// each sample gives when solved alone, and samples stop at different steps.
+TEST(Fista, PerSampleToleranceIsIndependentOfTheBatch) {
+  torch::manual_seed(4);
+  auto W = torch::randn({30, 12}, f64);
+  auto op = linear_operator(W);
+  const double L = lipschitz_of(op, {1, 30});
+  auto x = torch::randn({5, 12}, f64);
+  x[1] *= 1e-3;  // a tiny signal converges (to 0) at once
+  Prox prox(ProxOptions().lambda(0.2));
+  auto opts = FistaOptions().step(1.0 / L).tolerance(1e-6).max_steps(5000);
+  auto batch = fista(op, x, prox, opts);
+  for (int64_t b = 0; b < 5; ++b) {
+    auto alone = fista(op, x.narrow(0, b, 1), prox, opts);
+    EXPECT_TRUE(torch::equal(alone.z[0], batch.z[b])) << "sample " << b;
+    EXPECT_EQ(alone.sample_iterations[0].item<int64_t>(),
+              batch.sample_iterations[b].item<int64_t>());
+  }
+  EXPECT_LT(batch.sample_iterations[1].item<int64_t>(), batch.sample_iterations.max().item<int64_t>());
+  EXPECT_EQ(batch.iterations, batch.sample_iterations.max().item<int64_t>());
+}
+
+TEST(Fista, WarmStartAtSolutionStaysThere) {
+  torch::manual_seed(5);
+  auto W = torch::randn({20, 10}, f64);
+  auto op = linear_operator(W);
+  const double L = lipschitz_of(op, {1, 20});
+  auto x = torch::randn({2, 10}, f64);
+  Prox prox(ProxOptions().lambda(0.3));
+  auto z = fista(op, x, prox, FistaOptions().step(1.0 / L).steps(20000)).z;
+  auto again = fista(op, x, prox, FistaOptions().step(1.0 / L).steps(3), z).z;
+  EXPECT_LT((again - z).abs().max().item<double>(), 1e-6);
+}
+
+TEST(PowerIteration, MatchesLargestSingularValueSquared) {
+  torch::manual_seed(6);
+  auto W = torch::randn({15, 9}, f64);
+  auto op = linear_operator(W);
+  auto v = power_iteration_start({1, 15}, f64);
+  auto r = power_iteration(op, v, 10000, 1e-14);
+  const double sigma = torch::linalg_matrix_norm(W, 2).item<double>();
+  EXPECT_NEAR(r.lipschitz, sigma * sigma, 1e-8 * sigma * sigma);
+}

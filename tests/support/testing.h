@@ -1,0 +1,41 @@
+// Test helpers: float64 finite-difference gradient checks, temporary folders,
+// running the CLI.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include <torch/torch.h>
+
+namespace sparseloop::test_support {
+
+/// Relative error between autograd's gradient of the scalar f(x) and central
+/// finite differences (step h) at up to `max_coords` coordinates of x
+/// (all when numel ≤ max_coords). x must be float64.
+double gradcheck_error(const std::function<torch::Tensor(const torch::Tensor&)>& f,
+                       const torch::Tensor& x, double h = 1e-6, int64_t max_coords = 60);
+
+/// A fresh empty folder under /tmp, removed by the destructor.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::string& path() const { return path_; }
+  std::string file(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string out;  ///< stdout
+  std::string err;  ///< stderr
+};
+
+/// Runs the built `sparseloop` binary with `args` (shell-quoted by the caller).
+CommandResult run_cli(const std::string& args);
+
+}  // namespace sparseloop::test_support
+
+namespace ts = sparseloop::test_support;

@@ -1,0 +1,55 @@
+// Shared plumbing of the `sparseloop` program: common flags, --config
+// expansion, JSON output. Commands live in tools/commands/, one file each;
+// they parse and validate flags, then call the library.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+namespace sparseloop::cli {
+
+/// Flags every command takes (CLI.md, "Common flags").
+struct CommonFlags {
+  std::string device = "auto";
+  uint64_t seed = 0;
+  int threads = 0;
+  std::string config;
+  bool json = false;
+};
+
+/// Adds --device --seed --threads --config --json to `cmd`.
+void add_common_flags(CLI::App* cmd, CommonFlags& flags);
+
+/// Applies --threads and --seed; returns the device resolved from --device.
+torch::Device apply_common_flags(const CommonFlags& flags);
+
+/// One subcommand: its parser and what runs when it was chosen.
+struct Command {
+  CLI::App* app = nullptr;
+  std::function<int()> run;
+};
+
+/// Registers a subcommand under `parent` and returns its parser.
+CLI::App* add_command(CLI::App& parent, std::vector<Command>& commands, const std::string& name,
+                      const std::string& description, std::function<int()> run);
+
+/// Prints `result` as one JSON line on stdout when --json was given.
+void print_json(const CommonFlags& flags, const nlohmann::json& result);
+
+/// Human-readable status line on stderr.
+void say(const std::string& line);
+
+/// Rewrites argv so that keys of the --config TOML file appear as flags
+/// (before the user's own, so flags given on the command line win).
+/// Throws InputError naming the file for unreadable or malformed files.
+std::vector<std::string> expand_config(const std::vector<std::string>& args);
+
+/// Checks a comma-separated list of numbers; throws InputError naming `flag`.
+std::vector<double> parse_number_list(const std::string& text, const std::string& flag);
+
+}  // namespace sparseloop::cli

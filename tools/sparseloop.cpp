@@ -1,0 +1,64 @@
+// sparseloop: sparse-coding networks from one binary. Thin: parse → validate
+// → call the library. Exit codes (CLI.md): 0 success, 2 bad usage or input
+// (one line naming the flag or file), 1 any other failure.
+#include <iostream>
+
+#include "cli.h"
+#include "commands/commands.h"
+#include "sparseloop/util/error.h"
+
+using namespace sparseloop;
+
+namespace {
+
+std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
+
+int run(int argc, char** argv) {
+  CLI::App app{"sparseloop: sparse-coding networks (CSC-CTRL, SDNet, VDL) on LibTorch"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "sparseloop 0.1.0");
+  std::vector<cli::Command> commands;
+  cli::register_code(app, commands);
+  cli::register_bench(app, commands);
+
+  std::vector<std::string> args(argv + 1, argv + argc);
+  args = cli::expand_config(args);
+  std::reverse(args.begin(), args.end());  // CLI11 consumes a reversed vector
+  try {
+    app.parse(args);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "error: " << first_line(e.what()) << " (see sparseloop --help)" << std::endl;
+    return 2;
+  }
+  // The deepest chosen command runs.
+  for (auto it = commands.rbegin(); it != commands.rend(); ++it)
+    if (it->app->parsed()) return it->run();
+  std::cerr << "error: no command given (see sparseloop --help)" << std::endl;
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const InputError& e) {
+    std::cerr << "error: " << first_line(e.what()) << std::endl;
+    return 2;
+  } catch (const NumericalError& e) {
+    std::cerr << "error: " << first_line(e.what()) << std::endl;
+    return 1;
+  } catch (const c10::Error& e) {
+    std::cerr << "error: " << first_line(e.what_without_backtrace()) << std::endl;
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "error: " << first_line(e.what()) << std::endl;
+    return 1;
+  }
+}
