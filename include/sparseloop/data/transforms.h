@@ -1,0 +1,31 @@
+// Image transforms on float batches (B, C, H, W). Random ones take a
+// generator so that augmentation is reproducible across resume.
+#pragma once
+
+#include <vector>
+
+#include <torch/torch.h>
+
+namespace sparseloop {
+
+/// Zero-pads every side by `p` pixels (MNIST 28 → 32 with p = 2).
+torch::Tensor pad_images(const torch::Tensor& x, int64_t p, double value = 0.0);
+/// Bilinear resize (align_corners = false, as torchvision/PIL without antialias).
+torch::Tensor resize_images(const torch::Tensor& x, int64_t h, int64_t w);
+/// Centre crop to h × w.
+torch::Tensor center_crop(const torch::Tensor& x, int64_t h, int64_t w);
+/// Random crop of the original size after zero padding by `pad` (per sample).
+torch::Tensor random_crop(const torch::Tensor& x, int64_t pad, torch::Generator& gen);
+/// Horizontal flip of each sample with probability ½.
+torch::Tensor random_hflip(const torch::Tensor& x, torch::Generator& gen);
+/// (x − mean_c) / std_c per channel.
+torch::Tensor normalize_channels(const torch::Tensor& x, const std::vector<double>& mean,
+                                 const std::vector<double>& std);
+/// Inverse of normalize_channels.
+torch::Tensor denormalize_channels(const torch::Tensor& x, const std::vector<double>& mean,
+                                   const std::vector<double>& std);
+/// [0, 1] → [−1, 1] and back.
+torch::Tensor to_signed(const torch::Tensor& x01);
+torch::Tensor to_unit(const torch::Tensor& xpm1);
+
+}  // namespace sparseloop
