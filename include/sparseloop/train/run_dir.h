@@ -1,0 +1,43 @@
+// A training run's folder (CLI.md "sparseloop train"):
+//   config.toml      the resolved configuration
+//   metrics.jsonl    one JSON object per logged step (flushed per line)
+//   checkpoints/     step-XXXXXXXX/ and best/ (written atomically)
+//   model.safetensors  final (or best) weights
+//   *.png            figures
+#pragma once
+
+#include <fstream>
+#include <memory>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace sparseloop {
+
+class RunDir {
+ public:
+  /// Opens (creating) the folder. With `resume` false, refuses a folder that
+  /// already holds checkpoints (InputError: "use --resume or another --out").
+  RunDir(std::string path, bool resume);
+
+  const std::string& path() const { return path_; }
+  std::string file(const std::string& name) const { return path_ + "/" + name; }
+  std::string checkpoints() const { return path_ + "/checkpoints"; }
+
+  /// Writes config.toml atomically.
+  void write_config(const std::string& toml) const;
+  /// Appends one line to metrics.jsonl (adds "time" in seconds since start).
+  void log(nlohmann::json record);
+  /// Writes `name` (JSON, pretty) atomically.
+  void write_json(const std::string& name, const nlohmann::json& value) const;
+
+ private:
+  std::string path_;
+  std::ofstream metrics_;
+  double start_;
+};
+
+/// Reads RUN_DIR/metrics.jsonl into records (skipping a torn last line).
+std::vector<nlohmann::json> read_metrics(const std::string& run_dir);
+
+}  // namespace sparseloop
