@@ -102,6 +102,27 @@ class ValuesReader {
 /// keys are merged) into values; InputError names the file and line.
 ConfigValues read_config_file(const std::string& path);
 
+/// The resolved configuration of a run as TOML: the common fields, then the
+/// family's in a [section]. Written to RUN_DIR/config.toml by every trainer.
+template <class Config>
+std::string resolved_config_toml(CommonTrainConfig common, const std::string& section,
+                                 Config config) {
+  TomlWriter w;
+  common.visit(w);
+  w.section(section);
+  config.visit(w);
+  return w.str();
+}
+
+/// Reads RUN_DIR/config.toml back into the structs (analysis commands).
+template <class Config>
+void read_run_config(const std::string& run_dir, CommonTrainConfig& common, Config& config) {
+  const std::string path = run_dir + "/config.toml";
+  ValuesReader r(read_config_file(path), path);
+  common.visit(r);
+  config.visit(r);
+}
+
 /// A named hyperparameter set from a paper (CLI.md `--preset`).
 struct Preset {
   std::string name;         ///< e.g. "mnist-csc-ctrl"

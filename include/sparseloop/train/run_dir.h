@@ -28,6 +28,9 @@ class RunDir {
   void write_config(const std::string& toml) const;
   /// Appends one line to metrics.jsonl (adds "time" in seconds since start).
   void log(nlohmann::json record);
+  /// On resume: drops metrics.jsonl records logged after `step` (the part of
+  /// an interrupted run that the resumed run will redo).
+  void truncate_metrics_after(int64_t step);
   /// Writes `name` (JSON, pretty) atomically.
   void write_json(const std::string& name, const nlohmann::json& value) const;
 

@@ -1,0 +1,28 @@
+// Gathers every family's presets (CLI.md `--preset`, `--list-presets`).
+#include <mutex>
+
+#include "sparseloop/train/config.h"
+#include "sparseloop/util/error.h"
+
+namespace sparseloop {
+
+const std::vector<Preset>& presets() {
+  static const std::vector<Preset> all = [] {
+    std::vector<Preset> out;
+    // Each family appends its list here (see its trainer header).
+    return out;
+  }();
+  return all;
+}
+
+const Preset& find_preset(const std::string& name) {
+  std::string names;
+  for (const auto& p : presets()) {
+    if (p.name == name) return p;
+    names += (names.empty() ? "" : ", ") + p.name;
+  }
+  throw InputError("--preset '" + name + "': unknown preset (available: " +
+                   (names.empty() ? "none" : names) + "; see sparseloop train --list-presets)");
+}
+
+}  // namespace sparseloop
