@@ -9,5 +9,6 @@ namespace sparseloop::cli {
 
 void register_code(CLI::App& app, std::vector<Command>& commands);
 void register_bench(CLI::App& app, std::vector<Command>& commands);
+void register_data(CLI::App& app, std::vector<Command>& commands);
 
 }  // namespace sparseloop::cli
