@@ -1,5 +1,7 @@
 #include "sparseloop/models/ctrl.h"
 
+#include <cmath>
+
 #include "sparseloop/sparse/conv_dictionary.h"
 
 namespace sparseloop {
@@ -82,6 +84,30 @@ torch::Tensor CscCtrlImpl::encode(const torch::Tensor& x, bool hold_shared) {
     h = F::leaky_relu(h, F::LeakyReLUFuncOptions().negative_slope(options.negative_slope()));
   }
   return flatten_normalize(h);                          // (B, d)
+}
+
+void CscCtrlImpl::calibrate(const torch::Tensor& x) {
+  // Decoder layer j maps back to the input of encoder layer i = L−1−j. Its
+  // BN is set so that its output has, per channel, the mean and standard
+  // deviation the encoder's activation at that point has on `x`: with the
+  // shared dictionaries, the decoder then starts as an approximate inverse
+  // of the encoder instead of an arbitrary affine rescaling of it.
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> inputs;  // inputs[i]: what encoder layer i receives
+  auto h = x;
+  for (size_t i = 0; i < layers.size(); ++i) {
+    inputs.push_back(h);
+    h = layers[i]->forward(h);
+    if (i + 1 == layers.size()) break;
+    if (enc_bn[i]) h = enc_bn[i]->forward(h);
+    h = F::leaky_relu(h, F::LeakyReLUFuncOptions().negative_slope(options.negative_slope()));
+  }
+  const size_t L = layers.size();
+  for (size_t j = 0; j + 1 < L; ++j) {
+    const auto& a = inputs[L - 1 - j];                     // (B, M_i, H_i, W_i)
+    dec_bn[j]->weight.copy_(a.std({0, 2, 3}).clamp_min(1e-4));
+    dec_bn[j]->bias.copy_(a.mean({0, 2, 3}));
+  }
 }
 
 torch::Tensor CscCtrlImpl::decode(const torch::Tensor& z, bool hold_shared) {

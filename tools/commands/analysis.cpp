@@ -1,6 +1,7 @@
 #include "analysis.h"
 
 #include "commands.h"
+#include "ctrl_commands.h"
 #include "sparseloop/util/error.h"
 
 namespace sparseloop::cli {
@@ -9,6 +10,7 @@ const std::map<ModelFamily, FamilyHandlers>& family_handlers() {
   static const std::map<ModelFamily, FamilyHandlers> handlers = [] {
     std::map<ModelFamily, FamilyHandlers> h;
     // Each family registers its handlers here.
+    h[ModelFamily::kCtrl] = ctrl_handlers();
     return h;
   }();
   return handlers;

@@ -38,6 +38,10 @@ class ClosedLoopModel : public torch::nn::Module {
   /// Sets λ of every CSC layer (inference-time denoising); no-op otherwise.
   virtual void set_lambda(double lambda) {}
   virtual double lambda() const { return 0.0; }
+  /// Data-dependent initialization (Salimans & Kingma 2016, §3): rescales
+  /// the decoder's last normalization so that its pre-Tanh output has unit
+  /// standard deviation on `x`, instead of saturating the Tanh at the start.
+  virtual void calibrate(const torch::Tensor& x) {}
   virtual int64_t feature_dim() const = 0;
   virtual int64_t image_channels() const = 0;
   virtual int64_t image_size() const = 0;
@@ -78,6 +82,7 @@ class CscCtrlImpl : public ClosedLoopModel {
   double code_sparsity(const torch::Tensor& x) override;
   void set_lambda(double lambda) override;
   double lambda() const override { return options.lambda(); }
+  void calibrate(const torch::Tensor& x) override;
   int64_t feature_dim() const override;
   int64_t image_channels() const override { return options.channels(); }
   int64_t image_size() const override { return options.image_size(); }

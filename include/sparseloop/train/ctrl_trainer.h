@@ -41,7 +41,7 @@ struct CtrlConfig {
   double eps_sq = kDefaultEpsilonSq;
   std::string classes;             ///< train on these classes only, e.g. "0,1,2,3,4"
   int64_t val_size = 1000;         ///< validation images held out of training
-  int64_t classifier_epochs = 6;   ///< reference classifier training (cached)
+  int64_t classifier_epochs = 10;   ///< reference classifier training (cached)
   std::string mnist_to_32 = "pad"; ///< pad | resize (28 → 32)
 
   template <class V>
