@@ -1,5 +1,7 @@
 #include "sparseloop/models/lista.h"
 
+#include "sparseloop/util/dense_linear.h"
+
 namespace sparseloop {
 
 ListaEncoderImpl::ListaEncoderImpl(ListaEncoderOptions options_) : options(options_) { reset(); }
@@ -22,9 +24,9 @@ torch::Tensor ListaEncoderImpl::forward(const torch::Tensor& y) {
   auto flat = y.reshape({y.size(0), -1});  // (B, d)
   TORCH_CHECK(flat.size(1) == options.input_dim(), "ListaEncoder: expected inputs of ",
               options.input_dim(), " values, got shape ", y.sizes());
-  auto u = U->forward(flat);  // (B, l)
+  auto u = dense_linear(flat, U->weight, U->bias);  // (B, d) → (B, l)
   auto z = torch::relu(u);
-  for (int64_t k = 0; k < options.iterations(); ++k) z = torch::relu(u + S->forward(z));
+  for (int64_t k = 0; k < options.iterations(); ++k) z = torch::relu(u + dense_linear(z, S->weight));
   return z;
 }
 

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "sparseloop/losses/variance_hinge.h"
+#include "sparseloop/util/dense_linear.h"
 
 namespace sparseloop {
 
@@ -35,8 +36,9 @@ void VdlDecoderImpl::reset() {
 torch::Tensor VdlDecoderImpl::forward(const torch::Tensor& z) {
   TORCH_CHECK(z.dim() == 2 && z.size(1) == options.code_dim(), "VdlDecoder: expected codes (B, ",
               options.code_dim(), "), got shape ", z.sizes());
-  if (is_linear()) return linear->forward(z);          // (B, l) → (B, d)
-  return layer2->forward(torch::relu(layer1->forward(z)));  // (B, l) → (B, h) → (B, d)
+  if (is_linear()) return dense_linear(z, linear->weight);  // (B, l) → (B, d)
+  auto hidden = torch::relu(dense_linear(z, layer1->weight, layer1->bias));  // (B, h)
+  return dense_linear(hidden, layer2->weight);                              // (B, d)
 }
 
 torch::Tensor VdlDecoderImpl::reconstruction_grad(const torch::Tensor& z, const torch::Tensor& y) {
@@ -50,15 +52,15 @@ torch::Tensor VdlDecoderImpl::reconstruction_grad(const torch::Tensor& z, const 
   const double scale = 2.0 / static_cast<double>(options.output_dim());  // d/dŷ of (1/P)‖y − ŷ‖²
   if (is_linear()) {
     const auto& W = linear->weight;                           // (d, l)
-    auto r = torch::addmm(y, z, W.t(), /*beta=*/-1.0, /*alpha=*/1.0);  // zWᵀ − y: (B, d)
-    return r.mm(W).mul_(scale);                               // (B, l)
+    auto r = dense_linear(z, W).sub_(y);                      // zWᵀ − y: (B, d)
+    return dense_linear(r, W.t().contiguous()).mul_(scale);   // (B, d)(d, l) → (B, l)
   }
   const auto& W1 = layer1->weight;  // (h, l)
   const auto& W2 = layer2->weight;  // (d, h)
-  auto pre = torch::addmm(layer1->bias, z, W1.t());            // (B, h)
-  auto r = torch::addmm(y, torch::relu(pre), W2.t(), -1.0, 1.0);  // ŷ − y: (B, d)
-  auto g_hidden = r.mm(W2).mul_(pre > 0);                      // (B, h)
-  return g_hidden.mm(W1).mul_(scale);                          // (B, l)
+  auto pre = dense_linear(z, W1, layer1->bias);                        // (B, h)
+  auto r = dense_linear(torch::relu(pre), W2).sub_(y);                 // ŷ − y: (B, d)
+  auto g_hidden = dense_linear(r, W2.t().contiguous()).mul_(pre > 0);  // (B, h)
+  return dense_linear(g_hidden, W1.t().contiguous()).mul_(scale);      // (B, l)
 }
 
 void VdlDecoderImpl::normalize_columns(double radius) {
@@ -74,7 +76,7 @@ void VdlDecoderImpl::normalize_columns(double radius) {
 torch::Tensor VdlDecoderImpl::dictionary() {
   torch::NoGradGuard no_grad;
   if (is_linear()) return linear->weight.clone();  // (d, l)
-  return layer2->weight.mm(layer1->weight);        // (d, h)(h, l) → (d, l)
+  return dense_linear(layer2->weight, layer1->weight.t().contiguous());  // (d, h)(h, l) → (d, l)
 }
 
 // ------------------------------------------------------------------ energy
@@ -165,21 +167,35 @@ VdlInferenceResult vdl_inference(VdlDecoder& decoder, const torch::Tensor& y,
   // The smooth step v = x − η(∇rec(x) + ∇code(x)), affine in x for the
   // linear decoder: v = c₀ + xM with M = (1 − 2ηγ/l)I − (2η/P)WᵀW (l×l) and
   // c₀ = (2η/P)yW + (2ηγ/l)e (B×l), so one addmm per step.
-  torch::Tensor M, c0;
+  torch::Tensor M, c0;          // linear decoder: v = c₀ + xM
+  torch::Tensor W1, b1, W2, W1t, W2t;  // non-linear decoder, transposes cached once
   if (decoder->is_linear()) {
-    const auto W = decoder->linear->weight.detach().to(yf.dtype());  // (d, l)
-    M = W.t().mm(W).mul_(-2.0 * eta / P);                              // (l, l)
+    const auto Wt = decoder->linear->weight.detach().to(yf.dtype()).t().contiguous();  // (l, d)
+    auto G = dense_linear(Wt, Wt);                                     // WᵀW: (l, l)
+    G = (G + G.t()).mul_(0.5);  // exactly symmetric, so that x·Mᵀ = x·M below
+    M = G.mul_(-2.0 * eta / P);
     M.diagonal().add_(1.0 - code_coef);
-    c0 = yf.mm(W).mul_(2.0 * eta / P);                                 // (B, l)
+    c0 = dense_linear(yf, Wt).mul_(2.0 * eta / P);                     // (2η/P)yW: (B, l)
     if (gamma > 0) c0.add_(target, code_coef);
+  } else {
+    W1 = decoder->layer1->weight.detach().to(yf.dtype());   // (h, l)
+    b1 = decoder->layer1->bias.detach().to(yf.dtype());     // (h,)
+    W2 = decoder->layer2->weight.detach().to(yf.dtype());   // (d, h)
+    W1t = W1.t().contiguous();                              // (l, h)
+    W2t = W2.t().contiguous();                              // (h, d)
   }
+  const double rec_scale = 2.0 / P;
   auto smooth_step = [&](const torch::Tensor& x, torch::Tensor& v) {
     if (decoder->is_linear()) {
-      at::addmm_out(v, c0, x, M);
+      v = dense_linear(x, M).add_(c0);  // (B, l)(l, l) + (B, l)
       return;
     }
-    auto g = decoder->reconstruction_grad(x, yf);  // (B, l)
-    v.copy_(x).mul_(1.0 - code_coef).add_(g, -eta);
+    // ∇rec = (2/P)[((W₂ReLU(W₁x + b₁) − y)W₂) ⊙ 1(W₁x + b₁ > 0)]W₁  (no autograd)
+    auto pre = dense_linear(x, W1, b1);                             // (B, h)
+    auto r = dense_linear(torch::relu(pre), W2).sub_(yf);           // (B, d)
+    auto gh = dense_linear(r, W2t).mul_(pre > 0);                   // (B, h)
+    auto g = dense_linear(gh, W1t);                                 // (B, l)
+    v = x.mul(1.0 - code_coef).add_(g, -eta * rec_scale);
     if (gamma > 0) v.add_(target, code_coef);
   };
 
@@ -199,7 +215,7 @@ VdlInferenceResult vdl_inference(VdlDecoder& decoder, const torch::Tensor& y,
     if (use_hinge) {
       // v −= ηβ ∇h(x), ∇h = −2 (T − s_j)₊ (x_ij − m_j) / ((n−1) s_j)  (variance_hinge.h)
       at::sub_out(centered, x, x.mean(0, /*keepdim=*/true));                 // (B, l)
-      auto s = centered.norm(2, 0, /*keepdim=*/true).mul_(inv_sqrt_n1);      // (1, l)
+      auto s = centered.square().sum(0, /*keepdim=*/true).sqrt_().mul_(inv_sqrt_n1);  // (1, l)
       auto a = torch::relu(e.threshold() - s).mul_(2.0 * eta * e.beta() / n1);
       a = torch::where(s > 0, a.div_(s.clamp_min(1e-30)), torch::zeros_like(a));
       v.addcmul_(centered, a);
