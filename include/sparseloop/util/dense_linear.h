@@ -4,7 +4,8 @@
 // torch::mm / addmm / nn::Linear run at ≈ 3–4 GFLOP/s on these CPUs, while
 // oneDNN (bundled with the same LibTorch) runs the identical product as a
 // 1×1 convolution 5–10× faster. When LibTorch reports `BLAS_INFO=generic`,
-// float32 CPU products go through conv2d; otherwise (MKL/OpenBLAS builds,
+// float32 CPU products of at least 2¹⁷ multiply-adds go through conv2d
+// (below that oneDNN's fixed cost dominates); otherwise (MKL/OpenBLAS builds,
 // CUDA, float64) through the ordinary linear. Both are differentiable.
 // SPARSELOOP_GEMM=blas|onednn in the environment overrides the choice.
 #pragma once
