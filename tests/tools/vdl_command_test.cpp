@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 
@@ -162,3 +163,75 @@ INSTANTIATE_TEST_SUITE_P(Flags, VdlBadInput,
                                            " --data mnist --data-dir @mnist --stop-rule sometimes",
                                            " --data mnist --data-dir @mnist --lambda -1",
                                            " --data patches --data-dir @mnist"));
+
+// The analysis commands on one small trained run.
+class VdlAnalysis : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new ts::TempDir();
+    write_mnist(dir_->file("mnist"), 240, 60, false);
+    auto r = run_cli("train --model vdl --data mnist --data-dir " + dir_->file("mnist") + kSmall +
+                     " --out " + dir_->file("run") + " --max-steps 4");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+  static void TearDownTestSuite() { delete dir_; }
+  static std::string run() { return dir_->file("run"); }
+  static ts::TempDir* dir_;
+};
+ts::TempDir* VdlAnalysis::dir_ = nullptr;
+
+TEST_F(VdlAnalysis, EvalWritesTheCliKeys) {
+  auto r = run_cli("eval --run " + run() + " --threads 1 --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  for (const char* k : {"psnr", "sparsity", "energy", "denoise_psnr"}) {
+    ASSERT_TRUE(j.contains(k)) << k;
+    EXPECT_TRUE(std::isfinite(j[k].get<double>())) << k;
+  }
+  EXPECT_GE(j["sparsity"].get<double>(), 0.0);
+  EXPECT_LE(j["sparsity"].get<double>(), 1.0);
+  EXPECT_EQ(j["samples"], 60);
+  EXPECT_EQ(read_json(run() + "/eval.json")["psnr"], j["psnr"]);
+}
+
+TEST_F(VdlAnalysis, AtomsAndReconstructionsArePictures) {
+  auto a = run_cli("atoms --run " + run() + " --threads 1 --json --out " + dir_->file("atoms"));
+  ASSERT_EQ(a.exit_code, 0) << a.err;
+  EXPECT_EQ(nlohmann::json::parse(a.out)["atoms"], 16);
+  EXPECT_TRUE(std::filesystem::file_size(dir_->file("atoms/atoms.png")) > 100);
+  auto r = run_cli("reconstruct --run " + run() + " --threads 1 --count 5 --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(std::filesystem::exists(run() + "/reconstruct/reconstructions.png"));
+}
+
+TEST_F(VdlAnalysis, DenoiseTablePerLambda) {
+  auto r = run_cli("denoise --run " + run() + " --threads 1 --sigma 1 --lambda 0.01,0.1 --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["lambdas"].size(), 2u);
+  EXPECT_TRUE(j["encoder"].contains("ssim"));
+  EXPECT_LT(j["noisy"]["psnr"].get<double>(), 20.0);
+  auto bad = run_cli("denoise --run " + run() + " --threads 1 --lambda 0.1,abc");
+  EXPECT_EQ(bad.exit_code, 2);
+}
+
+TEST_F(VdlAnalysis, ProbeComparesCodesWithPixels) {
+  auto r = run_cli("probe --run " + run() + " --threads 1 --shots 1,5 --epochs 5 --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j["rows"].size(), 2u);
+  for (const auto& row : j["rows"])
+    for (const char* f : {"codes", "pixels"}) {
+      EXPECT_GE(row[f]["top3"].get<double>(), row[f]["top1"].get<double>());
+      EXPECT_LE(row[f]["top3"].get<double>(), 1.0);
+    }
+}
+
+TEST_F(VdlAnalysis, ReportAndMissingCheckpoint) {
+  auto r = run_cli("report --run " + run() + " --threads 1");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(std::filesystem::exists(run() + "/report/report.html"));
+  auto bad = run_cli("eval --run " + run() + " --checkpoint step-99999999 --threads 1");
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("step-99999999"), std::string::npos) << bad.err;
+}

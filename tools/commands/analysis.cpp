@@ -9,6 +9,7 @@ const std::map<ModelFamily, FamilyHandlers>& family_handlers() {
   static const std::map<ModelFamily, FamilyHandlers> handlers = [] {
     std::map<ModelFamily, FamilyHandlers> h;
     // Each family registers its handlers here.
+    h[ModelFamily::kVdl] = vdl_handlers();
     return h;
   }();
   return handlers;
