@@ -201,8 +201,10 @@ VdlInferenceResult vdl_inference(VdlDecoder& decoder, const torch::Tensor& y,
 
   const double n1 = static_cast<double>(B - 1);
   const double inv_sqrt_n1 = 1.0 / std::sqrt(std::max(n1, 1.0));
-  torch::Tensor x = z;                      // FISTA's extrapolated point ("aux")
-  torch::Tensor v = torch::empty_like(z);   // proximal-gradient argument, then the new codes
+  const bool check_stop = o.tolerance() > 0;  // tolerance 0: exactly max_steps, no bookkeeping
+  const bool authors = o.stop_rule() == VdlStopRule::kAuthors;
+  torch::Tensor x = z;  // FISTA's extrapolated point ("aux")
+  torch::Tensor v;      // proximal-gradient argument, then the new codes
   torch::Tensor centered = torch::empty_like(z);
   torch::Tensor diff = torch::empty_like(z);
   auto stopped = torch::zeros({B, 1}, yf.options().dtype(torch::kBool));  // frozen / flagged
@@ -214,48 +216,49 @@ VdlInferenceResult vdl_inference(VdlDecoder& decoder, const torch::Tensor& y,
     smooth_step(x, v);
     if (use_hinge) {
       // v −= ηβ ∇h(x), ∇h = −2 (T − s_j)₊ (x_ij − m_j) / ((n−1) s_j)  (variance_hinge.h)
-      at::sub_out(centered, x, x.mean(0, /*keepdim=*/true));                 // (B, l)
+      at::sub_out(centered, x, x.mean(0, /*keepdim=*/true));                          // (B, l)
       auto s = centered.square().sum(0, /*keepdim=*/true).sqrt_().mul_(inv_sqrt_n1);  // (1, l)
       auto a = torch::relu(e.threshold() - s).mul_(2.0 * eta * e.beta() / n1);
       a = torch::where(s > 0, a.div_(s.clamp_min(1e-30)), torch::zeros_like(a));
       v.addcmul_(centered, a);
     }
-    if (o.stop_rule() == VdlStopRule::kAuthors && any_stopped) {
-      // A flagged sample gets zero gradient and zero threshold: z = relu(x).
+    if (authors && any_stopped) {
+      // A flagged sample gets zero gradient and zero threshold: z = relu(x) (or x, signed).
       v = torch::where(stopped, x, v - tau);
+      if (o.nonnegative()) {
+        v.clamp_min_(0.0);
+      } else {
+        v = torch::where(stopped, x,
+                         torch::where(v > 0, v, torch::clamp_max(v + 2.0 * tau, 0.0)));
+      }
+    } else if (o.nonnegative()) {
+      v.sub_(tau).clamp_min_(0.0);  // max(v − ηλ, 0)
     } else {
+      // Soft threshold: v − ηλ above ηλ, v + ηλ below −ηλ, 0 between.
       v.sub_(tau);
-    }
-    if (o.nonnegative()) {
-      v.clamp_min_(0.0);
-    } else {
-      // Soft threshold, with the threshold already subtracted on the positive side.
       v = torch::where(v > 0, v, torch::clamp_max(v + 2.0 * tau, 0.0));
-      if (o.stop_rule() == VdlStopRule::kAuthors && any_stopped)
-        v = torch::where(stopped, x, v);
     }
-    if (o.stop_rule() == VdlStopRule::kFreeze && any_stopped) v = torch::where(stopped, z, v);
+    if (!authors && any_stopped) v = torch::where(stopped, z, v);  // frozen codes stay
     at::sub_out(diff, v, z);
-    // Relative change per sample.
-    auto change = diff.norm(2, 1);  // (B,)
-    auto base = z.norm(2, 1);       // (B,)
-    torch::Tensor converged;
-    if (o.stop_rule() == VdlStopRule::kFreeze) {
-      // 0/0 (a code that stays 0) is converged; x/0 with x > 0 is not.
-      converged = torch::where(base > 0, change < o.tolerance() * base, change == 0);
-      if (o.tolerance() == 0) converged = torch::zeros_like(converged);
-      sample_steps.add_(stopped.squeeze(1).logical_not());
-      stopped = stopped.logical_or(converged.unsqueeze(1));
+    if (check_stop) {
+      // Relative change per sample.
+      auto change = diff.norm(2, 1);  // (B,)
+      auto base = z.norm(2, 1);       // (B,)
+      if (!authors) {
+        // 0/0 (a code that stays 0) is converged; x/0 with x > 0 is not.
+        auto converged = torch::where(base > 0, change < o.tolerance() * base, change == 0);
+        sample_steps.add_(stopped.squeeze(1).logical_not());
+        stopped.logical_or_(converged.unsqueeze(1));
+      } else {
+        auto converged = (base > 0).logical_and(change < o.tolerance() * base);  // NaN → false
+        stopped = converged.unsqueeze(1);
+        sample_steps.add_(converged.logical_not());
+      }
     } else {
-      converged = (base > 0).logical_and(change < o.tolerance() * base);  // NaN/inf → false
-      if (o.tolerance() == 0) converged = torch::zeros_like(converged);
-      stopped = converged.unsqueeze(1);
-      sample_steps.add_(converged.logical_not());
+      sample_steps.add_(1);
     }
     // FISTA: t_{k+1} = (1 + √(1 + 4t_k²))/2, x = z_{k+1} + ((t_k − 1)/t_{k+1})(z_{k+1} − z_k).
-    torch::Tensor z_new = v;
-    v = z;  // reuse the old codes' storage as next step's v
-    z = z_new;
+    z = v;
     if (o.momentum()) {
       const double t_next = 0.5 * (1.0 + std::sqrt(1.0 + 4.0 * t * t));
       const double mom = (t - 1.0) / t_next;
@@ -264,11 +267,13 @@ VdlInferenceResult vdl_inference(VdlDecoder& decoder, const torch::Tensor& y,
     } else {
       x = z;
     }
-    const int64_t n_stopped = stopped.sum().item<int64_t>();
-    any_stopped = n_stopped > 0;
-    if (n_stopped == B) {
-      ++k;
-      break;
+    if (check_stop) {
+      const int64_t n_stopped = stopped.sum().item<int64_t>();
+      any_stopped = n_stopped > 0;
+      if (n_stopped == B) {
+        ++k;
+        break;
+      }
     }
   }
   VdlInferenceResult r;
