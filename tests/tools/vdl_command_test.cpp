@@ -112,36 +112,60 @@ TEST(VdlData, RejectsMalformedIdx) {
   EXPECT_THROW(load_vdl_data("mnist", dir.path(), c), InputError);
 }
 
-TEST(VdlCommand, TrainsAndResumesExactly) {
+/// The same small run as the CLI flags in kSmall, trained in-process.
+static nlohmann::json train_in_process(const std::string& data_dir, const std::string& out,
+                                       int64_t steps) {
+  CommonTrainConfig common;
+  common.model = "vdl";
+  common.data = "mnist";
+  common.data_dir = data_dir;
+  common.out = out;
+  common.max_steps = steps;
+  common.batch_size = 40;
+  common.eval_every = 3;
+  common.threads = 1;
+  common.seed = 3;
+  VdlConfig c;
+  c.code_dim = 16;
+  c.inference_steps = 30;
+  return train_vdl(common, c);
+}
+
+TEST(VdlCommand, TrainWritesRunFolderAndRefusesReuse) {
   ts::TempDir dir;
   write_mnist(dir.file("mnist"), 240, 60, true);
-  const std::string base = "train --model vdl --data mnist --data-dir " + dir.file("mnist") + kSmall;
-  auto full = run_cli(base + " --out " + dir.file("full") + " --max-steps 6 --json");
-  ASSERT_EQ(full.exit_code, 0) << full.err;
-  auto summary = nlohmann::json::parse(full.out);
+  auto summary = train_in_process(dir.file("mnist"), dir.file("full"), 6);
   EXPECT_EQ(summary["steps"], 6);
   for (const char* k : {"psnr", "sparsity", "energy", "denoise_psnr", "fista_psnr"})
     EXPECT_TRUE(summary["test"].contains(k)) << k;
   for (const char* f : {"config.toml", "metrics.jsonl", "model.safetensors", "eval.json",
                         "checkpoints/best/model.safetensors"})
     EXPECT_TRUE(std::filesystem::exists(dir.file(std::string("full/") + f))) << f;
-  auto records = read_metrics(dir.file("full"));
   int vals = 0;
-  for (const auto& r : records) vals += r["split"] == "val";
+  for (const auto& r : read_metrics(dir.file("full"))) vals += r["split"] == "val";
   EXPECT_EQ(vals, 2);
-  // Interrupted after 3 steps, resumed to 6: the same weights.
-  auto first = run_cli(base + " --out " + dir.file("resumed") + " --max-steps 3");
+  // A second run into the same folder without --resume is refused.
+  auto again = run_cli("train --model vdl --data mnist --data-dir " + dir.file("mnist") + kSmall +
+                       " --out " + dir.file("full") + " --max-steps 2");
+  EXPECT_EQ(again.exit_code, 2) << again.err;
+  EXPECT_NE(again.err.find("--resume"), std::string::npos) << again.err;
+}
+
+// Interrupted after 3 steps and resumed to 6 through the CLI: the same
+// weights as 6 uninterrupted steps.
+TEST(VdlCommand, ResumeIsExact) {
+  ts::TempDir dir;
+  write_mnist(dir.file("mnist"), 240, 60, true);
+  train_in_process(dir.file("mnist"), dir.file("full"), 6);
+  auto first = run_cli("train --model vdl --data mnist --data-dir " + dir.file("mnist") + kSmall +
+                       " --out " + dir.file("resumed") + " --max-steps 3");
   ASSERT_EQ(first.exit_code, 0) << first.err;
   auto second = run_cli("train --out " + dir.file("resumed") + " --resume --max-steps 6 --threads 1");
   ASSERT_EQ(second.exit_code, 0) << second.err;
   auto a = load_safetensors(dir.file("full/model.safetensors"));
   auto b = load_safetensors(dir.file("resumed/model.safetensors"));
   ASSERT_EQ(a.tensors.size(), b.tensors.size());
-  for (const auto& [name, t] : a.tensors)
-    EXPECT_TRUE(torch::equal(t, b.get(name))) << name;
-  // A second run into the same folder without --resume is refused.
-  auto again = run_cli(base + " --out " + dir.file("full") + " --max-steps 2");
-  EXPECT_EQ(again.exit_code, 2) << again.err;
+  for (const auto& [name, t] : a.tensors) EXPECT_TRUE(torch::equal(t, b.get(name))) << name;
 }
 
 class VdlBadInput : public ::testing::TestWithParam<std::string> {};
@@ -170,9 +194,7 @@ class VdlAnalysis : public ::testing::Test {
   static void SetUpTestSuite() {
     dir_ = new ts::TempDir();
     write_mnist(dir_->file("mnist"), 240, 60, false);
-    auto r = run_cli("train --model vdl --data mnist --data-dir " + dir_->file("mnist") + kSmall +
-                     " --out " + dir_->file("run") + " --max-steps 4");
-    ASSERT_EQ(r.exit_code, 0) << r.err;
+    train_in_process(dir_->file("mnist"), dir_->file("run"), 4);
   }
   static void TearDownTestSuite() { delete dir_; }
   static std::string run() { return dir_->file("run"); }
@@ -194,13 +216,17 @@ TEST_F(VdlAnalysis, EvalWritesTheCliKeys) {
   EXPECT_EQ(read_json(run() + "/eval.json")["psnr"], j["psnr"]);
 }
 
-TEST_F(VdlAnalysis, AtomsAndReconstructionsArePictures) {
+TEST_F(VdlAnalysis, AtomsArePictures) {
   auto a = run_cli("atoms --run " + run() + " --threads 1 --json --out " + dir_->file("atoms"));
   ASSERT_EQ(a.exit_code, 0) << a.err;
   EXPECT_EQ(nlohmann::json::parse(a.out)["atoms"], 16);
-  EXPECT_TRUE(std::filesystem::file_size(dir_->file("atoms/atoms.png")) > 100);
+  EXPECT_GT(std::filesystem::file_size(dir_->file("atoms/atoms.png")), 100u);
+}
+
+TEST_F(VdlAnalysis, ReconstructionsArePictures) {
   auto r = run_cli("reconstruct --run " + run() + " --threads 1 --count 5 --json");
   ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["count"], 5);
   EXPECT_TRUE(std::filesystem::exists(run() + "/reconstruct/reconstructions.png"));
 }
 
@@ -211,8 +237,15 @@ TEST_F(VdlAnalysis, DenoiseTablePerLambda) {
   EXPECT_EQ(j["lambdas"].size(), 2u);
   EXPECT_TRUE(j["encoder"].contains("ssim"));
   EXPECT_LT(j["noisy"]["psnr"].get<double>(), 20.0);
+}
+
+TEST_F(VdlAnalysis, BadListsAndCheckpointsExitTwo) {
   auto bad = run_cli("denoise --run " + run() + " --threads 1 --lambda 0.1,abc");
   EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("--lambda"), std::string::npos) << bad.err;
+  auto missing = run_cli("eval --run " + run() + " --checkpoint step-99999999 --threads 1");
+  EXPECT_EQ(missing.exit_code, 2);
+  EXPECT_NE(missing.err.find("step-99999999"), std::string::npos) << missing.err;
 }
 
 TEST_F(VdlAnalysis, ProbeComparesCodesWithPixels) {
@@ -227,11 +260,8 @@ TEST_F(VdlAnalysis, ProbeComparesCodesWithPixels) {
     }
 }
 
-TEST_F(VdlAnalysis, ReportAndMissingCheckpoint) {
+TEST_F(VdlAnalysis, ReportIsOneHtmlFile) {
   auto r = run_cli("report --run " + run() + " --threads 1");
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_TRUE(std::filesystem::exists(run() + "/report/report.html"));
-  auto bad = run_cli("eval --run " + run() + " --checkpoint step-99999999 --threads 1");
-  EXPECT_EQ(bad.exit_code, 2);
-  EXPECT_NE(bad.err.find("step-99999999"), std::string::npos) << bad.err;
+  EXPECT_GT(std::filesystem::file_size(run() + "/report/report.html"), 1000u);
 }
