@@ -53,7 +53,7 @@ Outcome train_small(double beta, bool normalize, int64_t steps) {
 
 }  // namespace
 
-// The paper's ablation (§3.1, "Ablation: no variance regularization"): with
+// The paper's ablation ("Ablation: no variance regularization"): with
 // neither the variance hinge nor unit-norm columns, the ℓ1 penalty is
 // lowered by shrinking the codes while the free decoder grows to compensate,
 // so the codes collapse. The hinge (VDL) or the column norm (SDL) prevents it.

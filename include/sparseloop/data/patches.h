@@ -1,5 +1,5 @@
 // Natural-image patches whitened by local contrast normalization (LCN), as
-// VDL trains on (Evtimova & LeCun 2022, §4 "ImageNet patches"; the authors'
+// VDL trains on (Evtimova & LeCun 2022, natural image patches; the authors'
 // imagenet_LCN_patches.py and utils.LocalContrastNorm):
 //   photo → grayscale → shorter side resized to 256 → random 52×52 crop
 //   → (x − 0.457)/0.259 → LCN with a 13×13 Gaussian (σ = 5), valid

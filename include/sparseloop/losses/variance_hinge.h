@@ -1,6 +1,5 @@
-// The variance regularizer of VDL (Evtimova & LeCun 2022, Eq. 4 and the
-// authors' code `utils.sqrt_var` / `utils.hinge`): for a batch of codes
-// Z ∈ ℝ^{n×l},
+// The variance regularizer of VDL (Evtimova & LeCun 2022; the authors' code
+// `utils.sqrt_var` / `utils.hinge`): for a batch of codes Z ∈ ℝ^{n×l},
 //   std_j(Z) = ‖Z[:, j] − mean_i Z[i, j]‖₂ / √(n − 1)        (unbiased, no ε)
 //   h(Z)     = Σ_j [(T − std_j(Z))₊]²                        (squared hinge)
 // It couples every sample of the batch: the gradient of one code depends on

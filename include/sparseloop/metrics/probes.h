@@ -2,11 +2,12 @@
 // A linear classifier (one Linear layer with bias, cross-entropy, Adam) is
 // trained on (features, labels) and scored by top-k accuracy on held-out
 // features. Generic: any model's codes, or raw pixels as the baseline.
-// The few-shot protocol of VDL (Evtimova & LeCun 2022, §4.4; the authors'
-// eval_classification.py): the first n samples of each class, Adam lr 1e-3,
-// batch 250, 100 epochs, the epoch with the lowest validation loss is the one
-// evaluated (the authors' script meant to, but kept a reference to the live
-// model and so reported the last epoch; docs/vdl.md).
+// The few-shot protocol of VDL (Evtimova & LeCun 2022, classification in
+// the low-data regime; the authors' eval_classification.py): the first n
+// samples of each class, Adam lr 1e-3, batch 250, 100 epochs; the epoch with
+// the lowest validation loss is the one evaluated (the authors' script meant
+// to, but kept a reference to the live model and so reported the last
+// epoch; docs/vdl.md).
 #pragma once
 
 #include <cstdint>

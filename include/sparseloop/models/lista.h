@@ -1,5 +1,5 @@
 // LISTA encoder for amortized inference (Gregor & LeCun 2010), in the form
-// VDL uses (Evtimova & LeCun 2022, §3.3; the authors' models/lista_encoder.py):
+// VDL uses (Evtimova & LeCun 2022, Algorithm 1; the authors' models/lista_encoder.py):
 //   u = U y + b,   z = ReLU(u),   then `iterations` times  z = ReLU(u + S z).
 // No learned threshold: the bias b plays that role. b starts at 0, U and S
 // get PyTorch's default Linear initialisation. It is trained by MSE to the

@@ -5,7 +5,8 @@
 // see DESIGN.md "VDL" and docs/vdl.md.
 //
 // Energy of a batch Y = (y_i) with codes Z = (z_i) ∈ ℝ^{n×l}, P pixels per
-// sample (paper Eq. 3–5, with the code term of the authors' code):
+// sample (the paper's inference energy with its variance term; the γ term and
+// the per-pixel mean are the authors' utils.loss_f):
 //   E(Z) = Σ_i (1/P)‖y_i − D(z_i)‖²                  reconstruction (per-sample MSE, no ½)
 //        + β Σ_j [(T − std_j(Z))₊]²                  variance hinge (losses/variance_hinge.h)
 //        + γ Σ_i (1/l)‖z_i − E(y_i)‖²                pull towards the encoder's codes
