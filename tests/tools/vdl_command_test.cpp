@@ -265,3 +265,25 @@ TEST_F(VdlAnalysis, ReportIsOneHtmlFile) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_GT(std::filesystem::file_size(run() + "/report/report.html"), 1000u);
 }
+
+// `sparseloop sweep`: one run per λ, a table and a plot; a second call reuses the runs.
+TEST(VdlSweep, TrainsOneRunPerLambdaAndPlots) {
+  ts::TempDir dir;
+  write_mnist(dir.file("mnist"), 160, 40, false);
+  const std::string cmd = "sweep --models vdl --data mnist --data-dir " + dir.file("mnist") +
+                          " --lambda 0.01,0.1 --max-steps 2 --option code-dim=8 --option "
+                          "batch-size=40 --option inference-steps=10 --threads 1 --out " +
+                          dir.file("sweep") + " --json";
+  auto r = run_cli(cmd);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j["results"].size(), 2u);
+  EXPECT_DOUBLE_EQ(j["results"][1]["lambda"].get<double>(), 0.1);
+  EXPECT_TRUE(std::filesystem::exists(dir.file("sweep/sweep.png")));
+  EXPECT_TRUE(std::filesystem::exists(dir.file("sweep/vdl-lambda-0.1/eval.json")));
+  auto again = run_cli(cmd);
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_NE(again.err.find("reusing"), std::string::npos);
+  auto bad = run_cli("sweep --models vdl --option nokey --out " + dir.file("x"));
+  EXPECT_EQ(bad.exit_code, 2);
+}
