@@ -128,11 +128,14 @@ int run_sweep(const SweepFlags& f) {
   write_file_atomic(f.out + "/sweep.json", j.dump(2) + "\n");
   std::ostringstream t;
   t << "model    lambda   sparsity %   PSNR dB\n";
-  for (const auto& r : results)
+  for (const auto& r : results) {
+    std::ostringstream sp, ps;
+    sp << std::fixed << std::setprecision(1) << 100 * r["sparsity"].get<double>();
+    ps << std::fixed << std::setprecision(2) << r["psnr"].get<double>();
     t << std::left << std::setw(8) << r["model"].get<std::string>() << " " << std::setw(8)
-      << r["lambda"].get<double>() << " " << std::fixed << std::setprecision(1) << std::setw(12)
-      << 100 * r["sparsity"].get<double>() << " " << std::setprecision(2) << r["psnr"].get<double>()
-      << "\n";
+      << lambda_name(r["lambda"].get<double>()) << " " << std::setw(12) << sp.str() << " "
+      << ps.str() << "\n";
+  }
   say(t.str() + "-> " + f.out + "/sweep.png");
   print_json(f.common, j);
   return 0;
