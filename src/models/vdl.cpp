@@ -166,7 +166,7 @@ VdlInferenceResult vdl_inference(VdlDecoder& decoder, const torch::Tensor& y,
 
   // The smooth step v = x − η(∇rec(x) + ∇code(x)), affine in x for the
   // linear decoder: v = c₀ + xM with M = (1 − 2ηγ/l)I − (2η/P)WᵀW (l×l) and
-  // c₀ = (2η/P)yW + (2ηγ/l)e (B×l), so one addmm per step.
+  // c₀ = (2η/P)yW + (2ηγ/l)e (B×l), so one (B×l)·(l×l) product per step.
   torch::Tensor M, c0;          // linear decoder: v = c₀ + xM
   torch::Tensor W1, b1, W2, W1t, W2t;  // non-linear decoder, transposes cached once
   if (decoder->is_linear()) {
