@@ -22,6 +22,7 @@ int run(int argc, char** argv) {
   cli::register_data(app, commands);
   cli::register_train(app, commands);
   cli::register_analysis(app, commands);
+  cli::register_sweep(app, commands);
   cli::register_bench(app, commands);
 
   std::vector<std::string> args(argv + 1, argv + argc);

@@ -11,6 +11,7 @@ const std::map<ModelFamily, FamilyHandlers>& family_handlers() {
     std::map<ModelFamily, FamilyHandlers> h;
     // Each family registers its handlers here.
     h[ModelFamily::kCtrl] = ctrl_handlers();
+    h[ModelFamily::kVdl] = vdl_handlers();
     return h;
   }();
   return handlers;

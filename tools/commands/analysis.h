@@ -73,6 +73,9 @@ struct FamilyHandlers {
   std::function<int(const ReportArgs&)> report;
 };
 
+/// The VDL family's handlers (tools/commands/vdl_commands.cpp).
+FamilyHandlers vdl_handlers();
+
 /// The handlers of every family (tools/commands/analysis.cpp).
 const std::map<ModelFamily, FamilyHandlers>& family_handlers();
 

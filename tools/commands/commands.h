@@ -12,5 +12,6 @@ void register_bench(CLI::App& app, std::vector<Command>& commands);
 void register_data(CLI::App& app, std::vector<Command>& commands);
 void register_train(CLI::App& app, std::vector<Command>& commands);
 void register_analysis(CLI::App& app, std::vector<Command>& commands);
+void register_sweep(CLI::App& app, std::vector<Command>& commands);  // vdl_sweep.cpp
 
 }  // namespace sparseloop::cli

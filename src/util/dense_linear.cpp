@@ -1,0 +1,45 @@
+#include "sparseloop/util/dense_linear.h"
+
+#include <cstdlib>
+#include <string>
+
+namespace sparseloop {
+namespace {
+
+/// Whether this LibTorch was built with the generic (reference) BLAS.
+bool reference_blas() {
+  static const bool generic = [] {
+    if (const char* env = std::getenv("SPARSELOOP_GEMM")) {
+      const std::string v(env);
+      if (v == "blas") return false;
+      if (v == "onednn") return true;
+    }
+    const std::string config = at::show_config();
+    return config.find("BLAS_INFO=generic") != std::string::npos &&
+           config.find("USE_MKLDNN=ON") != std::string::npos;
+  }();
+  return generic;
+}
+
+}  // namespace
+
+bool dense_linear_uses_onednn(const torch::Tensor& x) {
+  return x.device().is_cpu() && x.scalar_type() == torch::kFloat && reference_blas();
+}
+
+torch::Tensor dense_linear(const torch::Tensor& x, const torch::Tensor& weight,
+                           const torch::Tensor& bias) {
+  TORCH_CHECK(x.dim() == 2 && weight.dim() == 2 && x.size(1) == weight.size(1),
+              "dense_linear: expected x (B, in) and weight (out, in), got ", x.sizes(), " and ",
+              weight.sizes());
+  // Below ≈ 10⁵ multiply-adds oneDNN's fixed cost (≈ 60 µs) exceeds the BLAS time.
+  const bool large = x.size(0) * x.size(1) * weight.size(0) >= (int64_t(1) << 17);
+  if (!large || !dense_linear_uses_onednn(x) || weight.scalar_type() != torch::kFloat)
+    return torch::nn::functional::linear(x, weight, bias);
+  // (B, in, 1, 1) ∗ (out, in, 1, 1) → (B, out, 1, 1): the same product on oneDNN.
+  auto y = torch::conv2d(x.reshape({x.size(0), x.size(1), 1, 1}),
+                         weight.reshape({weight.size(0), weight.size(1), 1, 1}), bias);
+  return y.reshape({x.size(0), weight.size(0)});
+}
+
+}  // namespace sparseloop
