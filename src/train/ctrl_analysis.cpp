@@ -235,10 +235,13 @@ nlohmann::json reconstruct_ctrl(const std::string& run_dir, const CtrlAnalysisOp
   Context c = load_context(run_dir, o, false);
   const int64_t per_row = std::min<int64_t>(16, count);
   auto pick = [&](const ImageDataset& d) {
-    if (d.labelled())
-      return per_class_indices(d.batch_labels(torch::arange(d.size(), torch::kLong)),
-                               d.num_classes, std::max<int64_t>(1, count / std::max<int64_t>(1, d.num_classes)))
-          .narrow(0, 0, std::min<int64_t>(count, d.size()));
+    if (d.labelled()) {
+      // ⌈count / classes⌉ per class, then the first `count` of them.
+      const int64_t classes = std::max<int64_t>(1, d.num_classes);
+      auto idx = per_class_indices(d.batch_labels(torch::arange(d.size(), torch::kLong)),
+                                   d.num_classes, (count + classes - 1) / classes);
+      return idx.narrow(0, 0, std::min<int64_t>(count, idx.size(0)));
+    }
     return torch::arange(std::min(count, d.size()), torch::kLong);
   };
   nlohmann::json r;
