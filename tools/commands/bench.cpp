@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "commands.h"
+#include "sparseloop/models/vdl_bench.h"
 #include "sparseloop/sparse/csc_bench.h"
 #include "sparseloop/train/ctrl_bench.h"
 #include "sparseloop/util/error.h"
@@ -13,7 +14,8 @@ namespace {
 struct BenchFlags {
   CommonFlags common;
   std::string bench_case = "csc-layer";
-  int64_t in = 64, out = 64, kernel = 3, stride = 1, size = 32, batch = 32, iterations = 10;
+  int64_t in = 64, out = 64, kernel = 3, stride = 1, size = 32;
+  int64_t batch = 0, iterations = 0;  ///< 0: the case's default (see --help)
   int repeats = 5;
   std::string backward = "unrolled";
   std::string model;
@@ -24,10 +26,13 @@ struct BenchFlags {
 int run_bench(const BenchFlags& f) {
   const torch::Device device = apply_common_flags(f.common);
   require(f.repeats >= 1, "--repeats must be >= 1");
-  require(f.batch >= 1 && f.size >= 1, "--batch and --size must be >= 1");
+  require(f.batch >= 0 && f.iterations >= 0 && f.size >= 1,
+          "--batch and --iterations must be >= 0 (0: the case's default), --size >= 1");
+  // Case defaults: the sizes docs/performance.md records.
+  auto batch_or = [&](int64_t d) { return f.batch > 0 ? f.batch : d; };
+  auto iterations_or = [&](int64_t d) { return f.iterations > 0 ? f.iterations : d; };
   nlohmann::json r;
   if (f.bench_case == "csc-layer") {
-    require(f.iterations >= 1, "--iterations must be >= 1");
     require(f.in >= 1 && f.out >= 1 && f.kernel >= 1 && f.stride >= 1,
             "--in, --out, --kernel and --stride must be >= 1");
     require(f.size + 2 * (f.kernel / 2) >= f.kernel, "--size is smaller than --kernel");
@@ -39,8 +44,8 @@ int run_bench(const BenchFlags& f) {
     o.kernel = f.kernel;
     o.stride = f.stride;
     o.size = f.size;
-    o.batch = f.batch;
-    o.iterations = f.iterations;
+    o.batch = batch_or(device.is_cuda() ? 128 : 32);
+    o.iterations = iterations_or(10);
     o.repeats = f.repeats;
     o.backward = f.backward;
     o.reference = !f.no_reference;
@@ -52,12 +57,15 @@ int run_bench(const BenchFlags& f) {
     require(o.model == "csc-ctrl" || o.model == "ctrl", "--model must be csc-ctrl or ctrl");
     o.channels = f.channels;
     o.size = f.size;
-    o.batch = f.batch;
+    o.batch = batch_or(64);
     o.width = f.width;
-    o.fista_steps = f.iterations;
+    o.fista_steps = iterations_or(2);
     o.repeats = f.repeats;
     o.device = device;
     r = bench_ctrl_step(o);
+  } else if (f.bench_case == "vdl-inference") {
+    // The paper's MNIST size: batch 250, 784 → 128, 200 FISTA steps, no early stop.
+    r = bench_vdl_inference(batch_or(250), 784, 128, iterations_or(200), device, f.repeats);
   } else {
     throw InputError("--case '" + f.bench_case +
                      "': expected csc-layer, csc-ctrl-step, vdl-inference or sdnet-step");
@@ -82,8 +90,12 @@ void register_bench(CLI::App& app, std::vector<Command>& commands) {
   cmd->add_option("--kernel", f->kernel, "csc-layer: kernel size")->capture_default_str();
   cmd->add_option("--stride", f->stride, "csc-layer: stride")->capture_default_str();
   cmd->add_option("--size", f->size, "image size")->capture_default_str();
-  cmd->add_option("--batch", f->batch, "batch size")->capture_default_str();
-  cmd->add_option("--iterations", f->iterations, "unrolled FISTA steps")->capture_default_str();
+  cmd->add_option("--batch", f->batch,
+                  "batch size (0: csc-layer 32 on CPU / 128 on CUDA, csc-ctrl-step 64, vdl-inference 250)")
+      ->capture_default_str();
+  cmd->add_option("--iterations", f->iterations,
+                  "FISTA steps (0: csc-layer 10, csc-ctrl-step 2, vdl-inference 200)")
+      ->capture_default_str();
   cmd->add_option("--repeats", f->repeats, "timed repetitions (the median is reported)")
       ->capture_default_str();
   cmd->add_option("--backward", f->backward, "csc-layer: unrolled | implicit")

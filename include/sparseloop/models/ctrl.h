@@ -70,6 +70,14 @@ struct CscCtrlOptions {
   TORCH_ARG(StepRefresh, step_refresh) = StepRefresh::kOnChange;
 };
 
+/// Re-estimates every BatchNorm's running statistics of `model` as the exact
+/// average over the closed-loop passes X → Z = f(X) → X̂ = g(Z) on `batches`
+/// (training-mode forward, cumulative average instead of training's EMA).
+/// The game moves the networks every step, so the EMA lags behind the weights
+/// (Ioffe, "Batch Renormalization", NeurIPS 2017, §1); evaluation needs statistics of
+/// the weights being evaluated. Encoder statistics come from real images only.
+void recalibrate_batch_norm(ClosedLoopModel& model, const std::vector<torch::Tensor>& batches);
+
 class CscCtrlImpl : public ClosedLoopModel {
  public:
   explicit CscCtrlImpl(CscCtrlOptions options);
