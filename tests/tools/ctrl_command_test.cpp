@@ -1,0 +1,105 @@
+// CSC-CTRL through the built binary: train → eval → reconstruct → report on
+// MNIST-format files, resume, and bad input. Tiny sizes: this checks the
+// plumbing and the files a user gets, not the quality (docs/results.md).
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "data/data_files.h"
+#include "support/testing.h"
+
+namespace td = sparseloop::test_data;
+namespace fs = std::filesystem;
+
+namespace {
+
+/// 28×28 "digits": class k is a bright vertical bar at column 4 + 2k, with a
+/// per-image shift, so a classifier can learn them and two images differ.
+void write_mnist(const std::string& dir, uint32_t n_train, uint32_t n_test) {
+  auto pixel = [](uint32_t i, uint32_t y, uint32_t x) {
+    const uint32_t k = i % 10, col = 4 + 2 * k + (i / 10) % 2;
+    return (x == col || x == col + 1) && y > 4 && y < 24 ? 250 : 0;
+  };
+  auto labels = [](uint32_t n) {
+    std::vector<uint8_t> l(n);
+    for (uint32_t i = 0; i < n; ++i) l[i] = static_cast<uint8_t>(i % 10);
+    return l;
+  };
+  td::write_bytes(dir + "/train-images-idx3-ubyte", td::idx_images(n_train, 28, 28, pixel));
+  td::write_bytes(dir + "/train-labels-idx1-ubyte", td::idx_labels(labels(n_train)));
+  td::write_bytes(dir + "/t10k-images-idx3-ubyte", td::idx_images(n_test, 28, 28, pixel));
+  td::write_bytes(dir + "/t10k-labels-idx1-ubyte", td::idx_labels(labels(n_test)));
+}
+
+nlohmann::json read_json(const std::string& path) {
+  std::ifstream in(path);
+  return nlohmann::json::parse(in);
+}
+
+}  // namespace
+
+TEST(CtrlCommand, TrainEvalReconstructReportAndResume) {
+  ts::TempDir dir;
+  const std::string data = dir.file("mnist"), run = dir.file("run");
+  fs::create_directories(data);
+  write_mnist(data, 120, 40);
+  setenv("SPARSELOOP_DATA", dir.path().c_str(), 1);  // the judge's cache goes here
+  const std::string common = " --threads 1 --data-dir " + data +
+                             " --width 4 --batch-size 20 --val-size 20 --classifier-epochs 1";
+  auto r = ts::run_cli("train --preset mnist-csc-ctrl --out " + run + common +
+                       " --max-steps 2 --eval-every 2 --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto summary = nlohmann::json::parse(r.out);
+  EXPECT_TRUE(summary.contains("best_consistency_accuracy")) << r.out;
+  EXPECT_TRUE(summary["last"].contains("psnr")) << r.out;
+  EXPECT_EQ(summary.value("steps", int64_t(-1)), 2);
+  for (const char* f : {"config.toml", "metrics.jsonl", "model.safetensors", "model_info.json",
+                        "summary.json", "checkpoints/best/model.safetensors"})
+    EXPECT_TRUE(fs::exists(run + "/" + f)) << f;
+
+  // Resume continues the step count instead of starting over.
+  r = ts::run_cli("train --preset mnist-csc-ctrl --out " + run + common +
+                  " --max-steps 4 --eval-every 2 --resume --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(read_json(run + "/summary.json").value("steps", int64_t(-1)), 4) << r.out;
+
+  r = ts::run_cli("eval --threads 1 --run " + run + " --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto e = nlohmann::json::parse(r.out);
+  for (const char* key : {"psnr", "ssim", "mse", "consistency_accuracy", "code_sparsity",
+                          "nearest_subspace_accuracy"})
+    EXPECT_TRUE(e.contains(key)) << key;
+  EXPECT_GE(e["consistency_accuracy"].get<double>(), 0.0);
+  EXPECT_LE(e["consistency_accuracy"].get<double>(), 1.0);
+  EXPECT_GT(e["psnr"].get<double>(), 0.0);
+
+  r = ts::run_cli("reconstruct --threads 1 --run " + run + " --count 12");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(fs::exists(run + "/reconstruct/reconstruct.png"));
+  r = ts::run_cli("report --threads 1 --run " + run);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_TRUE(fs::exists(run + "/report.html"));
+  std::ifstream in(run + "/report.html");
+  const std::string html((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_NE(html.find("data:image/png;base64,"), std::string::npos);
+  EXPECT_NE(html.find("consistency"), std::string::npos);
+}
+
+TEST(CtrlCommand, BadInputNamesTheProblemWithExitTwo) {
+  ts::TempDir dir;
+  auto r = ts::run_cli("eval --run " + dir.file("missing"));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("missing"), std::string::npos) << r.err;
+  r = ts::run_cli("train --preset mnist-csc-ctrl --out " + dir.file("r") +
+                  " --strategy 3 --max-steps 1");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--strategy"), std::string::npos) << r.err;
+  r = ts::run_cli("train --preset mnist-csc-ctrl --out " + dir.file("r2") +
+                  " --data-dir " + dir.file("nowhere") + " --max-steps 1");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("nowhere"), std::string::npos) << r.err;
+}
