@@ -67,7 +67,8 @@ torch::Tensor CscConv2dImpl::forward(const torch::Tensor& x, const torch::Tensor
   const double L = refresh_lipschitz(
       detached, weight, {1, options.out_channels(), hz, wz},
       LipschitzState{power_vector_, lipschitz_, seen_version_, seen_data_},
-      options.step_refresh(), options.power_iterations(), options.initial_power_iterations());
+      options.step_refresh(), options.power_iterations(), options.initial_power_iterations(),
+      options.power_tolerance(), &last_power_iterations_);
   TORCH_CHECK(L > 0.0 && std::isfinite(L), "CscConv2d: dictionary norm is ", L,
               " (all-zero or non-finite dictionary)");
   last_step_ = options.step_factor() / L;
