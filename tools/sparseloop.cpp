@@ -19,6 +19,7 @@ int run(int argc, char** argv) {
   app.set_version_flag("--version", "sparseloop 0.1.0");
   std::vector<cli::Command> commands;
   cli::register_code(app, commands);
+  cli::register_data(app, commands);
   cli::register_train(app, commands);
   cli::register_analysis(app, commands);
   cli::register_bench(app, commands);

@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "sparseloop/sparse/implicit.h"
+
 namespace sparseloop {
 
 CscConv2dImpl::CscConv2dImpl(CscConv2dOptions options_) : options(std::move(options_)) {
@@ -54,6 +56,11 @@ double CscConv2dImpl::lipschitz() const {
 }
 
 torch::Tensor CscConv2dImpl::forward(const torch::Tensor& x, const torch::Tensor& z0) {
+  return code(x, z0, false);
+}
+
+torch::Tensor CscConv2dImpl::code(const torch::Tensor& x, const torch::Tensor& z0,
+                                  bool detach_dictionary) {
   TORCH_CHECK(x.dim() == 4 && x.size(1) == options.in_channels(), "CscConv2d: expected input (B, ",
               options.in_channels(), ", H, W), got shape ", x.sizes());
   const ConvGeometry g{options.stride(), options.padding()};
@@ -61,6 +68,7 @@ torch::Tensor CscConv2dImpl::forward(const torch::Tensor& x, const torch::Tensor
   const int64_t hz = conv_code_size(x.size(2), k, g);
   const int64_t wz = conv_code_size(x.size(3), k, g);
   auto dict = dictionary();
+  if (detach_dictionary) dict = dict.detach();
   auto operator_pair = conv_operator(dict, g, x.size(2), x.size(3));
   // L from the dictionary as used, without autograd (a constant, as in SDNet).
   auto detached = conv_operator(dict.detach(), g, x.size(2), x.size(3));
@@ -72,6 +80,20 @@ torch::Tensor CscConv2dImpl::forward(const torch::Tensor& x, const torch::Tensor
   TORCH_CHECK(L > 0.0 && std::isfinite(L), "CscConv2d: dictionary norm is ", L,
               " (all-zero or non-finite dictionary)");
   last_step_ = options.step_factor() / L;
+  if (options.implicit_backward() && torch::GradMode::is_enabled()) {
+    torch::Tensor z_star;
+    {
+      torch::NoGradGuard no_grad;  // the solve keeps no graph
+      z_star = fista(detached, x.detach(), make_prox(options),
+                     make_fista_options(options, last_step_), z0.defined() ? z0.detach() : z0)
+                   .z;
+    }
+    return implicit_conv_lasso(z_star, x, dict, g,
+                               ImplicitOptions()
+                                   .mu(options.mu())
+                                   .nonnegative(options.nonnegative())
+                                   .cg_iterations(options.cg_iterations()));  // (B, C, Hz, Wz)
+  }
   auto result = fista(operator_pair, x, make_prox(options), make_fista_options(options, last_step_),
                       z0);
   return result.z;  // (B, C, Hz, Wz)

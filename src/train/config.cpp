@@ -61,7 +61,10 @@ void TomlWriter::operator()(const std::string& key, const int64_t& value,
 }
 void TomlWriter::operator()(const std::string& key, const uint64_t& value,
                             const std::string& help) {
-  out_ += "# " + help + "\n" + key + " = " + std::to_string(value) + "\n";
+  // TOML integers are signed 64-bit: larger values travel as strings.
+  const std::string text = std::to_string(value);
+  out_ += "# " + help + "\n" + key + " = " +
+          (value > static_cast<uint64_t>(INT64_MAX) ? quote(text) : text) + "\n";
 }
 void TomlWriter::operator()(const std::string& key, const bool& value, const std::string& help) {
   out_ += "# " + help + "\n" + key + " = " + (value ? "true" : "false") + "\n";

@@ -2,6 +2,7 @@
 #include <mutex>
 
 #include "sparseloop/train/config.h"
+#include "sparseloop/train/ctrl_trainer.h"
 #include "sparseloop/util/error.h"
 
 namespace sparseloop {
@@ -10,6 +11,7 @@ const std::vector<Preset>& presets() {
   static const std::vector<Preset> all = [] {
     std::vector<Preset> out;
     // Each family appends its list here (see its trainer header).
+    for (auto& p : ctrl_presets()) out.push_back(p);
     return out;
   }();
   return all;

@@ -9,6 +9,7 @@ namespace sparseloop::cli {
 
 void register_code(CLI::App& app, std::vector<Command>& commands);
 void register_bench(CLI::App& app, std::vector<Command>& commands);
+void register_data(CLI::App& app, std::vector<Command>& commands);
 void register_train(CLI::App& app, std::vector<Command>& commands);
 void register_analysis(CLI::App& app, std::vector<Command>& commands);
 

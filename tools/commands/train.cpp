@@ -9,6 +9,7 @@
 
 #include "commands.h"
 #include "sparseloop/train/config.h"
+#include "sparseloop/train/ctrl_trainer.h"
 #include "sparseloop/train/families.h"
 #include "sparseloop/util/error.h"
 #include "sparseloop/util/fs.h"
@@ -20,6 +21,7 @@ namespace sparseloop::cli {
 std::vector<FamilyBinding> family_bindings() {
   std::vector<FamilyBinding> out;
   // Each family adds its binding here.
+  out.push_back(make_binding<ModelFamily::kCtrl, CtrlConfig>("CSC-CTRL / CTRL", &train_ctrl));
   return out;
 }
 

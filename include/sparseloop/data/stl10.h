@@ -13,5 +13,8 @@ namespace sparseloop {
 DataSplits load_stl10(const std::string& dir, int64_t resize = 64);
 /// The 100 000 unlabelled images (resized likewise), for CTRL's unlabelled training.
 ImageDataset load_stl10_unlabeled(const std::string& dir, int64_t resize = 64);
+/// Images in unlabeled_X.bin judged from its size, without reading it
+/// (0 when the file is absent); InputError when the size is not whole images.
+int64_t count_stl10_unlabeled(const std::string& dir);
 
 }  // namespace sparseloop

@@ -12,7 +12,11 @@ namespace sparseloop {
 torch::Tensor pad_images(const torch::Tensor& x, int64_t p, double value = 0.0);
 /// Bilinear resize (align_corners = false, as torchvision/PIL without antialias).
 torch::Tensor resize_images(const torch::Tensor& x, int64_t h, int64_t w);
-/// Centre crop to h × w.
+/// Bilinear resize of uint8 images (N, C, H, W), rounded back to uint8;
+/// done in chunks of `chunk` images to bound the float working memory.
+torch::Tensor resize_images_u8(const torch::Tensor& x_u8, int64_t h, int64_t w,
+                               int64_t chunk = 1024);
+/// Centre crop to h × w (top-left at ⌊(H − h)/2⌋, ⌊(W − w)/2⌋).
 torch::Tensor center_crop(const torch::Tensor& x, int64_t h, int64_t w);
 /// Random crop of the original size after zero padding by `pad` (per sample).
 torch::Tensor random_crop(const torch::Tensor& x, int64_t pad, torch::Generator& gen);

@@ -56,6 +56,12 @@ struct CscConv2dOptions {
   TORCH_ARG(double, tolerance) = 0.0;
   /// Cap on iterations when tolerance > 0.
   TORCH_ARG(int64_t, max_steps) = 1000;
+  /// Gradients by implicit differentiation of the converged solution
+  /// (sparse/implicit.h) instead of through the unrolled steps: memory no
+  /// longer grows with `steps`. Meaningful when the solve converges.
+  TORCH_ARG(bool, implicit_backward) = false;
+  /// Conjugate-gradient iterations of the implicit backward.
+  TORCH_ARG(int64_t, cg_iterations) = 50;
 };
 
 class CscConv2dImpl : public torch::nn::Cloneable<CscConv2dImpl> {
@@ -72,6 +78,10 @@ class CscConv2dImpl : public torch::nn::Cloneable<CscConv2dImpl> {
   /// Codes of x: (B, M, H, W) → (B, C, Hz, Wz), Hz = ⌊(H + 2p − k)/s⌋ + 1,
   /// from z₀ = 0 or from the warm start `z0` (shape of the codes).
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& z0 = {});
+  /// forward() with control of the dictionary's gradient: `detach_dictionary`
+  /// holds it constant (gradients still flow to x) — the closed-loop game's
+  /// routing of which use of a shared dictionary a player differentiates.
+  torch::Tensor code(const torch::Tensor& x, const torch::Tensor& z0, bool detach_dictionary);
 
   /// Dz with this layer's dictionary (the same tensor, not a copy): (B, C,
   /// Hz, Wz) → (B, M, H, W). (H, W) defaults to (Hz−1)s − 2p + k.

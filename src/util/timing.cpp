@@ -1,0 +1,56 @@
+#include "sparseloop/util/timing.h"
+
+#include <algorithm>
+#include <chrono>
+#include <fstream>
+#include <string>
+
+#include "sparseloop/util/compat.h"
+
+namespace sparseloop {
+
+std::vector<double> time_runs(const std::function<void()>& fn, int repeats, int warmup,
+                              torch::Device device) {
+  for (int i = 0; i < warmup; ++i) fn();
+  std::vector<double> ms;
+  for (int i = 0; i < repeats; ++i) {
+    if (device.is_cuda()) cuda_synchronize();
+    const auto t0 = std::chrono::steady_clock::now();
+    fn();
+    if (device.is_cuda()) cuda_synchronize();
+    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
+                     .count());
+  }
+  return ms;
+}
+
+double median(std::vector<double> v) {
+  if (v.empty()) return 0.0;
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+double process_peak_rss_mib() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;  // kB
+  }
+  return 0.0;
+}
+
+double peak_memory_mib(const std::function<void()>& fn, torch::Device device) {
+  if (device.is_cuda()) {
+    cuda_synchronize();
+    cuda_reset_peak_bytes();
+    fn();
+    cuda_synchronize();
+    return static_cast<double>(cuda_peak_bytes()) / (1024.0 * 1024.0);
+  }
+  const double before = process_peak_rss_mib();
+  fn();
+  return std::max(0.0, process_peak_rss_mib() - before);
+}
+
+}  // namespace sparseloop

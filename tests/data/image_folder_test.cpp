@@ -1,0 +1,111 @@
+// ImageFolder and read_image on PNG files the test writes.
+#include <gtest/gtest.h>
+
+#define STB_IMAGE_WRITE_STATIC
+#define STB_IMAGE_WRITE_IMPLEMENTATION
+#include <stb/stb_image_write.h>
+
+#include <filesystem>
+
+#include "data/data_files.h"
+#include "sparseloop/data/image_folder.h"
+#include "sparseloop/util/error.h"
+#include "sparseloop/util/fs.h"
+#include "support/testing.h"
+
+using namespace sparseloop;
+namespace fs = std::filesystem;
+
+namespace {
+
+// An h×w RGB PNG whose pixel (y, x) is (seed + y, seed + x, seed + y + x).
+void write_png(const std::string& path, int h, int w, int seed) {
+  fs::create_directories(fs::path(path).parent_path());
+  std::vector<unsigned char> px(static_cast<size_t>(h * w * 3));
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x) {
+      unsigned char* p = &px[static_cast<size_t>((y * w + x) * 3)];
+      p[0] = static_cast<unsigned char>(seed + y);
+      p[1] = static_cast<unsigned char>(seed + x);
+      p[2] = static_cast<unsigned char>(seed + y + x);
+    }
+  ASSERT_NE(stbi_write_png(path.c_str(), w, h, 3, px.data(), w * 3), 0);
+}
+
+}  // namespace
+
+TEST(ImageFolder, ReadImageDecodesPngToChw) {
+  ts::TempDir dir;
+  write_png(dir.file("a.png"), 5, 7, 10);
+  auto x = read_image(dir.file("a.png"));
+  ASSERT_EQ(x.sizes(), (std::vector<int64_t>{3, 5, 7}));
+  EXPECT_EQ(x[0][4][2].item<int>(), 14);
+  EXPECT_EQ(x[1][4][2].item<int>(), 12);
+  EXPECT_EQ(x[2][4][2].item<int>(), 16);
+  auto g = read_image(dir.file("a.png"), 1);
+  EXPECT_EQ(g.sizes(), (std::vector<int64_t>{1, 5, 7}));
+}
+
+TEST(ImageFolder, ClassesSortedCropAndResize) {
+  ts::TempDir dir;
+  write_png(dir.file("zebra/1.png"), 12, 16, 0);
+  write_png(dir.file("zebra/0.PNG"), 20, 10, 5);
+  write_png(dir.file("ant/x.png"), 8, 8, 9);
+  test_data::write_bytes(dir.file("ant/notes.txt"), "not an image");
+  ImageFolderOptions o;
+  o.crop = 8;
+  o.size = 4;
+  auto s = load_image_folder(dir.path(), o);
+  ASSERT_EQ(s.train.images.sizes(), (std::vector<int64_t>{3, 3, 4, 4}));
+  EXPECT_EQ(s.train.class_names, (std::vector<std::string>{"ant", "zebra"}));
+  EXPECT_TRUE(torch::equal(s.train.labels, torch::tensor({0, 1, 1}, torch::kLong)));
+  EXPECT_EQ(s.test.size(), 0);
+  EXPECT_EQ(s.test.images.sizes(), (std::vector<int64_t>{0, 3, 4, 4}));
+  // No crop, no resize: sizes must agree.
+  o.crop = 0;
+  o.size = 0;
+  EXPECT_THROW(load_image_folder(dir.path(), o), InputError);
+  // Short side below the crop is scaled up first.
+  o.crop = 16;
+  o.size = 0;
+  o.max_per_class = 1;
+  o.channels = 1;
+  s = load_image_folder(dir.path(), o);
+  EXPECT_EQ(s.train.images.sizes(), (std::vector<int64_t>{2, 1, 16, 16}));
+}
+
+TEST(ImageFolder, TrainAndValSplits) {
+  ts::TempDir dir;
+  write_png(dir.file("train/a/0.png"), 6, 6, 0);
+  write_png(dir.file("train/b/0.png"), 6, 6, 1);
+  write_png(dir.file("val/a/0.png"), 6, 6, 2);
+  write_png(dir.file("val/b/0.jpg.png"), 6, 6, 3);
+  ImageFolderOptions o;
+  o.crop = 0;
+  o.size = 6;
+  auto s = load_image_folder(dir.path(), o);
+  EXPECT_EQ(s.train.size(), 2);
+  EXPECT_EQ(s.test.size(), 2);
+  EXPECT_EQ(s.test.images[0][0][1][1].item<int>(), 3);
+}
+
+TEST(ImageFolder, CorruptImageIsNamed) {
+  ts::TempDir dir;
+  write_png(dir.file("a/good.png"), 6, 6, 0);
+  write_png(dir.file("a/bad.png"), 6, 6, 0);
+  {
+    // Cut the PNG after its header: a truncated download.
+    std::string b = read_file(dir.file("a/bad.png"));
+    test_data::write_bytes(dir.file("a/bad.png"), b.substr(0, 40));
+  }
+  try {
+    load_image_folder(dir.path());
+    ADD_FAILURE() << "no InputError";
+  } catch (const InputError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("bad.png"), std::string::npos) << what;
+    EXPECT_NE(what.find("cannot decode"), std::string::npos) << what;
+  }
+  EXPECT_THROW(read_image(dir.file("a/missing.png")), InputError);
+  EXPECT_THROW(load_image_folder(dir.file("a")), InputError);  // no class folders
+}
