@@ -1,5 +1,7 @@
 #include "sparseloop/models/sdnet.h"
 
+#include "sparseloop/sparse/conv_dictionary.h"
+#include "sparseloop/sparse/lipschitz.h"
 #include "sparseloop/util/error.h"
 
 namespace sparseloop {
@@ -60,8 +62,10 @@ BasicBlockImpl::BasicBlockImpl(BasicBlockOptions o, const ConvFactory& conv)
 }
 
 torch::Tensor BasicBlockImpl::forward(const torch::Tensor& x) {
+  conv1_input = {x.size(2), x.size(3)};
   auto out = bn1(conv1.forward(x));  // (B, planes, H/s, W/s)
   if (options.relu_between()) out = torch::relu(out);
+  conv2_input = {out.size(2), out.size(3)};
   out = bn2(conv2.forward(out));     // (B, planes, H/s, W/s)
   if (options.shortcut()) out = out + (projection ? projection->forward(x) : x);
   if (options.relu_out()) out = torch::relu(out);
@@ -148,10 +152,13 @@ SdnetImpl::SdnetImpl(SdnetOptions o) : options_(std::move(o)) {
     stages_.push_back(register_module("layer" + std::to_string(s + 1), stage));
   }
   fc_ = register_module("fc", torch::nn::Linear(in_planes, o_.num_classes));
+  torch::NoGradGuard no_grad;
+  for (auto& layer : csc_layers()) previous_dictionaries_.push_back(layer->dictionary().clone());
 }
 
 torch::Tensor SdnetImpl::stem_forward(const torch::Tensor& x, torch::Tensor* residual) {
   torch::Tensor out;
+  stem_input_ = {x.size(2), x.size(3)};
   if (stem_csc_) {
     out = stem_csc_->forward(x);  // (B, w, Hz, Wz), codes ≥ 0
     if (residual) {
@@ -167,8 +174,10 @@ torch::Tensor SdnetImpl::stem_forward(const torch::Tensor& x, torch::Tensor* res
   // ReLU is commented out in the authors' code).
   if (!stem_csc_) out = torch::relu(out);
   if (options_.stem == StemKind::kImagenet) {
-    if (!stem_down_.is_empty())
+    if (!stem_down_.is_empty()) {
+      stem_down_input_ = {out.size(2), out.size(3)};
       out = stem_down_.forward(out);  // (B, w, H/4, W/4)
+    }
     else
       out = torch::max_pool2d(out, 3, 2, 1);  // (B, w, H/4, W/4)
   }
@@ -222,6 +231,77 @@ void SdnetImpl::project_atoms() {
     auto norms = w.pow(2).sum({1, 2, 3}, /*keepdim=*/true).sqrt().clamp_min(1e-12);  // (C,1,1,1)
     w.div_(norms);
   }
+}
+
+std::vector<std::array<int64_t, 2>> SdnetImpl::csc_input_sizes() const {
+  // Same order as csc_layers(): registration order (stem, stem_down, blocks).
+  std::vector<std::array<int64_t, 2>> out;
+  if (stem_csc_) out.push_back(stem_input_);
+  if (!stem_down_.is_empty()) out.push_back(stem_down_input_);
+  if (options_.csc_all) {
+    for (const auto& stage : stages_)
+      for (const auto& m : stage->children()) {
+        auto b = std::dynamic_pointer_cast<BasicBlockImpl>(m);
+        out.push_back(b->conv1_input);
+        out.push_back(b->conv2_input);
+      }
+  }
+  return out;
+}
+
+int64_t SdnetImpl::after_optimizer_step() {
+  project_atoms();
+  const double threshold = options_.csc.restart_threshold;
+  torch::NoGradGuard no_grad;
+  auto layers = csc_layers();
+  int64_t restarts = 0;
+  for (size_t i = 0; i < layers.size(); ++i) {
+    auto now = layers[i]->dictionary().detach();
+    auto& before = previous_dictionaries_[i];
+    if (threshold > 0 && before.sizes() == now.sizes()) {
+      const double moved = ((now - before.to(now.device())).norm() /
+                            before.norm().clamp_min(1e-30).to(now.device()))
+                               .item<double>();
+      if (moved > threshold) {
+        // L = 0 marks the estimate as absent: the next forward starts cold.
+        layers[i]->named_buffers()["lipschitz"].fill_(0.0);
+        ++restarts;
+      }
+    }
+    if (before.sizes() != now.sizes() || before.device() != now.device())
+      before = now.clone();
+    else
+      before.copy_(now);
+  }
+  return restarts;
+}
+
+std::vector<std::pair<std::string, torch::Tensor*>> SdnetImpl::step_state() {
+  std::vector<std::pair<std::string, torch::Tensor*>> out;
+  for (size_t i = 0; i < previous_dictionaries_.size(); ++i)
+    out.emplace_back("previous_dictionary." + std::to_string(i), &previous_dictionaries_[i]);
+  return out;
+}
+
+double SdnetImpl::max_step_times_lipschitz() const {
+  torch::NoGradGuard no_grad;
+  auto layers = csc_layers();
+  auto sizes = csc_input_sizes();
+  double worst = 0;
+  for (size_t i = 0; i < layers.size(); ++i) {
+    if (sizes[i][0] <= 0) continue;
+    auto dict = layers[i]->dictionary().detach().to(torch::kCPU, torch::kDouble);
+    const ConvGeometry g{layers[i]->options.stride(), layers[i]->options.padding()};
+    const int64_t k = layers[i]->options.kernel_size();
+    auto op = conv_operator(dict, g, sizes[i][0], sizes[i][1]);
+    // A fixed private start vector: the global RNG (training's) is not touched.
+    auto v = power_iteration_start({1, dict.size(0), conv_code_size(sizes[i][0], k, g),
+                                    conv_code_size(sizes[i][1], k, g)},
+                                   torch::TensorOptions().dtype(torch::kDouble));
+    const double L = power_iteration(op, v, 2000, 1e-9).lipschitz;
+    worst = std::max(worst, layers[i]->step() * L);
+  }
+  return worst;
 }
 
 }  // namespace sparseloop

@@ -54,7 +54,7 @@ nlohmann::json bench_sdnet_step(const std::string& model, int64_t batch, int64_t
     opt.zero_grad();
     loss.backward();
     opt.step();
-    net->project_atoms();
+    net->after_optimizer_step();
   };
   for (int i = 0; i < 2; ++i) train_step();  // cold power iterations, allocator warm-up
   cuda_synchronize();

@@ -3,6 +3,7 @@
 
 #include "sparseloop/train/config.h"
 #include "sparseloop/train/ctrl_trainer.h"
+#include "sparseloop/train/sdnet_trainer.h"
 #include "sparseloop/util/error.h"
 
 namespace sparseloop {
@@ -12,6 +13,7 @@ const std::vector<Preset>& presets() {
     std::vector<Preset> out;
     // Each family appends its list here (see its trainer header).
     for (auto& p : ctrl_presets()) out.push_back(p);
+    for (auto& p : sdnet_presets()) out.push_back(p);
     return out;
   }();
   return all;

@@ -73,29 +73,23 @@ LambdaSweep sweep_stem_lambda(Sdnet& model, const LabelledImages& images,
   return s;
 }
 
-LineFit fit_line(const std::vector<double>& x, const std::vector<double>& y) {
-  TORCH_CHECK(x.size() == y.size() && !x.empty(), "fit_line: need as many x as y (and some)");
-  const auto n = static_cast<double>(x.size());
-  double mx = 0, my = 0;
-  for (size_t i = 0; i < x.size(); ++i) {
-    mx += x[i];
-    my += y[i];
+LinearFit fit_lambda_line(const std::vector<double>& residuals,
+                          const std::vector<double>& best_lambdas) {
+  TORCH_CHECK(residuals.size() == best_lambdas.size() && !residuals.empty(),
+              "fit_lambda_line: need one best λ per residual (and some)");
+  LinearFit f = fit_line(residuals, best_lambdas);
+  if (!f.valid()) {
+    // One distinct residual: no slope, a constant λ.
+    double mean = 0;
+    for (double l : best_lambdas) mean += l;
+    f.slope = 0;
+    f.intercept = mean / static_cast<double>(best_lambdas.size());
+    f.n = static_cast<int64_t>(best_lambdas.size());
   }
-  mx /= n;
-  my /= n;
-  double sxx = 0, sxy = 0;
-  for (size_t i = 0; i < x.size(); ++i) {
-    sxx += (x[i] - mx) * (x[i] - mx);
-    sxy += (x[i] - mx) * (y[i] - my);
-  }
-  LineFit f;
-  // Distinct x values needed for a slope; otherwise a constant λ.
-  if (sxx > 1e-12 * std::max(1.0, mx * mx)) f.slope = sxy / sxx;
-  f.intercept = my - f.slope * mx;
   return f;
 }
 
-double select_lambda(const LineFit& fit, const std::vector<double>& lambdas,
+double select_lambda(const LinearFit& fit, const std::vector<double>& lambdas,
                      const std::vector<double>& r) {
   TORCH_CHECK(!lambdas.empty() && lambdas.size() == r.size(),
               "select_lambda: need one residual per λ");
@@ -170,7 +164,7 @@ RobustResult robust_inference(Sdnet& model, const RobustOptions& o, const Labell
   if (!res.has_csc_stem) return res;
 
   // The fit λ* ≈ a·r + b (authors: numpy.polyfit(rloss, opt_lmbd, 1)).
-  res.fit = fit_line(cal_residuals, cal_best);
+  res.fit = fit_lambda_line(cal_residuals, cal_best);
 
   // Pass 2: λ from the test residuals alone, then its accuracy.
   for (size_t i = 0; i < res.levels.size(); ++i) {
@@ -209,7 +203,7 @@ nlohmann::json RobustResult::to_json() const {
   j["calibration"] = calibration;
   j["lambdas"] = lambdas;
   j["default_lambda"] = has_csc_stem ? nlohmann::json(default_lambda) : nlohmann::json(nullptr);
-  if (has_csc_stem) j["fit"] = {{"slope", fit.slope}, {"intercept", fit.intercept}};
+  if (has_csc_stem) j["fit"] = {{"slope", fit.slope}, {"intercept", fit.intercept}, {"r2", std::isfinite(fit.r2) ? nlohmann::json(fit.r2) : nlohmann::json(nullptr)}};
   else j["fit"] = nullptr;
   j["levels"] = nlohmann::json::array();
   for (const auto& lv : levels) {

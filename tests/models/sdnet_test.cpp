@@ -26,7 +26,7 @@ double true_lipschitz(CscConv2dImpl& layer, int64_t h, int64_t w) {
   const int64_t k = layer.options.kernel_size();
   auto v = torch::randn({1, dict.size(0), conv_code_size(h, k, g), conv_code_size(w, k, g)},
                         torch::kDouble);
-  return power_iteration(op, v, 3000, 1e-12).lipschitz;
+  return power_iteration(op, v, 2000, 1e-10).lipschitz;
 }
 
 }  // namespace
@@ -209,47 +209,57 @@ TEST(Sdnet, ProjectAtomsMakesUnitNormAtoms) {
   }
 }
 
-// The cheaper step policy (L refreshed only when the dictionary changed, one
-// warm-started power iteration per training step) keeps η = 0.9/L̂ at or
-// below 1/L during SGD at the paper's learning rate, for every CSC layer of
-// SDNet-18-all; in evaluation it does no power iteration at all.
+// The cheaper step policy: L is re-estimated only when the dictionary
+// changed (every training step, never in evaluation), warm-started and
+// stopped once the estimate settles (relative change < 1e-3), with a cold
+// restart for a layer whose dictionary moved by > 5 % in one step. At the
+// paper's learning rate on a tiny SDNet-18-all fitting random labels (the
+// dictionaries move far more per step than in real training) it keeps
+// η = 0.9/L̂ ≤ 1/L for every CSC layer; in evaluation it runs no power
+// iteration at all.
 TEST(Sdnet, CheapStepPolicyNeverExceedsOneOverL) {
   torch::manual_seed(5);
   auto o = sdnet_options_for("sdnet18-all");
   o.width = 4;
   o.num_classes = 3;
   ASSERT_EQ(o.csc.step_refresh, StepRefresh::kOnChange);
-  ASSERT_EQ(o.csc.power_iterations, 1);
+  ASSERT_EQ(o.csc.restart_threshold, 0.05);
   Sdnet net(o);
   torch::optim::SGD opt(net->parameters(),
                         torch::optim::SGDOptions(0.1).momentum(0.9).nesterov(true).weight_decay(5e-4));
-  auto x = torch::randn({8, 3, 16, 16});
-  auto y = torch::randint(0, 3, {8}, torch::kLong);
+  auto x = torch::randn({16, 3, 16, 16});
+  auto y = torch::randint(0, 3, {16}, torch::kLong);
   // Input size of every CSC layer (CIFAR stem: 16, then 16, 8, 4, 2 per stage).
   auto layers = net->csc_layers();
   std::vector<int64_t> sizes{16};
   for (int64_t s = 0; s < 4; ++s)
     for (int64_t b = 0; b < 2; ++b) {
-      const int64_t in = s == 0 || b > 0 ? (16 >> s) : (16 >> (s - 1));
-      sizes.push_back(in);             // conv1 (stride 2 in the first block of stages 2-4)
-      sizes.push_back(16 >> s);        // conv2
+      sizes.push_back(s == 0 || b > 0 ? (16 >> s) : (16 >> (s - 1)));  // conv1 (stride 2 first)
+      sizes.push_back(16 >> s);                                          // conv2
     }
   ASSERT_EQ(sizes.size(), layers.size());
   double worst = 0;
-  for (int it = 0; it < 8; ++it) {
+  int64_t restarts = 0;
+  for (int it = 0; it < 6; ++it) {
     net->train();
     auto loss = torch::nn::functional::cross_entropy(net->forward(x), y);
+    auto recorded = net->csc_input_sizes();
+    double worst_now = 0;
     for (size_t i = 0; i < layers.size(); ++i) {
+      ASSERT_EQ(recorded[i][0], sizes[i]);
       const double L = true_lipschitz(*layers[i], sizes[i], sizes[i]);
-      worst = std::max(worst, layers[i]->step() * L);
+      worst_now = std::max(worst_now, layers[i]->step() * L);
       EXPECT_LE(layers[i]->step(), 1.0 / L) << "layer " << i << " step " << it;
     }
+    worst = std::max(worst, worst_now);
+    if (it == 2) EXPECT_NEAR(net->max_step_times_lipschitz(), worst_now, 1e-3 * worst_now);
     opt.zero_grad();
     loss.backward();
     opt.step();
-    net->project_atoms();
+    restarts += net->after_optimizer_step();
   }
-  EXPECT_GT(worst, 0.85);  // the step stays close to 0.9/L, not needlessly small
+  EXPECT_GT(worst, 0.85);   // the step stays close to 0.9/L, not needlessly small
+  EXPECT_GT(restarts, 0);   // this stress test does move dictionaries by > 5 %
   // Evaluation: L is not re-estimated while the dictionary does not change.
   net->eval();
   torch::NoGradGuard no_grad;
@@ -258,5 +268,37 @@ TEST(Sdnet, CheapStepPolicyNeverExceedsOneOverL) {
   for (auto& l : layers) before.push_back(l->lipschitz());
   net->forward(x);
   net->forward(torch::randn({2, 3, 16, 16}));
-  for (size_t i = 0; i < layers.size(); ++i) EXPECT_EQ(layers[i]->lipschitz(), before[i]);
+  for (size_t i = 0; i < layers.size(); ++i) {
+    EXPECT_EQ(layers[i]->lipschitz(), before[i]);
+    EXPECT_EQ(layers[i]->last_power_iterations(), 0);
+  }
+}
+
+// A dictionary that jumps makes its layer start cold (many iterations); one
+// that stays put costs nothing more in training than a few warm iterations.
+TEST(Sdnet, LargeDictionaryMovesRestartThePowerIteration) {
+  torch::manual_seed(6);
+  auto o = sdnet_options_for("sdnet18");
+  o.width = 8;
+  Sdnet net(o);
+  auto x = torch::randn({2, 3, 16, 16});
+  net->forward(x);
+  EXPECT_EQ(net->after_optimizer_step(), 0);  // the projection alone does not move Ŵ
+  {
+    torch::NoGradGuard g;
+    net->stem_csc()->weight.add_(0.5 * torch::randn_like(net->stem_csc()->weight));
+  }
+  EXPECT_EQ(net->after_optimizer_step(), 1);  // a large move
+  net->forward(x);
+  EXPECT_GT(net->stem_csc()->last_power_iterations(), 10);  // cold
+  {
+    torch::NoGradGuard g;
+    net->stem_csc()->weight.add_(1e-4 * torch::randn_like(net->stem_csc()->weight));
+  }
+  EXPECT_EQ(net->after_optimizer_step(), 0);
+  net->forward(x);
+  const int64_t warm = net->stem_csc()->last_power_iterations();
+  EXPECT_GE(warm, 1);
+  EXPECT_LE(warm, 5);
+  EXPECT_EQ(net->step_state().size(), 1u);
 }

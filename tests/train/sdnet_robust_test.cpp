@@ -26,16 +26,26 @@ TEST(SdnetRobust, LineFitIsLeastSquares) {
   auto y = 0.02 * x + 0.1 + 0.05 * torch::randn({9}, torch::kDouble);
   std::vector<double> xv(x.data_ptr<double>(), x.data_ptr<double>() + 9);
   std::vector<double> yv(y.data_ptr<double>(), y.data_ptr<double>() + 9);
-  auto f = fit_line(xv, yv);
+  auto f = fit_lambda_line(xv, yv);
   auto A = torch::stack({x, torch::ones_like(x)}, 1);  // (9, 2)
   auto sol = std::get<0>(torch::linalg_lstsq(A, y.unsqueeze(1)));
   EXPECT_NEAR(f.slope, sol[0][0].item<double>(), 1e-10);
   EXPECT_NEAR(f.intercept, sol[1][0].item<double>(), 1e-10);
   // All x equal: no slope, the mean λ.
-  auto c = fit_line({3.0, 3.0, 3.0}, {0.2, 0.4, 0.6});
+  auto c = fit_lambda_line({3.0, 3.0, 3.0}, {0.2, 0.4, 0.6});
   EXPECT_EQ(c.slope, 0.0);
   EXPECT_NEAR(c.intercept, 0.4, 1e-12);
 }
+
+namespace {
+LinearFit line(double slope, double intercept) {
+  LinearFit f;
+  f.slope = slope;
+  f.intercept = intercept;
+  f.n = 2;
+  return f;
+}
+}  // namespace
 
 // With r(λ) = c·λ + d and the line λ = a·r + b, the crossing solves
 // λ = a(cλ + d) + b, i.e. λ = (a·d + b)/(1 − a·c).
@@ -46,10 +56,10 @@ TEST(SdnetRobust, SelectedLambdaIsWhereTheFitMeetsTheResidualCurve) {
   std::vector<double> r;
   for (double l : grid) r.push_back(c * l + d);
   const double expected = (a * d + b) / (1 - a * c);  // 0.3333…
-  EXPECT_NEAR(select_lambda({a, b}, grid, r), expected, 1e-12);
+  EXPECT_NEAR(select_lambda(line(a, b), grid, r), expected, 1e-12);
   // No crossing on the grid: the closest point (here the largest λ).
-  EXPECT_NEAR(select_lambda({0.0, 5.0}, grid, r), 1.4, 1e-12);
-  EXPECT_NEAR(select_lambda({0.0, 0.0}, grid, r), 0.1, 1e-12);
+  EXPECT_NEAR(select_lambda(line(0.0, 5.0), grid, r), 1.4, 1e-12);
+  EXPECT_NEAR(select_lambda(line(0.0, 0.0), grid, r), 0.1, 1e-12);
 }
 
 namespace {

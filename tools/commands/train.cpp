@@ -11,6 +11,7 @@
 #include "sparseloop/train/config.h"
 #include "sparseloop/train/ctrl_trainer.h"
 #include "sparseloop/train/families.h"
+#include "sparseloop/train/sdnet_trainer.h"
 #include "sparseloop/util/error.h"
 #include "sparseloop/util/fs.h"
 #include "sparseloop/util/signals.h"
@@ -22,6 +23,8 @@ std::vector<FamilyBinding> family_bindings() {
   std::vector<FamilyBinding> out;
   // Each family adds its binding here.
   out.push_back(make_binding<ModelFamily::kCtrl, CtrlConfig>("CSC-CTRL / CTRL", &train_ctrl));
+  out.push_back(make_binding<ModelFamily::kSdnet, SdnetConfig>("SDNet / ResNet options",
+                                                               &train_sdnet));
   return out;
 }
 

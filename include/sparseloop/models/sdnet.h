@@ -13,6 +13,7 @@
 // replaces a convolution without other changes.
 #pragma once
 
+#include <array>
 #include <functional>
 #include <string>
 #include <vector>
@@ -54,6 +55,12 @@ struct CscSettings {
   /// once L's estimate changes by less than `power_tolerance` (relative).
   int64_t power_iterations = 50;
   double power_tolerance = 1e-3;
+  /// A layer whose (unit-norm) dictionary moved by more than this (relative
+  /// Frobenius norm) in one optimizer step re-estimates L from a cold start
+  /// (100 iterations) instead of the warm-started vector: after a large move
+  /// the old top eigenvector can sit at the wrong frequency, and a warm start
+  /// then underestimates L (0: never; see Sdnet::after_optimizer_step).
+  double restart_threshold = 0.05;
 };
 
 /// CscConv2dOptions for one conv of the network.
@@ -90,6 +97,8 @@ class BasicBlockImpl : public torch::nn::Module {
 
   BasicBlockOptions options;
   torch::nn::AnyModule conv1, conv2;
+  /// Spatial size (H, W) of conv1's and conv2's inputs in the last forward.
+  std::array<int64_t, 2> conv1_input{0, 0}, conv2_input{0, 0};
   torch::nn::BatchNorm2d bn1{nullptr}, bn2{nullptr};
   /// Empty when the shortcut is the identity (or absent).
   torch::nn::Sequential projection{nullptr};
@@ -147,6 +156,9 @@ class SdnetImpl : public torch::nn::Module {
   CscConv2d stem_csc() const { return stem_csc_; }
   /// Every CSC layer, stem first.
   std::vector<CscConv2d> csc_layers() const;
+  /// The spatial input size (H, W) of each CSC layer in the last forward
+  /// (csc_layers() order; {0, 0} before any forward).
+  std::vector<std::array<int64_t, 2>> csc_input_sizes() const;
   /// Test-time λ of the stem (SDNet's robust inference changes only this one).
   void set_stem_lambda(double lambda);
   double stem_lambda() const;
@@ -155,6 +167,18 @@ class SdnetImpl : public torch::nn::Module {
   /// calling this after each optimizer step does the same, so weight decay
   /// and the step never drift the atoms' norms.
   void project_atoms();
+  /// Call after every optimizer step: project_atoms(), then, for each CSC
+  /// layer whose unit-norm dictionary moved by more than
+  /// options().csc.restart_threshold since the previous call, makes the next
+  /// forward re-estimate L from a cold start. Returns how many layers restart.
+  int64_t after_optimizer_step();
+  /// The dictionaries as of the last after_optimizer_step (for checkpoints:
+  /// a resumed run then restarts exactly the layers an uninterrupted one would).
+  std::vector<std::pair<std::string, torch::Tensor*>> step_state();
+  /// max over CSC layers of η·L, with L = ‖D‖² of the layer's current
+  /// dictionary at its last input size by a long cold power iteration in
+  /// float64 (the check that the step policy keeps η ≤ 1/L); 0 without CSC layers.
+  double max_step_times_lipschitz() const;
 
   const SdnetOptions& options() const { return options_; }
 
@@ -168,6 +192,8 @@ class SdnetImpl : public torch::nn::Module {
   torch::nn::AnyModule stem_down_;  ///< -all ImageNet stem: CSC 3×3 s2 (replaces the max-pool)
   std::vector<torch::nn::Sequential> stages_;
   torch::nn::Linear fc_{nullptr};
+  std::array<int64_t, 2> stem_input_{0, 0}, stem_down_input_{0, 0};
+  std::vector<torch::Tensor> previous_dictionaries_;  ///< per csc_layers(), for restarts
 };
 TORCH_MODULE(Sdnet);
 

@@ -22,6 +22,7 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include "sparseloop/io/plot.h"
 #include "sparseloop/models/sdnet.h"
 
 namespace sparseloop {
@@ -48,19 +49,18 @@ LambdaSweep sweep_stem_lambda(Sdnet& model, const LabelledImages& images,
                               const std::vector<double>& lambdas, torch::Device device,
                               int64_t batch_size);
 
-/// Least-squares line y ≈ slope·x + intercept (numpy.polyfit(x, y, 1)).
-/// With fewer than two distinct x the slope is 0 and the intercept mean(y).
-struct LineFit {
-  double slope = 0;
-  double intercept = 0;
-};
-LineFit fit_line(const std::vector<double>& x, const std::vector<double>& y);
+/// The line λ* ≈ slope·r + intercept through the calibration points (r: the
+/// residual at the best λ, λ*: that λ), by least squares as numpy.polyfit(r,
+/// λ*, 1) in the authors' script. With fewer than two distinct residuals
+/// the slope is 0 and the intercept the mean λ*.
+LinearFit fit_lambda_line(const std::vector<double>& residuals,
+                          const std::vector<double>& best_lambdas);
 
 /// The λ where the line λ = a·r(λ) + b meets the measured curve r(λ) given on
 /// the grid `lambdas` (ascending), by linear interpolation between the grid
 /// points where g(λ) = a·r(λ) + b − λ changes sign (the first such crossing);
 /// without a crossing, the grid λ with the smallest |g|.
-double select_lambda(const LineFit& fit, const std::vector<double>& lambdas,
+double select_lambda(const LinearFit& fit, const std::vector<double>& lambdas,
                      const std::vector<double>& residual_curve);
 
 struct RobustOptions {
@@ -96,7 +96,7 @@ struct RobustResult {
   double default_lambda = 0;
   double clean_accuracy = 0;
   std::vector<double> lambdas;
-  LineFit fit;
+  LinearFit fit;
   std::vector<RobustLevel> levels;
 
   /// CLI.md `sparseloop robust` keys (plus per-λ curves and the fit); λ

@@ -31,7 +31,10 @@ struct SdnetConfig {
   double csc_step_factor = 0.9;
   bool csc_signed = false;          ///< signed codes instead of non-negative
   std::string step_refresh = "on-change";
-  int64_t power_iterations = 1;
+  int64_t power_iterations = 50;
+  double power_tolerance = 1e-3;
+  double restart_threshold = 0.05;
+  int64_t check_step_every = 0;     ///< log max η·L (exact L) every N steps (0: never)
   // Optimizer and schedule
   double lr = 0.1;
   double momentum = 0.9;
@@ -60,7 +63,14 @@ struct SdnetConfig {
     v("csc-step-factor", csc_step_factor, "FISTA step = factor / L (paper: 0.9)");
     v("csc-signed", csc_signed, "signed codes (paper: non-negative)");
     v("step-refresh", step_refresh, "when L is re-estimated: on-change | every-forward | fixed");
-    v("power-iterations", power_iterations, "warm-started power iterations per refresh of L");
+    v("power-iterations", power_iterations,
+      "most warm-started power iterations per refresh of L");
+    v("power-tolerance", power_tolerance,
+      "stop the power iteration when L changes by less than this (0: always --power-iterations)");
+    v("restart-threshold", restart_threshold,
+      "cold re-estimate of L when a dictionary moves more than this in one step (0: never)");
+    v("check-step-every", check_step_every,
+      "every N steps log max η·L over the CSC layers with an exact L (diagnostic; 0: never)");
     v("lr", lr, "SGD learning rate");
     v("momentum", momentum, "SGD momentum");
     v("no-nesterov", no_nesterov, "plain momentum instead of Nesterov (ImageNet preset)");
