@@ -154,6 +154,8 @@ SdnetImpl::SdnetImpl(SdnetOptions o) : options_(std::move(o)) {
   fc_ = register_module("fc", torch::nn::Linear(in_planes, o_.num_classes));
   torch::NoGradGuard no_grad;
   for (auto& layer : csc_layers()) previous_dictionaries_.push_back(layer->dictionary().clone());
+  lipschitz_current_ = torch::zeros({static_cast<int64_t>(previous_dictionaries_.size())},
+                                    torch::kDouble);
 }
 
 torch::Tensor SdnetImpl::stem_forward(const torch::Tensor& x, torch::Tensor* residual) {
@@ -280,7 +282,21 @@ std::vector<std::pair<std::string, torch::Tensor*>> SdnetImpl::step_state() {
   std::vector<std::pair<std::string, torch::Tensor*>> out;
   for (size_t i = 0; i < previous_dictionaries_.size(); ++i)
     out.emplace_back("previous_dictionary." + std::to_string(i), &previous_dictionaries_[i]);
+  out.emplace_back("lipschitz_current", &lipschitz_current_);
   return out;
+}
+
+void SdnetImpl::record_lipschitz_state() {
+  auto layers = csc_layers();
+  for (size_t i = 0; i < layers.size(); ++i)
+    lipschitz_current_[static_cast<int64_t>(i)] = layers[i]->lipschitz_current() ? 1.0 : 0.0;
+}
+
+void SdnetImpl::restore_lipschitz_state(bool all) {
+  auto layers = csc_layers();
+  for (size_t i = 0; i < layers.size(); ++i)
+    if (all || lipschitz_current_[static_cast<int64_t>(i)].item<double>() > 0.5)
+      layers[i]->mark_lipschitz_current();
 }
 
 double SdnetImpl::max_step_times_lipschitz() const {

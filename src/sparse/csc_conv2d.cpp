@@ -51,6 +51,16 @@ SparseOperator CscConv2dImpl::op(int64_t out_h, int64_t out_w) const {
                        out_w);
 }
 
+bool CscConv2dImpl::lipschitz_current() const {
+  return lipschitz_.item<double>() > 0.0 && weight._version() == seen_version_ &&
+         weight.data_ptr() == seen_data_;
+}
+
+void CscConv2dImpl::mark_lipschitz_current() {
+  seen_version_ = weight._version();
+  seen_data_ = weight.data_ptr();
+}
+
 double CscConv2dImpl::lipschitz() const {
   return lipschitz_.item<double>();
 }

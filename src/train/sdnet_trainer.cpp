@@ -10,6 +10,7 @@
 #include "sparseloop/data/sampler.h"
 #include "sparseloop/data/stl10.h"
 #include "sparseloop/data/transforms.h"
+#include "sparseloop/io/safetensors.h"
 #include "sparseloop/train/checkpoint.h"
 #include "sparseloop/train/loop.h"
 #include "sparseloop/train/run_dir.h"
@@ -339,6 +340,11 @@ nlohmann::json train_sdnet_on(const CommonTrainConfig& common_in, const SdnetCon
   require(cfg.momentum >= 0 && cfg.momentum < 1, "--momentum must be in [0, 1)");
   require(cfg.weight_decay >= 0, "--weight-decay must be >= 0");
   require(cfg.test_batch_size > 0, "--test-batch-size must be positive");
+  require(cfg.check_step_every >= 0 &&
+              (cfg.check_step_every == 0 ||
+               (common.log_every > 0 && cfg.check_step_every % common.log_every == 0)),
+          "--check-step-every " + std::to_string(cfg.check_step_every) +
+              ": must be a multiple of --log-every (its value is logged with that step)");
   require(!(cfg.no_nesterov == false && cfg.momentum == 0),
           "--momentum 0 with Nesterov: give --no-nesterov or a positive --momentum");
   const torch::Device device = apply_runtime(common);
@@ -365,7 +371,7 @@ nlohmann::json train_sdnet_on(const CommonTrainConfig& common_in, const SdnetCon
   parts.optimizers = {&optimizer};
   parts.tensors = model->step_state();
   TrainLoop loop(run, parts, spec);
-  if (common.resume) loop.resume();
+  if (common.resume && loop.resume()) model->restore_lipschitz_state();
   const int64_t per_epoch = loop.sampler().batches_per_epoch();
   const int64_t total = loop.total_steps();
   sdnet_learning_rate(cfg, 0, total, per_epoch);  // validates --schedule / --milestones
@@ -383,12 +389,13 @@ nlohmann::json train_sdnet_on(const CommonTrainConfig& common_in, const SdnetCon
     auto loss = torch::nn::functional::cross_entropy(logits, y);
     nlohmann::json m;
     // Diagnostic: the steps η just used against the exact L of the same dictionaries.
-    if (cfg.check_step_every > 0 && state.step % cfg.check_step_every == 0)
+    if (cfg.check_step_every > 0 && (state.step + 1) % cfg.check_step_every == 0)
       m["max_step_times_L"] = model->max_step_times_lipschitz();
     optimizer.zero_grad();
     loss.backward();
     optimizer.step();
     const int64_t restarts = model->after_optimizer_step();
+    model->record_lipschitz_state();
     m["loss"] = loss.item<double>();
     m["top1"] = 100.0 * logits.argmax(1).eq(y).to(torch::kDouble).mean().item<double>();
     m["lr"] = lr;
@@ -404,6 +411,7 @@ nlohmann::json train_sdnet_on(const CommonTrainConfig& common_in, const SdnetCon
   auto validate = [&](TrainState&) {
     auto r = evaluate_classifier(model, data, data.splits.test, device, cfg.test_batch_size,
                                  cfg.test_limit);
+    model->record_lipschitz_state();
     nlohmann::json m;
     m["top1"] = r.top1;
     m["top5"] = r.top5;
@@ -434,14 +442,7 @@ SdnetRun load_sdnet_run(const std::string& run_dir, const std::string& checkpoin
   SdnetRun r;
   require(file_exists(run_dir + "/config.toml"),
           "--run " + run_dir + ": not a sparseloop run (no config.toml)");
-  read_run_config(run_dir, r.common, r.config);
-  require(is_sdnet_model(r.common.model),
-          "--run " + run_dir + ": model " + r.common.model + " is not an SDNet/ResNet");
-  if (!data_override.empty()) r.common.data = data_override;
-  if (!data_dir_override.empty()) r.common.data_dir = data_dir_override;
-  r.data = load_sdnet_data(r.common, r.config);
-  r.model = build_sdnet(r.common.model, r.config, r.data.channels, r.data.num_classes,
-                        r.data.image_size);
+  // The weights file first: a bad --checkpoint fails before the data is read.
   std::string path;
   if (checkpoint == "final") {
     path = run_dir + "/model.safetensors";
@@ -453,8 +454,31 @@ SdnetRun load_sdnet_run(const std::string& run_dir, const std::string& checkpoin
   if (checkpoint == "best" && !file_exists(path) && file_exists(run_dir + "/model.safetensors"))
     path = run_dir + "/model.safetensors";
   require(file_exists(path), "--checkpoint " + checkpoint + ": " + path + " does not exist");
+  read_run_config(run_dir, r.common, r.config);
+  require(is_sdnet_model(r.common.model),
+          "--run " + run_dir + ": model " + r.common.model + " is not an SDNet/ResNet");
+  if (!data_override.empty()) r.common.data = data_override;
+  if (!data_dir_override.empty()) r.common.data_dir = data_dir_override;
+  r.data = load_sdnet_data(r.common, r.config);
+  r.model = build_sdnet(r.common.model, r.config, r.data.channels, r.data.num_classes,
+                        r.data.image_size);
   load_weights(path, *r.model);
   r.model->to(device);
+  // Evaluate with exactly the L stored with the weights where it belongs to
+  // them. Checkpoints (best, step-*) record per layer whether their L was
+  // current (extra.lipschitz_current); layers whose L was not are refreshed by
+  // their first forward. The final weights are written right after the last
+  // validation forward, which refreshed L for exactly those weights.
+  const TensorFile file = load_safetensors(path);
+  const std::string flags = "extra.lipschitz_current";
+  if (file.contains(flags)) {
+    for (auto& [name, t] : r.model->step_state())
+      if (name == "lipschitz_current" && file.get(flags).sizes() == t->sizes())
+        t->copy_(file.get(flags));
+    r.model->restore_lipschitz_state();
+  } else {
+    r.model->restore_lipschitz_state(/*all=*/true);
+  }
   r.model->eval();
   return r;
 }
@@ -503,7 +527,7 @@ std::vector<Preset> sdnet_presets() {
                 {"csc-lambda", "0.1"},
                 {"csc-steps", "2"}}});
   p.push_back({"mnist-sdnet", "sdnet18",
-               "Reduced CPU budget on the embedded MNIST digits (docs/results.md): 32×32 "
+               "Reduced CPU budget on the embedded MNIST digits (docs/sdnet.md): 32×32 "
                "(zero-padded), 1 channel, width 16, 4 epochs, batch 128, SGD Nesterov lr 0.05, "
                "wd 5e-4, cosine per iteration, random crop (pad 4, no flip: digits are not "
                "symmetric)",

@@ -35,8 +35,9 @@ TEST(SdnetGpu, ForwardMatchesCpu) {
     auto b = gpu->forward_with_residual(x.cuda());
     const double scale = a.logits.abs().max().item<double>() + 1e-6;
     EXPECT_LT((a.logits - b.logits.cpu()).abs().max().item<double>() / scale, 1e-3) << name;
-    if (a.residual.defined())
+    if (a.residual.defined()) {
       EXPECT_LT(((a.residual - b.residual.cpu()).abs() / a.residual).max().item<double>(), 1e-3);
+    }
   }
 }
 
@@ -69,4 +70,5 @@ TEST(SdnetGpu, TrainStepAndBench) {
   EXPECT_GT(j["images_per_second"].get<double>(), 0.0);
   EXPECT_GT(j["peak_mib"].get<double>(), 0.0);
   EXPECT_EQ(j["peak_memory_kind"], "cuda_allocated");
+  EXPECT_EQ(j["baseline"]["model"], "resnet18");
 }

@@ -3,6 +3,8 @@
 #include <iostream>
 
 #include "commands.h"
+#include "sparseloop/models/sdnet.h"
+#include "sparseloop/models/sdnet_bench.h"
 #include "sparseloop/sparse/csc_bench.h"
 #include "sparseloop/train/ctrl_bench.h"
 #include "sparseloop/util/error.h"
@@ -58,6 +60,12 @@ int run_bench(const BenchFlags& f) {
     o.repeats = f.repeats;
     o.device = device;
     r = bench_ctrl_step(o);
+  } else if (f.bench_case == "sdnet-step") {
+    const std::string model = f.model.empty() ? "sdnet18-all" : f.model;
+    sdnet_options_for(model, "--model");  // InputError naming --model
+    require(f.width >= 1, "--width must be >= 1");
+    require(f.size >= 8, "--size " + std::to_string(f.size) + ": sdnet-step needs at least 8 px");
+    r = bench_sdnet_step(model, f.batch, f.size, device, f.repeats, f.width, !f.no_reference);
   } else {
     throw InputError("--case '" + f.bench_case +
                      "': expected csc-layer, csc-ctrl-step, vdl-inference or sdnet-step");
@@ -89,11 +97,14 @@ void register_bench(CLI::App& app, std::vector<Command>& commands) {
   cmd->add_option("--backward", f->backward, "csc-layer: unrolled | implicit")
       ->capture_default_str();
   cmd->add_option("--model", f->model, "csc-ctrl-step: csc-ctrl | ctrl; sdnet-step: the model");
-  cmd->add_option("--width", f->width, "csc-ctrl-step: first-layer width")->capture_default_str();
+  cmd->add_option("--width", f->width,
+                  "csc-ctrl-step: first-layer width; sdnet-step: base width (paper: 64)")
+      ->capture_default_str();
   cmd->add_option("--channels", f->channels, "csc-ctrl-step: image channels")
       ->capture_default_str();
   cmd->add_flag("--no-reference", f->no_reference,
-                "csc-layer: skip the conv_transpose2d reference timing");
+                "csc-layer: skip the conv_transpose2d reference timing; sdnet-step: skip "
+                "the ResNet baseline");
   add_common_flags(cmd, f->common);
 }
 

@@ -78,6 +78,9 @@ int sdnet_robust(const RobustArgs& a) {
   require(!(c10c && calibration == "train"),
           "--calibration train: CIFAR-10-C has no corrupted training images; use holdout or test");
   require(a.calibration_size > 0, "--calibration-size must be positive");
+  if (c10c)
+    require(std::filesystem::is_directory(a.cifar10c_dir),
+            "--cifar10c-dir " + a.cifar10c_dir + ": no such folder");
   const torch::Device device = apply_common_flags(a.common);
   // Checks the noise levels before the (slow) loading: a corruption of one pixel.
   if (!c10c) {
@@ -122,8 +125,12 @@ int sdnet_robust(const RobustArgs& a) {
   // Corrupted images of level i: deterministic in (seed, level), so a
   // second call (the pass at the selected λ) sees the same noise.
   auto load_c = [&](size_t i, const torch::Tensor& idx) {
-    ImageDataset c = load_cifar10c(a.cifar10c_dir, cifar10c_name(corruption),
-                                   static_cast<int>(levels[i]));
+    ImageDataset c;
+    try {
+      c = load_cifar10c(a.cifar10c_dir, cifar10c_name(corruption), static_cast<int>(levels[i]));
+    } catch (const InputError& e) {
+      throw InputError("--cifar10c-dir " + a.cifar10c_dir + ": " + e.what());
+    }
     require(c.size() == test.size(), "--cifar10c-dir: " + cifar10c_name(corruption) +
                                          ".npy has " + std::to_string(c.size()) +
                                          " images per severity, the test split " +

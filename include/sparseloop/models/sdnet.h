@@ -48,7 +48,7 @@ struct CscSettings {
   bool normalize_atoms = true;
   double step_factor = 0.9;
   /// kOnChange: L is re-estimated only when the dictionary changed (every
-  /// training step, never in evaluation); see docs/performance.md for the
+  /// training step, never in evaluation); see docs/sdnet.md for the
   /// evidence that this equals the authors' refresh-before-every-forward.
   StepRefresh step_refresh = StepRefresh::kOnChange;
   /// Warm-started power iterations per refresh: at most this many, stopping
@@ -175,6 +175,14 @@ class SdnetImpl : public torch::nn::Module {
   /// The dictionaries as of the last after_optimizer_step (for checkpoints:
   /// a resumed run then restarts exactly the layers an uninterrupted one would).
   std::vector<std::pair<std::string, torch::Tensor*>> step_state();
+  /// Records which CSC layers hold an L current for their dictionary (into
+  /// step_state(), so checkpoints carry it); call at the end of every
+  /// training step and validation.
+  void record_lipschitz_state();
+  /// After restoring a checkpoint: marks as current the layers recorded so
+  /// (see CscConv2dImpl::mark_lipschitz_current); `all`: every layer (a final
+  /// or best checkpoint, written right after a validation forward).
+  void restore_lipschitz_state(bool all = false);
   /// max over CSC layers of η·L, with L = ‖D‖² of the layer's current
   /// dictionary at its last input size by a long cold power iteration in
   /// float64 (the check that the step policy keeps η ≤ 1/L); 0 without CSC layers.
@@ -194,6 +202,7 @@ class SdnetImpl : public torch::nn::Module {
   torch::nn::Linear fc_{nullptr};
   std::array<int64_t, 2> stem_input_{0, 0}, stem_down_input_{0, 0};
   std::vector<torch::Tensor> previous_dictionaries_;  ///< per csc_layers(), for restarts
+  torch::Tensor lipschitz_current_;  ///< (layers,) 1 where L is current (record_lipschitz_state)
 };
 TORCH_MODULE(Sdnet);
 

@@ -11,19 +11,26 @@
 
 namespace sparseloop {
 
-/// Times `repeats` (after 2 warm-up steps) training steps of `model` (CLI.md
-/// names) on random 3-channel `size`×`size` images, 10 classes, base width
-/// `width`, with SDNet's optimizer (SGD Nesterov, momentum 0.9, wd 5e-4) and
-/// step policy. Returns medians over the repeats:
-///   forward_ms           training-mode forward (autograd graph built)
-///   forward_backward_ms  forward + backward + SGD step + atom projection
-///   eval_forward_ms      eval-mode forward without autograd
+/// Times `model` (CLI.md names) on random 3-channel `size`×`size` images,
+/// 10 classes, base width `width`, with SDNet's optimizer (SGD Nesterov,
+/// momentum 0.9, wd 5e-4) and step policy, after 2 warm-up steps. Medians
+/// over `repeats`:
+///   forward_backward_ms  one training step as the trainer takes it: forward
+///                        (with the step policy's refresh of L), backward,
+///                        SGD step, atom projection; timed back to back
 ///   images_per_second    batch / forward_backward_ms
+///   forward_ms           training-mode forward with fixed weights (no refresh)
+///   eval_forward_ms      eval-mode forward without autograd (no refresh)
+///   power_iterations_per_step  summed over the CSC layers (mean)
 ///   peak_mib             CUDA: peak allocated memory during the timed steps;
 ///                        CPU: the process's peak resident set size
-/// plus model, batch, size, width, device, parameters, repeats. The CIFAR stem
-/// is used below 128 px, the ImageNet stem from 128 px.
+/// plus model, parameters, csc_layers, batch, size, width, device, repeats.
+/// With `baseline` and an SDNet model, the ResNet of the same depth is timed
+/// the same way first: "baseline" holds its numbers and
+/// "step_time_vs_baseline" = forward_backward_ms / the baseline's. The CIFAR
+/// stem is used below 128 px, the ImageNet stem from 128 px.
 nlohmann::json bench_sdnet_step(const std::string& model, int64_t batch, int64_t size,
-                                torch::Device device, int repeats, int64_t width = 64);
+                                torch::Device device, int repeats, int64_t width = 64,
+                                bool baseline = true);
 
 }  // namespace sparseloop

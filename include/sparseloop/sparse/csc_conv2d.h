@@ -100,6 +100,13 @@ class CscConv2dImpl : public torch::nn::Cloneable<CscConv2dImpl> {
   double step() const { return last_step_; }
   /// Power iterations run by the last forward (0: L was reused).
   int64_t last_power_iterations() const { return last_power_iterations_; }
+  /// True when the stored L was estimated for the dictionary as it is now.
+  bool lipschitz_current() const;
+  /// Declares the stored L current for the dictionary as it is now: after
+  /// restoring weights and L together from a checkpoint taken when L was
+  /// current (loading bumps the version counter), so that a resumed run does
+  /// not refresh where the uninterrupted one did not.
+  void mark_lipschitz_current();
 
   CscConv2dOptions options;
   torch::Tensor weight;  ///< (C, M, k, k), Conv2d layout

@@ -70,7 +70,7 @@ struct SdnetConfig {
     v("restart-threshold", restart_threshold,
       "cold re-estimate of L when a dictionary moves more than this in one step (0: never)");
     v("check-step-every", check_step_every,
-      "every N steps log max η·L over the CSC layers with an exact L (diagnostic; 0: never)");
+      "every N steps (a multiple of --log-every) log max η·L over the CSC layers with an exact L (diagnostic; 0: never)");
     v("lr", lr, "SGD learning rate");
     v("momentum", momentum, "SGD momentum");
     v("no-nesterov", no_nesterov, "plain momentum instead of Nesterov (ImageNet preset)");
