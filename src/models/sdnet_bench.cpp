@@ -54,13 +54,14 @@ nlohmann::json time_model(const std::string& model, int64_t batch, int64_t size,
 
   // One training step as the trainer takes it: the forward refreshes L where
   // the dictionary changed (the step policy), then backward, SGD, projection.
+  int64_t restarts = 0;
   auto train_step = [&] {
     net->train();
     auto loss = torch::nn::functional::cross_entropy(net->forward(x), y);
     opt.zero_grad();
     loss.backward();
     opt.step();
-    net->after_optimizer_step();
+    restarts += net->after_optimizer_step();
   };
   for (int i = 0; i < 2; ++i) train_step();  // cold power iterations, allocator warm-up
   cuda_synchronize();
@@ -69,6 +70,7 @@ nlohmann::json time_model(const std::string& model, int64_t batch, int64_t size,
   // Consecutive training steps (each pays its own refresh of L).
   std::vector<double> step, fwd, eval;
   double iterations = 0;
+  restarts = 0;
   for (int r = 0; r < repeats; ++r) {
     const double t0 = now_ms();
     train_step();
@@ -108,6 +110,7 @@ nlohmann::json time_model(const std::string& model, int64_t batch, int64_t size,
   j["eval_forward_ms"] = median(eval);
   j["images_per_second"] = 1000.0 * static_cast<double>(batch) / median(step);
   j["power_iterations_per_step"] = iterations / static_cast<double>(repeats);
+  j["cold_restarts_per_step"] = static_cast<double>(restarts) / static_cast<double>(repeats);
   j["peak_mib"] = device.is_cuda() ? static_cast<double>(cuda_peak_bytes()) / (1024.0 * 1024.0)
                                    : process_peak_mib();
   return j;

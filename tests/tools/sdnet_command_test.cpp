@@ -187,6 +187,7 @@ TEST(SdnetBench, StepJsonWithResnetBaseline) {
                         "images_per_second", "peak_mib", "step_time_vs_baseline"})
     EXPECT_GT(j[k].get<double>(), 0.0) << k;
   EXPECT_GT(j["power_iterations_per_step"].get<double>(), 0.0);  // the dictionaries moved
+  EXPECT_GE(j["cold_restarts_per_step"].get<double>(), 0.0);
   EXPECT_EQ(j["baseline"]["model"], "resnet18");
   EXPECT_EQ(j["baseline"]["csc_layers"], 0);
   EXPECT_EQ(j["baseline"]["parameters"], j["parameters"]);  // same blocks, same weights count

@@ -22,6 +22,9 @@ namespace sparseloop {
 ///   forward_ms           training-mode forward with fixed weights (no refresh)
 ///   eval_forward_ms      eval-mode forward without autograd (no refresh)
 ///   power_iterations_per_step  summed over the CSC layers (mean)
+///   cold_restarts_per_step     layers restarting L cold after a large move
+///                        (mean; random labels at lr 0.1 move dictionaries far
+///                        more than real training does, see docs/sdnet.md)
 ///   peak_mib             CUDA: peak allocated memory during the timed steps;
 ///                        CPU: the process's peak resident set size
 /// plus model, parameters, csc_layers, batch, size, width, device, repeats.
