@@ -256,20 +256,33 @@ int64_t SdnetImpl::after_optimizer_step() {
   const double threshold = options_.csc.restart_threshold;
   torch::NoGradGuard no_grad;
   auto layers = csc_layers();
-  int64_t restarts = 0;
+  // Relative moves ‖Ŵ_now − Ŵ_before‖ / ‖Ŵ_before‖ of every layer, read back
+  // to the host at once (one device synchronization per step, not per layer).
+  std::vector<torch::Tensor> moves;
+  std::vector<size_t> measured;
   for (size_t i = 0; i < layers.size(); ++i) {
     auto now = layers[i]->dictionary().detach();
-    auto& before = previous_dictionaries_[i];
+    const auto before = previous_dictionaries_[i].to(now.device());
     if (threshold > 0 && before.sizes() == now.sizes()) {
-      const double moved = ((now - before.to(now.device())).norm() /
-                            before.norm().clamp_min(1e-30).to(now.device()))
-                               .item<double>();
-      if (moved > threshold) {
+      moves.push_back(((now - before).norm() / before.norm().clamp_min(1e-30)).to(torch::kDouble));
+      measured.push_back(i);
+    }
+  }
+  int64_t restarts = 0;
+  if (!moves.empty()) {
+    auto moved = torch::stack(moves).to(torch::kCPU).contiguous();  // (measured,)
+    const double* m = moved.data_ptr<double>();
+    for (size_t k = 0; k < measured.size(); ++k) {
+      if (m[k] > threshold) {
         // L = 0 marks the estimate as absent: the next forward starts cold.
-        layers[i]->named_buffers()["lipschitz"].fill_(0.0);
+        layers[measured[k]]->named_buffers()["lipschitz"].fill_(0.0);
         ++restarts;
       }
     }
+  }
+  for (size_t i = 0; i < layers.size(); ++i) {
+    auto now = layers[i]->dictionary().detach();
+    auto& before = previous_dictionaries_[i];
     if (before.sizes() != now.sizes() || before.device() != now.device())
       before = now.clone();
     else

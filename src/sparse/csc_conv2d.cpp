@@ -52,8 +52,10 @@ SparseOperator CscConv2dImpl::op(int64_t out_h, int64_t out_w) const {
 }
 
 bool CscConv2dImpl::lipschitz_current() const {
-  return lipschitz_.item<double>() > 0.0 && weight._version() == seen_version_ &&
-         weight.data_ptr() == seen_data_;
+  // Host-side checks first: after an optimizer step they fail without reading
+  // the (possibly device-resident) L.
+  return weight._version() == seen_version_ && weight.data_ptr() == seen_data_ &&
+         lipschitz_.item<double>() > 0.0;
 }
 
 void CscConv2dImpl::mark_lipschitz_current() {
