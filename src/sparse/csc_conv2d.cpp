@@ -51,6 +51,18 @@ SparseOperator CscConv2dImpl::op(int64_t out_h, int64_t out_w) const {
                        out_w);
 }
 
+bool CscConv2dImpl::lipschitz_current() const {
+  // Host-side checks first: after an optimizer step they fail without reading
+  // the (possibly device-resident) L.
+  return weight._version() == seen_version_ && weight.data_ptr() == seen_data_ &&
+         lipschitz_.item<double>() > 0.0;
+}
+
+void CscConv2dImpl::mark_lipschitz_current() {
+  seen_version_ = weight._version();
+  seen_data_ = weight.data_ptr();
+}
+
 double CscConv2dImpl::lipschitz() const {
   return lipschitz_.item<double>();
 }
@@ -75,7 +87,8 @@ torch::Tensor CscConv2dImpl::code(const torch::Tensor& x, const torch::Tensor& z
   const double L = refresh_lipschitz(
       detached, weight, {1, options.out_channels(), hz, wz},
       LipschitzState{power_vector_, lipschitz_, seen_version_, seen_data_},
-      options.step_refresh(), options.power_iterations(), options.initial_power_iterations());
+      options.step_refresh(), options.power_iterations(), options.initial_power_iterations(),
+      options.power_tolerance(), &last_power_iterations_);
   TORCH_CHECK(L > 0.0 && std::isfinite(L), "CscConv2d: dictionary norm is ", L,
               " (all-zero or non-finite dictionary)");
   last_step_ = options.step_factor() / L;

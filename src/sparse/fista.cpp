@@ -19,18 +19,24 @@ torch::Tensor sample_norm(const torch::Tensor& t) {
 
 FistaResult unrolled(const SparseOperator& op, const torch::Tensor& x, const Prox& prox,
                      const FistaOptions& o, const torch::Tensor& warm_start) {
+  // Beck & Teboulle (2009), FISTA with constant step: y₁ = z₀, t₁ = 1, and
+  // for k ≥ 1: z_k = prox(y_k − η∇f(y_k)), t_{k+1} = (1 + √(1 + 4t_k²))/2,
+  // y_{k+1} = z_k + ((t_k − 1)/t_{k+1})(z_k − z_{k−1}). `t` holds t_k of the
+  // current iterate z_k. Since t₁ = 1, the second step has no momentum, so two
+  // FISTA steps are two ISTA steps (as in the SDNet authors' code).
   torch::Tensor z, z_prev;
   double t = 1.0;
   int64_t k = 0;
   if (!warm_start.defined()) {
     // z₀ = 0 makes the first extrapolation y = 0 and Dy = 0: skip D.
-    z = prox(o.step() * op.analysis(x), o.step());
-    z_prev = torch::zeros_like(z);
-    if (o.momentum()) t = 0.5 * (1.0 + std::sqrt(5.0));  // t₂ from t₁ = 1
+    z = prox(o.step() * op.analysis(x), o.step());  // z₁
+    z_prev = torch::zeros_like(z);                  // z₀
     k = 1;
   } else {
-    z = warm_start;
+    // z₁ = prox-gradient step from y₁ = z₀ (no momentum yet); t₁ = 1.
     z_prev = warm_start;
+    z = prox_grad_step(op, x, warm_start, prox, o.step());
+    k = 1;
   }
   for (; k < o.steps(); ++k) {
     torch::Tensor y = z;
@@ -66,12 +72,14 @@ FistaResult with_tolerance(const SparseOperator& op, const torch::Tensor& x, con
   auto iters = torch::zeros({batch}, torch::kLong);
   torch::Tensor active = torch::arange(batch, long_opts);  // indices still iterating
   torch::Tensor xa = x, za = z, za_prev = z_prev;          // active slices
+  // Same schedule as `unrolled` (Beck & Teboulle): the first step (k = 0, from
+  // y₁ = z₀) has no momentum and leaves t = t₁ = 1.
   double t = 1.0;
   int64_t k = 0;
   for (; k < o.max_steps() && active.numel() > 0; ++k) {
     torch::Tensor y = za;
     double t_next = t;
-    if (o.momentum()) {
+    if (o.momentum() && k > 0) {
       t_next = 0.5 * (1.0 + std::sqrt(1.0 + 4.0 * t * t));
       y = za + ((t - 1.0) / t_next) * (za - za_prev);
     }

@@ -22,12 +22,14 @@ StepRefresh parse_step_refresh(const std::string& s, const std::string& flag) {
 
 double refresh_lipschitz(const SparseOperator& op, const torch::Tensor& dictionary,
                          at::IntArrayRef code_shape, LipschitzState st, StepRefresh policy,
-                         int64_t power_iterations, int64_t initial_power_iterations) {
+                         int64_t power_iterations, int64_t initial_power_iterations,
+                         double tolerance, int64_t* iterations_run) {
   const bool cold = st.vector.sizes() != code_shape || st.lipschitz.item<double>() <= 0.0;
   const int64_t version = dictionary._version();
   const void* data = dictionary.data_ptr();
   const bool changed = version != st.seen_version || data != st.seen_data;
   bool run = cold;
+  if (iterations_run) *iterations_run = 0;
   if (!cold) {
     switch (policy) {
       case StepRefresh::kEveryForward: run = true; break;
@@ -40,7 +42,8 @@ double refresh_lipschitz(const SparseOperator& op, const torch::Tensor& dictiona
     auto v = cold ? power_iteration_start(code_shape, dictionary.options())
                   : st.vector.to(dictionary.options());
     const int64_t iters = cold ? initial_power_iterations : power_iterations;
-    auto r = power_iteration(op, v, iters, cold ? 1e-6 : 0.0);
+    auto r = power_iteration(op, v, iters, cold ? 1e-6 : tolerance);
+    if (iterations_run) *iterations_run = r.iterations;
     st.vector.resize_(code_shape);
     st.vector.copy_(v);
     st.lipschitz.fill_(r.lipschitz);

@@ -4,6 +4,7 @@
 #include "sparseloop/train/config.h"
 #include "sparseloop/train/ctrl_trainer.h"
 #include "sparseloop/train/vdl_trainer.h"
+#include "sparseloop/train/sdnet_trainer.h"
 #include "sparseloop/util/error.h"
 
 namespace sparseloop {
@@ -14,6 +15,7 @@ const std::vector<Preset>& presets() {
     // Each family appends its list here (see its trainer header).
     for (auto& p : ctrl_presets()) out.push_back(p);
     for (auto& p : vdl_presets()) out.push_back(p);
+    for (auto& p : sdnet_presets()) out.push_back(p);
     return out;
   }();
   return all;

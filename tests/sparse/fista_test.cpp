@@ -147,3 +147,46 @@ TEST(PowerIteration, MatchesLargestSingularValueSquared) {
   const double sigma = torch::linalg_matrix_norm(W, 2).item<double>();
   EXPECT_NEAR(r.lipschitz, sigma * sigma, 1e-8 * sigma * sigma);
 }
+
+// The momentum schedule of Beck & Teboulle (2009), written out independently:
+// y₁ = z₀, t₁ = 1; z_k = prox(y_k + η Dᵀ(x − D y_k)); t_{k+1} = (1+√(1+4t_k²))/2;
+// y_{k+1} = z_k + ((t_k − 1)/t_{k+1})(z_k − z_{k−1}). In particular two steps
+// from zero are two ISTA steps (y₂ = z₁), which is what SDNet's code computes.
+TEST(Fista, MomentumScheduleMatchesBeckTeboulle) {
+  torch::manual_seed(6);
+  auto W = torch::randn({12, 8}, f64);
+  auto op = linear_operator(W);
+  const double L = lipschitz_of(op, {1, 12});
+  const double eta = 1.0 / L;
+  auto x = torch::randn({3, 8}, f64);
+  Prox prox(ProxOptions().lambda(0.2).nonnegative(true));
+  auto step = [&](const torch::Tensor& y) {
+    auto g = torch::matmul(x - torch::matmul(y, W), W.t());  // Dᵀ(x − Dy), D = Wᵀ
+    return torch::clamp_min(y + eta * g - eta * 0.2, 0.0);
+  };
+  for (bool warm : {false, true}) {
+    auto z0 = warm ? torch::rand({3, 12}, f64) : torch::zeros({3, 12}, f64);
+    for (int64_t steps : {1, 2, 3, 7}) {
+      torch::Tensor z_prev = z0, y = z0, z;
+      double t = 1.0;
+      for (int64_t k = 1; k <= steps; ++k) {
+        z = step(y);
+        const double t_next = 0.5 * (1.0 + std::sqrt(1.0 + 4.0 * t * t));
+        y = z + ((t - 1.0) / t_next) * (z - z_prev);
+        z_prev = z;
+        t = t_next;
+      }
+      auto opts = FistaOptions().step(eta).steps(steps);
+      auto got = warm ? fista(op, x, prox, opts, z0).z : fista(op, x, prox, opts).z;
+      EXPECT_LT((got - z).abs().max().item<double>(), 1e-12) << "warm " << warm << " steps " << steps;
+      // Tolerance mode runs the same iterates (a tolerance that never triggers).
+      auto tol = FistaOptions().step(eta).tolerance(1e-300).max_steps(steps);
+      auto got_tol = warm ? fista(op, x, prox, tol, z0).z : fista(op, x, prox, tol).z;
+      EXPECT_LT((got_tol - z).abs().max().item<double>(), 1e-12) << "tolerance mode, steps " << steps;
+    }
+    // Two steps are two ISTA steps.
+    auto two = fista(op, x, prox, FistaOptions().step(eta).steps(2), warm ? z0 : torch::Tensor()).z;
+    auto ista = step(step(z0));
+    EXPECT_LT((two - ista).abs().max().item<double>(), 1e-12);
+  }
+}

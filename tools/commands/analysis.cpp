@@ -12,6 +12,7 @@ const std::map<ModelFamily, FamilyHandlers>& family_handlers() {
     // Each family registers its handlers here.
     h[ModelFamily::kCtrl] = ctrl_handlers();
     h[ModelFamily::kVdl] = vdl_handlers();
+    h[ModelFamily::kSdnet] = sdnet_handlers();
     return h;
   }();
   return handlers;
@@ -94,6 +95,13 @@ void register_analysis(CLI::App& app, std::vector<Command>& commands) {
         ->capture_default_str();
     c->add_option("--cifar10c-dir", a->cifar10c_dir,
                   "read CIFAR-10-C .npy files (severities 1-5) instead of corrupting");
+    c->add_option("--calibration", a->calibration,
+                  "images whose best λ fits the residual→λ line: auto | train | holdout | test")
+        ->capture_default_str();
+    c->add_option("--calibration-size", a->calibration_size, "calibration images")
+        ->capture_default_str();
+    c->add_flag("--float-images", a->float_images,
+                "keep corrupted images as floats (no uint8 truncation)");
   }
   {
     auto a = std::make_shared<InterpolateArgs>();

@@ -40,6 +40,9 @@ struct RobustArgs : RunArgs {
   std::string levels;          ///< empty: SDNet's levels for the corruption
   std::string lambdas = "0.1:1.4:14";
   std::string cifar10c_dir;    ///< read CIFAR-10-C .npy files instead of corrupting
+  std::string calibration = "auto";  ///< where the λ fit's best λ comes from (SDNet)
+  int64_t calibration_size = 1000;   ///< calibration images
+  bool float_images = false;         ///< no uint8 truncation of corrupted images
 };
 struct InterpolateArgs : RunArgs {
   int64_t pairs = 8;
@@ -75,6 +78,8 @@ struct FamilyHandlers {
 
 /// The VDL family's handlers (tools/commands/vdl_commands.cpp).
 FamilyHandlers vdl_handlers();
+/// SDNet / ResNet handlers (tools/commands/sdnet_commands.cpp).
+FamilyHandlers sdnet_handlers();
 
 /// The handlers of every family (tools/commands/analysis.cpp).
 const std::map<ModelFamily, FamilyHandlers>& family_handlers();

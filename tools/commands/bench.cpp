@@ -4,6 +4,8 @@
 
 #include "commands.h"
 #include "sparseloop/models/vdl_bench.h"
+#include "sparseloop/models/sdnet.h"
+#include "sparseloop/models/sdnet_bench.h"
 #include "sparseloop/sparse/csc_bench.h"
 #include "sparseloop/train/ctrl_bench.h"
 #include "sparseloop/util/error.h"
@@ -66,6 +68,12 @@ int run_bench(const BenchFlags& f) {
   } else if (f.bench_case == "vdl-inference") {
     // The paper's MNIST size: batch 250, 784 → 128, 200 FISTA steps, no early stop.
     r = bench_vdl_inference(batch_or(250), 784, 128, iterations_or(200), device, f.repeats);
+  } else if (f.bench_case == "sdnet-step") {
+    const std::string model = f.model.empty() ? "sdnet18-all" : f.model;
+    sdnet_options_for(model, "--model");  // InputError naming --model
+    require(f.width >= 1, "--width must be >= 1");
+    require(f.size >= 8, "--size " + std::to_string(f.size) + ": sdnet-step needs at least 8 px");
+    r = bench_sdnet_step(model, batch_or(128), f.size, device, f.repeats, f.width, !f.no_reference);
   } else {
     throw InputError("--case '" + f.bench_case +
                      "': expected csc-layer, csc-ctrl-step, vdl-inference or sdnet-step");
@@ -91,7 +99,7 @@ void register_bench(CLI::App& app, std::vector<Command>& commands) {
   cmd->add_option("--stride", f->stride, "csc-layer: stride")->capture_default_str();
   cmd->add_option("--size", f->size, "image size")->capture_default_str();
   cmd->add_option("--batch", f->batch,
-                  "batch size (0: csc-layer 32 on CPU / 128 on CUDA, csc-ctrl-step 64, vdl-inference 250)")
+                  "batch size (0: csc-layer 32 on CPU / 128 on CUDA, csc-ctrl-step 64, vdl-inference 250, sdnet-step 128)")
       ->capture_default_str();
   cmd->add_option("--iterations", f->iterations,
                   "FISTA steps (0: csc-layer 10, csc-ctrl-step 2, vdl-inference 200)")
@@ -101,11 +109,14 @@ void register_bench(CLI::App& app, std::vector<Command>& commands) {
   cmd->add_option("--backward", f->backward, "csc-layer: unrolled | implicit")
       ->capture_default_str();
   cmd->add_option("--model", f->model, "csc-ctrl-step: csc-ctrl | ctrl; sdnet-step: the model");
-  cmd->add_option("--width", f->width, "csc-ctrl-step: first-layer width")->capture_default_str();
+  cmd->add_option("--width", f->width,
+                  "csc-ctrl-step: first-layer width; sdnet-step: base width (paper: 64)")
+      ->capture_default_str();
   cmd->add_option("--channels", f->channels, "csc-ctrl-step: image channels")
       ->capture_default_str();
   cmd->add_flag("--no-reference", f->no_reference,
-                "csc-layer: skip the conv_transpose2d reference timing");
+                "csc-layer: skip the conv_transpose2d reference timing; sdnet-step: skip "
+                "the ResNet baseline");
   add_common_flags(cmd, f->common);
 }
 

@@ -12,6 +12,7 @@
 #include "sparseloop/train/ctrl_trainer.h"
 #include "sparseloop/train/families.h"
 #include "sparseloop/train/vdl_trainer.h"
+#include "sparseloop/train/sdnet_trainer.h"
 #include "sparseloop/util/error.h"
 #include "sparseloop/util/fs.h"
 #include "sparseloop/util/signals.h"
@@ -24,6 +25,8 @@ std::vector<FamilyBinding> family_bindings() {
   // Each family adds its binding here.
   out.push_back(make_binding<ModelFamily::kCtrl, CtrlConfig>("CSC-CTRL / CTRL", &train_ctrl));
   out.push_back(make_binding<ModelFamily::kVdl, VdlConfig>("SDL / VDL", &train_vdl));
+  out.push_back(make_binding<ModelFamily::kSdnet, SdnetConfig>("SDNet / ResNet options",
+                                                               &train_sdnet));
   return out;
 }
 

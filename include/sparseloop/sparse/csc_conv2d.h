@@ -47,6 +47,9 @@ struct CscConv2dOptions {
   TORCH_ARG(int64_t, power_iterations) = 2;
   /// Power iterations on a cold start (or until 1e-6 relative change).
   TORCH_ARG(int64_t, initial_power_iterations) = 100;
+  /// > 0: a warm refresh iterates until L's estimate changes by less than
+  /// this (relative), at most power_iterations times (0: exactly that many).
+  TORCH_ARG(double, power_tolerance) = 0.0;
   /// FISTA momentum; false gives ISTA.
   TORCH_ARG(bool, momentum) = true;
   /// > 0: iterate each sample until its relative change drops below this.
@@ -95,6 +98,15 @@ class CscConv2dImpl : public torch::nn::Cloneable<CscConv2dImpl> {
   double lipschitz() const;
   /// The step η used by the last forward.
   double step() const { return last_step_; }
+  /// Power iterations run by the last forward (0: L was reused).
+  int64_t last_power_iterations() const { return last_power_iterations_; }
+  /// True when the stored L was estimated for the dictionary as it is now.
+  bool lipschitz_current() const;
+  /// Declares the stored L current for the dictionary as it is now: after
+  /// restoring weights and L together from a checkpoint taken when L was
+  /// current (loading bumps the version counter), so that a resumed run does
+  /// not refresh where the uninterrupted one did not.
+  void mark_lipschitz_current();
 
   CscConv2dOptions options;
   torch::Tensor weight;  ///< (C, M, k, k), Conv2d layout
@@ -108,6 +120,7 @@ class CscConv2dImpl : public torch::nn::Cloneable<CscConv2dImpl> {
   int64_t seen_version_ = -1;
   const void* seen_data_ = nullptr;
   double last_step_ = 0.0;
+  int64_t last_power_iterations_ = 0;
 };
 TORCH_MODULE(CscConv2d);
 

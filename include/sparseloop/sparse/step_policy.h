@@ -40,9 +40,13 @@ struct LipschitzState {
 
 /// Returns the current L, refreshing it according to `policy`.
 /// `code_shape` is the shape of one sample's code with batch dim 1.
+/// With `tolerance` > 0 a warm refresh iterates until the estimate changes by
+/// less than `tolerance` (relative), at most `power_iterations` times.
+/// `iterations_run`, when given, receives the iterations of this call (0: none).
 double refresh_lipschitz(const SparseOperator& op, const torch::Tensor& dictionary,
                          at::IntArrayRef code_shape, LipschitzState state, StepRefresh policy,
-                         int64_t power_iterations, int64_t initial_power_iterations);
+                         int64_t power_iterations, int64_t initial_power_iterations,
+                         double tolerance = 0.0, int64_t* iterations_run = nullptr);
 
 /// Prox from any layer Options that has lambda(), mu(), nonnegative().
 template <class Options>

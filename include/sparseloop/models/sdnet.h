@@ -1,0 +1,209 @@
+// SDNet: ResNets whose convolutions are convolutional sparse coding layers
+// (Dai, Li, et al., "Revisiting Sparse Convolutional Model for Visual
+// Recognition", NeurIPS 2022; DESIGN.md "SDNet"), and the plain ResNet
+// baselines built from the very same blocks.
+//
+//   resnet18/34     every conv a torch::nn::Conv2d
+//   sdnet18/34      the stem conv is a CscConv2d (paper §3, "SDNet-18/34")
+//   sdnet18/34-all  every 3×3 conv (and the 7×7 ImageNet stem) is a CscConv2d;
+//                   1×1 projection shortcuts stay plain convs
+//
+// A block takes a *conv factory*: the same BasicBlock code builds the ResNet
+// block (Conv2d) and the SDNet block (CscConv2d), which is how a CSC layer
+// replaces a convolution without other changes.
+#pragma once
+
+#include <array>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "sparseloop/sparse/csc_conv2d.h"
+
+namespace sparseloop {
+
+/// The geometry of one convolution of a network: what a factory builds.
+struct ConvSpec {
+  int64_t in_channels = 0;
+  int64_t out_channels = 0;
+  int64_t kernel_size = 3;
+  int64_t stride = 1;
+  int64_t padding = 1;
+};
+
+/// Builds the module of one convolution; its forward maps (B, in, H, W) →
+/// (B, out, ⌊(H + 2p − k)/s⌋ + 1, …), like Conv2d(in, out, k, s, p, bias=false).
+using ConvFactory = std::function<torch::nn::AnyModule(const ConvSpec&)>;
+
+/// The CSC layer settings of SDNet (authors' Lib/config/default.py and
+/// experiments/*.yaml): 2 unrolled steps, λ = 0.1, non-negative codes,
+/// unit-norm atoms, step 0.9/L with L from warm-started power iteration.
+struct CscSettings {
+  double lambda = 0.1;
+  double mu = 0.0;
+  int64_t steps = 2;
+  bool nonnegative = true;
+  bool normalize_atoms = true;
+  double step_factor = 0.9;
+  /// kOnChange: L is re-estimated only when the dictionary changed (every
+  /// training step, never in evaluation); see docs/sdnet.md for the
+  /// evidence that this equals the authors' refresh-before-every-forward.
+  StepRefresh step_refresh = StepRefresh::kOnChange;
+  /// Warm-started power iterations per refresh: at most this many, stopping
+  /// once L's estimate changes by less than `power_tolerance` (relative).
+  int64_t power_iterations = 50;
+  double power_tolerance = 1e-3;
+  /// A layer whose (unit-norm) dictionary moved by more than this (relative
+  /// Frobenius norm) in one optimizer step re-estimates L from a cold start
+  /// (100 iterations) instead of the warm-started vector: after a large move
+  /// the old top eigenvector can sit at the wrong frequency, and a warm start
+  /// then underestimates L (0: never; see Sdnet::after_optimizer_step).
+  double restart_threshold = 0.05;
+};
+
+/// CscConv2dOptions for one conv of the network.
+CscConv2dOptions csc_options(const ConvSpec& spec, const CscSettings& settings);
+
+/// torch::nn::Conv2d(in, out, k, stride, padding, bias = false).
+ConvFactory plain_conv_factory();
+/// CscConv2d with `settings`.
+ConvFactory csc_conv_factory(const CscSettings& settings);
+
+struct BasicBlockOptions {
+  BasicBlockOptions(int64_t in_planes, int64_t planes, int64_t stride)
+      : in_planes_(in_planes), planes_(planes), stride_(stride) {}
+  TORCH_ARG(int64_t, in_planes);
+  TORCH_ARG(int64_t, planes);
+  /// Stride of the first conv (and of the projection shortcut).
+  TORCH_ARG(int64_t, stride);
+  /// ReLU after bn1 (ResNet, SDNet-18). SDNet-all has none: its codes are
+  /// already non-negative (authors' sdnet_inverse.py BasicBlock.forward).
+  TORCH_ARG(bool, relu_between) = true;
+  /// Residual connection (identity, or 1×1 conv + BN when the shape changes).
+  TORCH_ARG(bool, shortcut) = true;
+  /// ReLU at the end of the block. ResNet: always; SDNet-all: only with the
+  /// shortcut (authors' code applies relu(out + shortcut(x)) and nothing else).
+  TORCH_ARG(bool, relu_out) = true;
+};
+
+/// conv1 → BN → [ReLU] → conv2 → BN → [+ shortcut] → [ReLU] (He et al. 2016).
+class BasicBlockImpl : public torch::nn::Module {
+ public:
+  BasicBlockImpl(BasicBlockOptions options, const ConvFactory& conv);
+  /// (B, in_planes, H, W) → (B, planes, H/stride, W/stride).
+  torch::Tensor forward(const torch::Tensor& x);
+
+  BasicBlockOptions options;
+  torch::nn::AnyModule conv1, conv2;
+  /// Spatial size (H, W) of conv1's and conv2's inputs in the last forward.
+  std::array<int64_t, 2> conv1_input{0, 0}, conv2_input{0, 0};
+  torch::nn::BatchNorm2d bn1{nullptr}, bn2{nullptr};
+  /// Empty when the shortcut is the identity (or absent).
+  torch::nn::Sequential projection{nullptr};
+};
+TORCH_MODULE(BasicBlock);
+
+/// Input stem: CIFAR (3×3 s1 conv + BN) or ImageNet (7×7 s2 conv + BN + 3×3 s2
+/// max-pool; in -all models a 3×3 s2 CSC layer replaces the max-pool).
+enum class StemKind { kCifar, kImagenet };
+const char* to_string(StemKind s);
+/// "cifar" | "imagenet"; InputError naming `flag` otherwise.
+StemKind parse_stem(const std::string& s, const std::string& flag = "--stem");
+
+struct SdnetOptions {
+  /// 18 ([2,2,2,2] blocks) or 34 ([3,4,6,3]).
+  int64_t depth = 18;
+  /// Stem conv is a CSC layer (SDNet-18/34 and -all).
+  bool csc_stem = true;
+  /// Every 3×3 conv of the blocks is a CSC layer (-all).
+  bool csc_all = false;
+  int64_t in_channels = 3;
+  int64_t num_classes = 10;
+  /// Stage widths width·{1, 2, 4, 8} (64 in the paper).
+  int64_t width = 64;
+  StemKind stem = StemKind::kCifar;
+  /// Residual connections (the -all models are also trained without them).
+  bool shortcut = true;
+  CscSettings csc;
+};
+
+/// The options of a named model of CLI.md: sdnet18, sdnet34, sdnet18-all,
+/// sdnet34-all, resnet18, resnet34 (InputError naming `flag` otherwise).
+SdnetOptions sdnet_options_for(const std::string& model, const std::string& flag = "--model");
+/// True for the names sdnet_options_for accepts.
+bool is_sdnet_model(const std::string& model);
+
+/// Logits and the stem layer's reconstruction residual.
+struct SdnetOutput {
+  torch::Tensor logits;    ///< (B, classes)
+  torch::Tensor residual;  ///< (B,): ‖x − D z‖² of the stem CSC layer; undefined without one
+};
+
+class SdnetImpl : public torch::nn::Module {
+ public:
+  explicit SdnetImpl(SdnetOptions options);
+
+  /// (B, in_channels, H, W) → logits (B, num_classes).
+  torch::Tensor forward(const torch::Tensor& x);
+  /// Logits plus the per-image squared residual of the stem's sparse code,
+  /// ‖x − D z‖² summed over (C, H, W) (authors' DictBlock r_loss per image),
+  /// when the stem is a CSC layer.
+  SdnetOutput forward_with_residual(const torch::Tensor& x);
+
+  /// The stem CSC layer (nullptr for ResNets).
+  CscConv2d stem_csc() const { return stem_csc_; }
+  /// Every CSC layer, stem first.
+  std::vector<CscConv2d> csc_layers() const;
+  /// The spatial input size (H, W) of each CSC layer in the last forward
+  /// (csc_layers() order; {0, 0} before any forward).
+  std::vector<std::array<int64_t, 2>> csc_input_sizes() const;
+  /// Test-time λ of the stem (SDNet's robust inference changes only this one).
+  void set_stem_lambda(double lambda);
+  double stem_lambda() const;
+  /// Rescales every CSC atom to unit norm in place, without autograd. The
+  /// authors normalize the weights in place at each forward (a projection);
+  /// calling this after each optimizer step does the same, so weight decay
+  /// and the step never drift the atoms' norms.
+  void project_atoms();
+  /// Call after every optimizer step: project_atoms(), then, for each CSC
+  /// layer whose unit-norm dictionary moved by more than
+  /// options().csc.restart_threshold since the previous call, makes the next
+  /// forward re-estimate L from a cold start. Returns how many layers restart.
+  int64_t after_optimizer_step();
+  /// The dictionaries as of the last after_optimizer_step (for checkpoints:
+  /// a resumed run then restarts exactly the layers an uninterrupted one would).
+  std::vector<std::pair<std::string, torch::Tensor*>> step_state();
+  /// Records which CSC layers hold an L current for their dictionary (into
+  /// step_state(), so checkpoints carry it); call at the end of every
+  /// training step and validation.
+  void record_lipschitz_state();
+  /// After restoring a checkpoint: marks as current the layers recorded so
+  /// (see CscConv2dImpl::mark_lipschitz_current); `all`: every layer (a final
+  /// or best checkpoint, written right after a validation forward).
+  void restore_lipschitz_state(bool all = false);
+  /// max over CSC layers of η·L, with L = ‖D‖² of the layer's current
+  /// dictionary at its last input size by a long cold power iteration in
+  /// float64 (the check that the step policy keeps η ≤ 1/L); 0 without CSC layers.
+  double max_step_times_lipschitz() const;
+
+  const SdnetOptions& options() const { return options_; }
+
+ private:
+  torch::Tensor stem_forward(const torch::Tensor& x, torch::Tensor* residual);
+
+  SdnetOptions options_;
+  torch::nn::AnyModule stem_conv_;
+  CscConv2d stem_csc_{nullptr};
+  torch::nn::BatchNorm2d stem_bn_{nullptr};
+  torch::nn::AnyModule stem_down_;  ///< -all ImageNet stem: CSC 3×3 s2 (replaces the max-pool)
+  std::vector<torch::nn::Sequential> stages_;
+  torch::nn::Linear fc_{nullptr};
+  std::array<int64_t, 2> stem_input_{0, 0}, stem_down_input_{0, 0};
+  std::vector<torch::Tensor> previous_dictionaries_;  ///< per csc_layers(), for restarts
+  torch::Tensor lipschitz_current_;  ///< (layers,) 1 where L is current (record_lipschitz_state)
+};
+TORCH_MODULE(Sdnet);
+
+}  // namespace sparseloop
