@@ -18,21 +18,6 @@ constexpr double kBarGap = 20;    ///< heatmap to colorbar
 constexpr double kBarWidth = 16;  ///< colorbar
 constexpr double kSlant = 40;
 
-TextStyle style_of(double size, HAlign h, VAlign v, double rotation = 0, bool bold = false) {
-  TextStyle s;
-  s.size = size;
-  s.halign = h;
-  s.valign = v;
-  s.rotation = rotation;
-  s.bold = bold;
-  return s;
-}
-
-double text_h(double size, bool bold = false) {
-  return Canvas::measure_text("Ag", style_of(size, HAlign::left, VAlign::baseline, 0, bold))
-      .height();
-}
-
 // Tick positions along one side of the matrix: block centres (labelled) and
 // boundaries (unlabelled), or integer indices on a 1-2-5 grid.
 struct SideTicks {
@@ -71,7 +56,7 @@ SideTicks side_ticks(const std::vector<HeatmapBlock>& blocks, int64_t n, double 
 
 double slanted_height(const std::vector<std::string>& labels, double size) {
   const double a = kSlant * 3.14159265358979323846 / 180;
-  return pd::max_label_width(labels, size) * std::sin(a) + text_h(size) * std::cos(a);
+  return pd::max_label_width(labels, size) * std::sin(a) + pd::text_height(size) * std::cos(a);
 }
 
 }  // namespace
@@ -109,26 +94,26 @@ Canvas render_plot(const Heatmap& chart, const PlotStyle& style) {
   const double W = style.width, H = style.height;
   const double top = style.margin_top >= 0
                          ? style.margin_top
-                         : (chart.title.empty() ? kPad + 6 : kPad + text_h(f.title, true) + 14);
+                         : (chart.title.empty() ? kPad + 6 : kPad + pd::text_height(f.title, true) + 14);
   const auto cb_ticks = nice_ticks(vmin, vmax, 6);
   const auto cb_labels = format_ticks(cb_ticks);
   const double right = style.margin_right >= 0
                            ? style.margin_right
                            : kBarGap + kBarWidth + pd::kTickLength + pd::kTickGap +
                                  pd::max_label_width(cb_labels, f.tick) +
-                                 (chart.colorbar_label.empty() ? 0 : 10 + text_h(f.label)) + kPad;
+                                 (chart.colorbar_label.empty() ? 0 : 10 + pd::text_height(f.label)) + kPad;
   // Labels depend on the cell size only through numeric tick density, so
   // estimate with the largest square that could fit, then settle.
   auto rough_rows = side_ticks(chart.row_blocks, rows, H * 0.7, "row");
   auto rough_cols = side_ticks(col_blocks, cols, H * 0.7, "column");
   const double left = style.margin_left >= 0
                           ? style.margin_left
-                          : kPad + (chart.ylabel.empty() ? 0 : text_h(f.label) + 10) +
+                          : kPad + (chart.ylabel.empty() ? 0 : pd::text_height(f.label) + 10) +
                                 pd::max_label_width(rough_rows.labels, f.tick) + pd::kTickGap +
                                 pd::kTickLength;
   double avail_w = std::max(10.0, W - left - right);
-  double bottom_guess = pd::kTickLength + pd::kTickGap + text_h(f.tick) +
-                        (chart.xlabel.empty() ? 0 : 10 + text_h(f.label)) + kPad;
+  double bottom_guess = pd::kTickLength + pd::kTickGap + pd::text_height(f.tick) +
+                        (chart.xlabel.empty() ? 0 : 10 + pd::text_height(f.label)) + kPad;
   double avail_h = std::max(10.0, H - top - bottom_guess);
   // Column labels wider than their blocks are slanted, which needs height.
   double cell = std::min(avail_w / cols, avail_h / rows);
@@ -140,7 +125,7 @@ Canvas render_plot(const Heatmap& chart, const PlotStyle& style) {
                                           Canvas::text_width(rough_cols.labels[i], f.tick));
     if (narrowest < 6) {
       slanted = true;
-      const double extra = slanted_height(rough_cols.labels, f.tick) - text_h(f.tick);
+      const double extra = slanted_height(rough_cols.labels, f.tick) - pd::text_height(f.tick);
       avail_h = std::max(10.0, avail_h - extra - 4);
       cell = std::min(avail_w / cols, avail_h / rows);
     }
@@ -156,11 +141,11 @@ Canvas render_plot(const Heatmap& chart, const PlotStyle& style) {
   const int64_t img_w = std::max<int64_t>(1, static_cast<int64_t>(std::floor(cols * cell)));
   const int64_t img_h = std::max<int64_t>(1, static_cast<int64_t>(std::floor(rows * cell)));
   // Centre the whole figure (title, labels, matrix, colorbar) in the canvas.
-  const double title_space = chart.title.empty() ? 0 : text_h(f.title, true) + 14;
+  const double title_space = chart.title.empty() ? 0 : pd::text_height(f.title, true) + 14;
   const double col_extent =
-      slanted ? slanted_height(rough_cols.labels, f.tick) + 4 : text_h(f.tick);
+      slanted ? slanted_height(rough_cols.labels, f.tick) + 4 : pd::text_height(f.tick);
   const double below = pd::kTickLength + pd::kTickGap + col_extent +
-                       (chart.xlabel.empty() ? 0 : 10 + text_h(f.label));
+                       (chart.xlabel.empty() ? 0 : 10 + pd::text_height(f.label));
   const double x0 = std::round(left + (avail_w - static_cast<double>(img_w)) / 2);
   const double y0 =
       style.margin_top >= 0
@@ -198,10 +183,10 @@ Canvas render_plot(const Heatmap& chart, const PlotStyle& style) {
 
   // Values written in large cells.
   if (chart.annotate && cell >= 8) {
-    const auto ts = style_of(std::min(f.small, cell * 0.35), HAlign::center, VAlign::middle);
+    const auto ts = pd::text_style(std::min(f.small, cell * 0.35), HAlign::center, VAlign::middle);
     char buf[64];
     std::snprintf(buf, sizeof buf, "%.*f", std::clamp(chart.annotate_decimals, 0, 6), -8.0);
-    if (Canvas::text_width(buf, ts.size) + 6 <= cell && text_h(ts.size) + 4 <= cell) {
+    if (Canvas::text_width(buf, ts.size) + 6 <= cell && pd::text_height(ts.size) + 4 <= cell) {
       const auto macc = m.accessor<double, 2>();
       for (int64_t i = 0; i < rows; ++i)
         for (int64_t j = 0; j < cols; ++j) {
@@ -226,7 +211,7 @@ Canvas render_plot(const Heatmap& chart, const PlotStyle& style) {
   c.stroke_rect(r.x0 - 0.5, r.y0 - 0.5, r.x1 + 0.5, r.y1 + 0.5, {colors::axis, 1.0, {}});
 
   // Ticks and labels on the left and bottom.
-  const auto yl = style_of(f.tick, HAlign::right, VAlign::middle);
+  const auto yl = pd::text_style(f.tick, HAlign::right, VAlign::middle);
   for (double mk : row_ticks.marks) {
     const double py = std::min(std::floor(y0 + mk * sy), r.y1);
     c.fill_rect(r.x0 - 1 - pd::kTickLength, py, r.x0 - 1, py + 1, colors::axis);
@@ -234,8 +219,8 @@ Canvas render_plot(const Heatmap& chart, const PlotStyle& style) {
   for (size_t i = 0; i < row_ticks.labels.size(); ++i)
     c.text({r.x0 - 1 - pd::kTickLength - pd::kTickGap, y0 + row_ticks.label_at[i] * sy},
            row_ticks.labels[i], yl);
-  auto xl = style_of(f.tick, HAlign::center, VAlign::top);
-  if (slanted) xl = style_of(f.tick, HAlign::right, VAlign::middle, kSlant);
+  auto xl = pd::text_style(f.tick, HAlign::center, VAlign::top);
+  if (slanted) xl = pd::text_style(f.tick, HAlign::right, VAlign::middle, kSlant);
   for (double mk : col_ticks.marks) {
     const double px = std::min(std::floor(x0 + mk * sx), r.x1);
     c.fill_rect(px, r.y1 + 1, px + 1, r.y1 + 1 + pd::kTickLength, colors::axis);
@@ -253,7 +238,7 @@ Canvas render_plot(const Heatmap& chart, const PlotStyle& style) {
     c.fill_rect(bx0, y0 + py, bx1, y0 + py + 1, colormap(chart.colormap, t));
   }
   c.stroke_rect(bx0 - 0.5, r.y0 - 0.5, bx1 + 0.5, r.y1 + 0.5, {colors::axis, 1.0, {}});
-  const auto cl = style_of(f.tick, HAlign::left, VAlign::middle);
+  const auto cl = pd::text_style(f.tick, HAlign::left, VAlign::middle);
   for (size_t i = 0; i < cb_ticks.size(); ++i) {
     const double py =
         std::clamp(std::floor(r.y1 - (cb_ticks[i] - vmin) / span * r.h()), r.y0, r.y1 - 1);
@@ -264,7 +249,7 @@ Canvas render_plot(const Heatmap& chart, const PlotStyle& style) {
     const double lx =
         bx1 + 1 + pd::kTickLength + pd::kTickGap + pd::max_label_width(cb_labels, f.tick) + 10;
     c.text({lx, (r.y0 + r.y1) / 2}, chart.colorbar_label,
-           style_of(f.label, HAlign::center, VAlign::top, 90));
+           pd::text_style(f.label, HAlign::center, VAlign::top, 90));
   }
 
   const double x_label_top = r.y1 + 1 + pd::kTickLength + pd::kTickGap + col_extent + 10;

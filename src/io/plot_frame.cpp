@@ -6,12 +6,8 @@
 #include "sparseloop/io/ticks.h"
 
 namespace sparseloop::plot_detail {
-namespace {
 
-constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
-constexpr double kOuterPad = 12;  ///< canvas edge to the outermost text
-
-TextStyle text_style(double size, HAlign h, VAlign v, double rotation = 0, bool bold = false) {
+TextStyle text_style(double size, HAlign h, VAlign v, double rotation, bool bold) {
   TextStyle s;
   s.size = size;
   s.halign = h;
@@ -21,12 +17,18 @@ TextStyle text_style(double size, HAlign h, VAlign v, double rotation = 0, bool 
   return s;
 }
 
-double text_height(double size, bool bold = false) {
+double text_height(double size, bool bold) {
   TextStyle s;
   s.size = size;
   s.bold = bold;
   return Canvas::measure_text("Ag", s).height();
 }
+
+namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
+constexpr double kOuterPad = 12;  ///< canvas edge to the outermost text
+
 
 // A crisp 1-px line along a pixel column or row.
 void vline(Canvas& c, double x, double y0, double y1, Color col) {
