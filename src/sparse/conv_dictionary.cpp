@@ -1,5 +1,7 @@
 #include "sparseloop/sparse/conv_dictionary.h"
 
+#include "sparseloop/util/dense_linear.h"
+
 #include <ATen/ATen.h>
 
 namespace sparseloop {
@@ -67,12 +69,17 @@ struct SynthesisFunction : public torch::autograd::Function<SynthesisFunction> {
 //    RGB images): D as GEMM + col2im (fold), 8× faster than backward-data.
 // Everything else goes to the convolution primitives. Autograd flows through
 // matmul/fold natively, so these paths need no custom backward.
+// Both GEMM routes pay off only with an optimized BLAS: with the netlib
+// reference BLAS Debian installs by default (≈ 4 GFLOP/s) the oneDNN
+// convolution primitives are 6× faster for the same shapes (docs/performance.md).
 bool full_window(const torch::Tensor& weight, const ConvGeometry& g, int64_t h, int64_t w) {
-  return g.padding == 0 && h == weight.size(2) && w == weight.size(3);
+  return g.padding == 0 && h == weight.size(2) && w == weight.size(3) &&
+         (!weight.device().is_cpu() || optimized_blas_loaded());
 }
 
 bool few_signal_channels(const torch::Tensor& weight, const torch::Tensor& like) {
-  return like.device().is_cpu() && weight.size(1) * weight.size(2) * weight.size(3) <= 64;
+  return like.device().is_cpu() && weight.size(1) * weight.size(2) * weight.size(3) <= 64 &&
+         optimized_blas_loaded();
 }
 
 void check_weight(const torch::Tensor& weight) {

@@ -1,6 +1,7 @@
 #include "sparseloop/util/dense_linear.h"
 
 #include <cstdlib>
+#include <fstream>
 #include <string>
 
 namespace sparseloop {
@@ -22,6 +23,25 @@ bool reference_blas() {
 }
 
 }  // namespace
+
+bool optimized_blas_loaded() {
+  static const bool optimized = [] {
+    if (const char* env = std::getenv("SPARSELOOP_GEMM")) {
+      const std::string v(env);
+      if (v == "blas") return true;
+      if (v == "onednn") return false;
+    }
+    const std::string config = at::show_config();
+    if (config.find("BLAS_INFO=generic") == std::string::npos) return true;  // MKL, OpenBLAS builds
+    std::ifstream maps("/proc/self/maps");
+    std::string line;
+    while (std::getline(maps, line))
+      for (const char* lib : {"openblas", "libmkl", "libblis"})
+        if (line.find(lib) != std::string::npos) return true;
+    return false;
+  }();
+  return optimized;
+}
 
 bool dense_linear_uses_onednn(const torch::Tensor& x) {
   return x.device().is_cpu() && x.scalar_type() == torch::kFloat && reference_blas();

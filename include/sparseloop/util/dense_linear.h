@@ -14,6 +14,13 @@
 
 namespace sparseloop {
 
+/// True when the BLAS loaded in this process is an optimized one (OpenBLAS,
+/// MKL, BLIS), read from the shared objects mapped into the process (Debian
+/// picks libblas.so.3 at run time through its alternatives, so LibTorch's
+/// build-time BLAS_INFO does not tell). SPARSELOOP_GEMM=blas forces true,
+/// =onednn false.
+bool optimized_blas_loaded();
+
 /// True when products of `x` (its device and dtype) are routed through oneDNN.
 bool dense_linear_uses_onednn(const torch::Tensor& x);
 
