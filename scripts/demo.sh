@@ -28,6 +28,7 @@ echo "== pictures and report" >&2
 
 acc=$(grep -o '"consistency_accuracy": *[0-9.]*' "$run/eval.json" | grep -o '[0-9.]*$' | head -1 || echo "?")
 psnr=$(grep -o '"psnr": *[0-9.]*' "$run/eval.json" | grep -o '[0-9.]*$' | head -1 || echo "?")
+psnr=$(awk -v p="$psnr" 'BEGIN { if (p + 0 > 0) printf "%.2f", p; else print p }')
 echo "== done: consistency accuracy $acc (target >= 0.80), PSNR $psnr dB on the 2000 test digits" >&2
 if awk -v a="$acc" 'BEGIN { exit !(a + 0 < 0.80) }'; then
   echo "== note: below the 0.80 target for this run; see docs/results.md for what to expect" >&2
