@@ -11,6 +11,8 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include "sparseloop/util/error.h"
+
 namespace sparseloop::cli {
 
 /// Flags every command takes (CLI.md, "Common flags").
@@ -49,7 +51,5 @@ void say(const std::string& line);
 /// Throws InputError naming the file for unreadable or malformed files.
 std::vector<std::string> expand_config(const std::vector<std::string>& args);
 
-/// Checks a comma-separated list of numbers; throws InputError naming `flag`.
-std::vector<double> parse_number_list(const std::string& text, const std::string& flag);
 
 }  // namespace sparseloop::cli

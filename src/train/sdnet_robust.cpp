@@ -253,9 +253,7 @@ std::vector<double> parse_lambda_sweep(const std::string& text, const std::strin
     for (int64_t i = 0; i < n; ++i)
       out.push_back(n == 1 ? a : a + static_cast<double>(i) * (b - a) / static_cast<double>(n - 1));
   } else {
-    std::stringstream ss(text);
-    std::string item;
-    while (std::getline(ss, item, ',')) out.push_back(number(item));
+    out = parse_number_list(text, flag);
   }
   require(!out.empty(), flag + ": no λ values");
   for (double v : out) require(v >= 0, flag + " '" + text + "': λ must be >= 0");

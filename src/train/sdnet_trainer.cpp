@@ -23,23 +23,6 @@ namespace {
 
 constexpr double kPi = 3.14159265358979323846;
 
-std::vector<double> parse_doubles(const std::string& text, const std::string& flag) {
-  std::vector<double> out;
-  std::stringstream ss(text);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    try {
-      size_t used = 0;
-      out.push_back(std::stod(item, &used));
-      require(used == item.size(), "");
-    } catch (const std::exception&) {
-      throw InputError(flag + " '" + text + "': '" + item + "' is not a number");
-    }
-  }
-  require(!out.empty(), flag + " '" + text + "': expected comma-separated numbers");
-  return out;
-}
-
 /// Uniform double in [a, b) from `gen`.
 double uniform(torch::Generator& gen, double a, double b) {
   return at::empty({1}, torch::kDouble).uniform_(a, b, gen).item<double>();
@@ -182,8 +165,8 @@ SdnetData prepare_sdnet_data(DataSplits splits, const std::string& name, const S
     const auto slash = cfg.normalize.find('/');
     require(slash != std::string::npos,
             "--normalize '" + cfg.normalize + "': expected auto, none or m1,m2,m3/s1,s2,s3");
-    d.mean = parse_doubles(cfg.normalize.substr(0, slash), "--normalize");
-    d.std = parse_doubles(cfg.normalize.substr(slash + 1), "--normalize");
+    d.mean = parse_number_list(cfg.normalize.substr(0, slash), "--normalize");
+    d.std = parse_number_list(cfg.normalize.substr(slash + 1), "--normalize");
     require(static_cast<int64_t>(d.mean.size()) == d.channels &&
                 static_cast<int64_t>(d.std.size()) == d.channels,
             "--normalize '" + cfg.normalize + "': give one mean and one std per channel (" +
@@ -314,7 +297,7 @@ double sdnet_learning_rate(const SdnetConfig& cfg, int64_t step, int64_t total_s
     // MultiStepLR(milestones, gamma) stepped every epoch.
     const int64_t epoch = step / std::max<int64_t>(1, steps_per_epoch);
     double lr = cfg.lr;
-    for (double m : parse_doubles(cfg.milestones, "--milestones"))
+    for (double m : parse_number_list(cfg.milestones, "--milestones"))
       if (static_cast<double>(epoch) >= m) lr *= cfg.gamma;
     return lr;
   }

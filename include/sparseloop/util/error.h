@@ -4,6 +4,7 @@
 
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace sparseloop {
 
@@ -26,5 +27,9 @@ class NumericalError : public std::runtime_error {
 inline void require(bool cond, const std::string& message) {
   if (!cond) throw InputError(message);
 }
+
+/// Parses a comma-separated list of finite numbers given with `flag`; throws
+/// InputError naming the flag and the bad item, or when the list is empty.
+std::vector<double> parse_number_list(const std::string& text, const std::string& flag);
 
 }  // namespace sparseloop
