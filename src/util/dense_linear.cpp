@@ -7,17 +7,28 @@
 namespace sparseloop {
 namespace {
 
+/// SPARSELOOP_GEMM forces the dense-product route: "blas" → BLAS, "onednn" →
+/// oneDNN; unset or anything else → decided from the build and the process.
+enum class GemmOverride { kNone, kBlas, kOnednn };
+
+GemmOverride gemm_override() {
+  const char* env = std::getenv("SPARSELOOP_GEMM");
+  const std::string v = env ? env : "";
+  if (v == "blas") return GemmOverride::kBlas;
+  if (v == "onednn") return GemmOverride::kOnednn;
+  return GemmOverride::kNone;
+}
+
+/// Whether LibTorch's build reports the generic (reference) BLAS.
+bool generic_blas_build() {
+  return at::show_config().find("BLAS_INFO=generic") != std::string::npos;
+}
+
 /// Whether this LibTorch was built with the generic (reference) BLAS.
 bool reference_blas() {
   static const bool generic = [] {
-    if (const char* env = std::getenv("SPARSELOOP_GEMM")) {
-      const std::string v(env);
-      if (v == "blas") return false;
-      if (v == "onednn") return true;
-    }
-    const std::string config = at::show_config();
-    return config.find("BLAS_INFO=generic") != std::string::npos &&
-           config.find("USE_MKLDNN=ON") != std::string::npos;
+    if (gemm_override() != GemmOverride::kNone) return gemm_override() == GemmOverride::kOnednn;
+    return generic_blas_build() && at::show_config().find("USE_MKLDNN=ON") != std::string::npos;
   }();
   return generic;
 }
@@ -26,13 +37,8 @@ bool reference_blas() {
 
 bool optimized_blas_loaded() {
   static const bool optimized = [] {
-    if (const char* env = std::getenv("SPARSELOOP_GEMM")) {
-      const std::string v(env);
-      if (v == "blas") return true;
-      if (v == "onednn") return false;
-    }
-    const std::string config = at::show_config();
-    if (config.find("BLAS_INFO=generic") == std::string::npos) return true;  // MKL, OpenBLAS builds
+    if (gemm_override() != GemmOverride::kNone) return gemm_override() == GemmOverride::kBlas;
+    if (!generic_blas_build()) return true;  // MKL, OpenBLAS builds
     std::ifstream maps("/proc/self/maps");
     std::string line;
     while (std::getline(maps, line))
