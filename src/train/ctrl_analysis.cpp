@@ -519,24 +519,23 @@ nlohmann::json report_ctrl(const std::string& run_dir, const CtrlAnalysisOptions
   if (file_exists(run_dir + "/summary.json"))
     summary = nlohmann::json::parse(read_file(run_dir + "/summary.json"));
 
-  LineChart terms;
-  terms.title = "Closed-loop objective during training";
-  terms.x = {"step"};
-  terms.y = {"nats"};
+  // One line chart per panel, all against the training step.
+  auto step_chart = [](const std::string& title, const std::string& y_label) {
+    LineChart c;
+    c.title = title;
+    c.x.label = "step";
+    c.y.label = y_label;
+    return c;
+  };
+  LineChart terms = step_chart("Closed-loop objective during training", "nats");
   terms.series.push_back(curve(records, "train", "delta_r", "ΔR(Z, Ẑ) (descent)"));
   terms.series.push_back(curve(records, "train", "enc_delta_r", "ΔR(Z, Ẑ) (ascent)"));
   terms.series.push_back(curve(records, "train", "objective", "objective T (descent)"));
   terms.series.push_back(curve(records, "train", "rate_z", "R(Z)"));
-  LineChart val;
-  val.title = "Validation";
-  val.x = {"step"};
-  val.y = {"value"};
+  LineChart val = step_chart("Validation", "value");
   val.series.push_back(curve(records, "val", "consistency_accuracy", "consistency accuracy"));
   val.series.push_back(curve(records, "val", "ssim", "SSIM"));
-  LineChart val_psnr;
-  val_psnr.title = "Validation PSNR";
-  val_psnr.x = {"step"};
-  val_psnr.y = {"PSNR (dB)"};
+  LineChart val_psnr = step_chart("Validation PSNR", "PSNR (dB)");
   val_psnr.series.push_back(curve(records, "val", "psnr", "PSNR of g(f(x))"));
 
   const std::string title = common.model == "csc-ctrl" ? "CSC-CTRL" : "CTRL";
