@@ -173,6 +173,28 @@ TEST(SdnetTrainer, MnistPipelinePadsAndNormalizes) {
   EXPECT_THROW(prepare_sdnet_data({train, train}, "mnist", cfg), InputError);
 }
 
+// The MNIST preset scales the digits but does not centre them: a black pixel
+// (and the zero padding to 32×32) stays 0, the background the CSC stem
+// explains with zero codes; centred, the background becomes a constant that
+// the stem detects with DC atoms, and test-time λ no longer removes noise
+// (docs/sdnet.md, "Why the digits are not centred").
+TEST(SdnetTrainer, MnistPresetKeepsTheBackgroundAtZero) {
+  SdnetConfig cfg;
+  ConfigValues family;
+  for (const auto& [k, v] : find_preset("mnist-sdnet").values)
+    if (k != "data" && k != "epochs" && k != "batch-size") family[k] = v;
+  ValuesReader r(family, "mnist-sdnet");
+  cfg.visit(r);
+  auto train = bars(4, 6);
+  train.images = torch::zeros({4, 1, 28, 28}, torch::kUInt8);
+  train.images[1].fill_(255);
+  SdnetData d = prepare_sdnet_data({train, train}, "mnist", cfg);
+  auto x = d.eval_batch(train, torch::arange(2, torch::kLong));  // (2, 1, 32, 32)
+  EXPECT_EQ(x[0].abs().max().item<double>(), 0.0);
+  EXPECT_NEAR(x[1][0][16][16].item<double>(), 1.0 / 0.3081, 1e-5);
+  EXPECT_EQ(x[1][0][0][0].item<double>(), 0.0);  // the padding
+}
+
 TEST(SdnetTrainer, PresetsAreListedAndValid) {
   std::vector<std::string> names;
   for (const auto& p : sdnet_presets()) {
