@@ -100,6 +100,10 @@ void write_robust_figures(const nlohmann::json& r, const std::string& stem) {
     bars.series.push_back(sel);
     bars.series.push_back(best);
   }
+  // Other runs on the same corrupted images (`robust --baseline`).
+  for (const auto& b : r.value("baselines", nlohmann::json::array()))
+    bars.series.push_back({b.at("name").get<std::string>(),
+                           b.at("accuracy").get<std::vector<double>>(), {}, {}});
   save_plot(stem + ".png", bars);
   if (!csc) return;
 
@@ -233,7 +237,13 @@ std::string write_sdnet_report(const std::string& run_dir, const std::string& ou
                       {"selected λ", "acc. selected", "best λ", "acc. best (oracle)"});
       t.best = {Best::none, Best::none, Best::none, Best::none, Best::none, Best::none};
     }
-    for (const auto& l : r["levels"]) {
+    const auto baselines = r.value("baselines", nlohmann::json::array());
+    for (const auto& b : baselines) {
+      t.header.push_back(b.at("name").get<std::string>());
+      if (!t.best.empty()) t.best.push_back(Best::none);
+    }
+    for (size_t i = 0; i < r["levels"].size(); ++i) {
+      const auto& l = r["levels"][i];
       std::vector<TableCell> row{l["level"].get<double>(),
                                  number_or_nan(l, "accuracy_default_lambda")};
       if (csc) {
@@ -242,9 +252,12 @@ std::string write_sdnet_report(const std::string& run_dir, const std::string& ou
         row.emplace_back(number_or_nan(l, "best_lambda"));
         row.emplace_back(number_or_nan(l, "accuracy_best_lambda"));
       }
+      for (const auto& b : baselines) row.emplace_back(b.at("accuracy").at(i).get<double>());
       t.rows.push_back(row);
     }
-    t.decimals = {-1, 2, 3, 2, 2, 2};
+    t.decimals = {-1, 2};
+    if (csc) t.decimals.insert(t.decimals.end(), {3, 2, 2, 2});
+    t.decimals.resize(t.header.size(), 2);
     rep.table(t);
     const std::string stem = path.substr(0, path.size() - 5);
     for (const auto& [suffix, caption] :

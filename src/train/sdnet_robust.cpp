@@ -196,6 +196,16 @@ RobustResult robust_inference(Sdnet& model, const RobustOptions& o, const Labell
   return res;
 }
 
+RobustBaseline robust_baseline(Sdnet& model, const LabelledImages& clean, const LevelImages& test,
+                               size_t levels, torch::Device device, int64_t batch_size) {
+  const std::vector<double> own{model->stem_lambda()};  // ignored without a CSC stem
+  RobustBaseline b;
+  b.clean_accuracy = sweep_stem_lambda(model, clean, own, device, batch_size).accuracy[0];
+  for (size_t i = 0; i < levels; ++i)
+    b.accuracy.push_back(sweep_stem_lambda(model, test(i), own, device, batch_size).accuracy[0]);
+  return b;
+}
+
 nlohmann::json RobustResult::to_json() const {
   nlohmann::json j;
   j["corruption"] = corruption;
@@ -223,6 +233,12 @@ nlohmann::json RobustResult::to_json() const {
     if (has_csc_stem) l["residual"] = lv.sweep.residual;
     j["levels"].push_back(l);
   }
+  j["baselines"] = nlohmann::json::array();
+  for (const auto& b : baselines)
+    j["baselines"].push_back({{"name", b.name},
+                              {"model", b.model},
+                              {"clean_accuracy", b.clean_accuracy},
+                              {"accuracy", b.accuracy}});
   return j;
 }
 

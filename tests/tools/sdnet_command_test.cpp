@@ -97,8 +97,10 @@ TEST_F(SdnetCommands, EvalPrintsTopOneTopFiveLoss) {
 }
 
 TEST_F(SdnetCommands, RobustPrintsTheContractKeysAndFigures) {
+  // The run itself as its own baseline: the same images, so the same
+  // accuracies as at the default λ.
   auto r = run_cli("robust --run " + run_ + " --corruption shot --levels 30,6 --lambda 0.1:0.5:3"
-                   " --calibration-size 16 --threads 1 --json");
+                   " --calibration-size 16 --threads 1 --baseline " + run_ + " --json");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["corruption"], "shot");
@@ -109,6 +111,14 @@ TEST_F(SdnetCommands, RobustPrintsTheContractKeysAndFigures) {
                           "selected_lambda", "accuracy_selected_lambda"})
       EXPECT_TRUE(l[k].is_number()) << k;
   EXPECT_EQ(j["levels"][0]["accuracy"].size(), 3u);
+  ASSERT_EQ(j["baselines"].size(), 1u);
+  const auto& b = j["baselines"][0];
+  EXPECT_EQ(b["model"], "sdnet18");
+  EXPECT_DOUBLE_EQ(b["clean_accuracy"].get<double>(), j["clean_accuracy"].get<double>());
+  ASSERT_EQ(b["accuracy"].size(), 2u);
+  for (size_t i = 0; i < 2; ++i)
+    EXPECT_DOUBLE_EQ(b["accuracy"][i].get<double>(),
+                     j["levels"][i]["accuracy_default_lambda"].get<double>());
   for (const char* f : {"robust-shot.json", "robust-shot.png", "robust-shot-lambda.png",
                         "robust-shot-fit.png"})
     EXPECT_TRUE(file_exists(run_ + "/robust/" + f)) << f;
@@ -153,7 +163,13 @@ TEST(SdnetCommandErrors, BadRobustInputIsOneLineAndExitTwo) {
       {"robust --run " + run + " --calibration sometimes", "--calibration"},
       {"robust --run " + run + " --cifar10c-dir " + dir.file("none"), "--cifar10c-dir"},
       {"robust --run " + run + " --corruption blur", "--corruption"},
+      {"robust --run " + run + " --baseline " + dir.file("none"), "--baseline"},
   });
+  // A baseline that is not a classifier.
+  const std::string vdl = dir.file("vdl");
+  make_dirs(vdl);
+  write_file_atomic(vdl + "/config.toml", "model = \"vdl\"\ndata = \"mnist\"\n");
+  expect_one_line_exit_two({{"robust --run " + run + " --baseline " + vdl, "--baseline"}});
 }
 
 TEST(SdnetCommandErrors, BadTrainEvalBenchInputIsOneLineAndExitTwo) {

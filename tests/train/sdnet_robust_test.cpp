@@ -133,6 +133,18 @@ TEST(SdnetRobust, EndToEndJsonHasTheCliKeys) {
   // A ResNet has no stem λ: accuracies only, λ fields null.
   Sdnet resnet = tiny("resnet18");
   auto rr = robust_inference(resnet, o, clean, noisy, calib, torch::kCPU).to_json();
+  // As a baseline on the same images it gives the same accuracies.
+  r.baselines.push_back(robust_baseline(resnet, clean, noisy, 3, torch::kCPU, 5));
+  r.baselines.back().name = "resnet";
+  auto jb = r.to_json();
+  ASSERT_EQ(jb["baselines"].size(), 1u);
+  EXPECT_EQ(jb["baselines"][0]["name"], "resnet");
+  EXPECT_DOUBLE_EQ(jb["baselines"][0]["clean_accuracy"].get<double>(),
+                   rr["clean_accuracy"].get<double>());
+  for (size_t i = 0; i < 3; ++i)
+    EXPECT_DOUBLE_EQ(jb["baselines"][0]["accuracy"][i].get<double>(),
+                     rr["levels"][i]["accuracy_default_lambda"].get<double>());
+  EXPECT_TRUE(j["baselines"].empty());
   EXPECT_TRUE(rr["levels"][0]["best_lambda"].is_null());
   EXPECT_TRUE(rr["levels"][0]["selected_lambda"].is_null());
   EXPECT_TRUE(rr["levels"][0]["accuracy_default_lambda"].is_number());

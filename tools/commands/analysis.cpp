@@ -102,6 +102,8 @@ void register_analysis(CLI::App& app, std::vector<Command>& commands) {
         ->capture_default_str();
     c->add_flag("--float-images", a->float_images,
                 "keep corrupted images as floats (no uint8 truncation)");
+    c->add_option("--baseline", a->baselines,
+                  "another run (e.g. a ResNet) evaluated on the same corrupted images; repeatable");
   }
   {
     auto a = std::make_shared<InterpolateArgs>();

@@ -7,6 +7,7 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "cli.h"
 #include "sparseloop/train/families.h"
@@ -43,6 +44,7 @@ struct RobustArgs : RunArgs {
   std::string calibration = "auto";  ///< where the λ fit's best λ comes from (SDNet)
   int64_t calibration_size = 1000;   ///< calibration images
   bool float_images = false;         ///< no uint8 truncation of corrupted images
+  std::vector<std::string> baselines;  ///< other runs evaluated on the same images
 };
 struct InterpolateArgs : RunArgs {
   int64_t pairs = 8;

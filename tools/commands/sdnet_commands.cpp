@@ -87,6 +87,14 @@ int sdnet_robust(const RobustArgs& a) {
     auto gen = make_generator(a.common.seed, 1, 0);
     for (double l : levels) corrupt_images(torch::zeros({1, 1, 1, 1}), corruption, l, gen);
   }
+  for (const auto& path : a.baselines) {
+    // Checked before the (slow) sweep of --run.
+    require(file_exists(path + "/config.toml"),
+            "--baseline " + path + ": not a sparseloop run (no config.toml)");
+    const std::string m = model_of_run(path);
+    require(family_of_model(m) == ModelFamily::kSdnet,
+            "--baseline " + path + ": model " + m + " is not an SDNet/ResNet classifier");
+  }
   SdnetRun run = load_sdnet_run(a.run, a.checkpoint, device, a.data, a.data_dir);
   const SdnetData& data = run.data;
   if (c10c)
@@ -122,8 +130,10 @@ int sdnet_robust(const RobustArgs& a) {
     cal_labels = test.batch_labels(cal_idx);
   }
 
-  // Corrupted images of level i: deterministic in (seed, level), so a
-  // second call (the pass at the selected λ) sees the same noise.
+  // Corrupted images of level i in [0, 1], before any model's normalization
+  // (the baselines normalize them their own way): deterministic in (seed,
+  // level), so a second call (the pass at the selected λ, a baseline) sees
+  // the same noise.
   auto load_c = [&](size_t i, const torch::Tensor& idx) {
     ImageDataset c;
     try {
@@ -135,21 +145,28 @@ int sdnet_robust(const RobustArgs& a) {
                                          ".npy has " + std::to_string(c.size()) +
                                          " images per severity, the test split " +
                                          std::to_string(test.size()));
-    return LabelledImages{data.normalize(data.eval_geometry(c.batch_float(idx))),
+    return LabelledImages{data.eval_geometry(c.batch_float(idx)),
                           c.labelled() ? c.batch_labels(idx) : test.batch_labels(idx)};
   };
   auto noisy = [&](const torch::Tensor& x01, size_t i, uint64_t stream) {
     auto gen = make_generator(a.common.seed, stream, i);
-    return data.normalize(corrupt_images(x01, corruption, levels[i], gen, !a.float_images));
+    return corrupt_images(x01, corruption, levels[i], gen, !a.float_images);
   };
-  LevelImages test_level = [&](size_t i) {
+  LevelImages test01 = [&](size_t i) {
     if (c10c) return load_c(i, eval_idx);
     return LabelledImages{noisy(clean01, i, 0x7e57), labels};
   };
-  LevelImages cal_level = [&](size_t i) {
+  auto normalized = [](const SdnetData& d, const LevelImages& level01) -> LevelImages {
+    return [&d, level01](size_t i) {
+      LabelledImages im = level01(i);
+      return LabelledImages{d.normalize(im.x), im.y};
+    };
+  };
+  LevelImages test_level = normalized(data, test01);
+  LevelImages cal_level = normalized(data, [&](size_t i) {
     if (c10c) return load_c(i, cal_idx);
     return LabelledImages{noisy(cal01, i, 0xca1b), cal_labels};
-  };
+  });
 
   RobustOptions o;
   o.corruption = to_string(corruption);
@@ -161,6 +178,23 @@ int sdnet_robust(const RobustArgs& a) {
       std::to_string(levels.size()) + " levels × " + std::to_string(lambdas.size()) + " λ on " +
       std::to_string(labels.size(0)) + " test images (calibration: " + calibration + ")");
   RobustResult r = robust_inference(run.model, o, clean, test_level, cal_level, device);
+  for (const auto& path : a.baselines) {
+    SdnetRun b = load_sdnet_run(path, a.checkpoint, device, a.data, a.data_dir);
+    require(b.data.channels == data.channels && b.data.image_size == data.image_size &&
+                b.data.num_classes == data.num_classes,
+            "--baseline " + path + ": its images are " + std::to_string(b.data.channels) + "×" +
+                std::to_string(b.data.image_size) + "² with " +
+                std::to_string(b.data.num_classes) + " classes, those of --run " +
+                std::to_string(data.channels) + "×" + std::to_string(data.image_size) + "² with " +
+                std::to_string(data.num_classes));
+    say("robust: baseline " + b.common.model + " (" + path + ")");
+    RobustBaseline rb =
+        robust_baseline(b.model, LabelledImages{b.data.normalize(clean01), labels},
+                        normalized(b.data, test01), levels.size(), device, a.batch_size);
+    rb.model = b.common.model;
+    rb.name = b.common.model + " (" + std::filesystem::path(path).filename().string() + ")";
+    r.baselines.push_back(std::move(rb));
+  }
   nlohmann::json j = r.to_json();
   j["model"] = run.common.model;
   j["checkpoint"] = a.checkpoint;
@@ -173,14 +207,15 @@ int sdnet_robust(const RobustArgs& a) {
   const std::string stem = out + "/robust-" + o.corruption;
   write_json_file(stem + ".json", j);
   write_robust_figures(j, stem);
-  for (const auto& l : j["levels"]) {
+  for (size_t i = 0; i < r.levels.size(); ++i) {
+    const RobustLevel& l = r.levels[i];
     std::ostringstream s;
     s.precision(4);
-    s << "  level " << l["level"].get<double>() << ": default " << l["accuracy_default_lambda"].get<double>();
-    if (!l["best_lambda"].is_null())
-      s << " | best λ " << l["best_lambda"].get<double>() << " → "
-        << l["accuracy_best_lambda"].get<double>() << " | selected λ "
-        << l["selected_lambda"].get<double>() << " → " << l["accuracy_selected_lambda"].get<double>();
+    s << "  level " << l.level << ": default " << l.accuracy_default_lambda;
+    if (r.has_csc_stem)
+      s << " | best λ " << l.best_lambda << " → " << l.accuracy_best_lambda << " | selected λ "
+        << l.selected_lambda << " → " << l.accuracy_selected_lambda;
+    for (const auto& b : r.baselines) s << " | " << b.name << " " << b.accuracy[i];
     say(s.str());
   }
   say("wrote " + stem + ".json");

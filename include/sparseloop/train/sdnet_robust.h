@@ -89,6 +89,15 @@ struct RobustLevel {
   double accuracy_selected_per_image = 0;
 };
 
+/// Another trained classifier (a ResNet, or an SDNet at its own λ) evaluated
+/// on the same corrupted images, for the comparison the paper draws.
+struct RobustBaseline {
+  std::string name;              ///< for tables and legends
+  std::string model;             ///< CLI.md model name
+  double clean_accuracy = 0;     ///< percent
+  std::vector<double> accuracy;  ///< percent, per level
+};
+
 struct RobustResult {
   std::string corruption;
   std::string calibration;
@@ -98,8 +107,10 @@ struct RobustResult {
   std::vector<double> lambdas;
   LinearFit fit;
   std::vector<RobustLevel> levels;
+  std::vector<RobustBaseline> baselines;
 
-  /// CLI.md `sparseloop robust` keys (plus per-λ curves and the fit); λ
+  /// CLI.md `sparseloop robust` keys (plus per-λ curves, the fit and
+  /// "baselines": [{name, model, clean_accuracy, accuracy per level}]); λ
   /// fields are null for a model without a CSC stem.
   nlohmann::json to_json() const;
 };
@@ -113,6 +124,12 @@ using LevelImages = std::function<LabelledImages(size_t level_index)>;
 RobustResult robust_inference(Sdnet& model, const RobustOptions& options,
                               const LabelledImages& clean, const LevelImages& test,
                               const LevelImages& calibration, torch::Device device);
+
+/// Accuracy of `model` at its own λ on `clean` and on `test(i)` for each of
+/// `levels` levels (the images of the run under test, normalized as `model`
+/// expects them).
+RobustBaseline robust_baseline(Sdnet& model, const LabelledImages& clean, const LevelImages& test,
+                               size_t levels, torch::Device device, int64_t batch_size);
 
 /// Parses a λ sweep "start:stop:count" (numpy.linspace) or "a,b,c";
 /// InputError naming `flag` (values must be ≥ 0; sorted ascending).
