@@ -7,7 +7,7 @@
 //      accuracy on *calibration* images (labels allowed there);
 //   4. on test images, choose λ from residuals alone: the λ where the fitted
 //      line meets the measured curve, λ = a·r(λ) + b.
-// Differences from the authors' script, on purpose (notes/sdnet.md §5):
+// Differences from the authors' script, on purpose (docs/sdnet-authors-code.md §5):
 //   - the residual recorded for (level, λ) is that pass's own mean (theirs
 //     accumulates over every previous pass: a list never cleared);
 //   - the fit is applied (their script only prints it), and by default it is
