@@ -88,7 +88,7 @@ int sdnet_robust(const RobustArgs& a) {
     for (double l : levels) corrupt_images(torch::zeros({1, 1, 1, 1}), corruption, l, gen);
   }
   for (const auto& path : a.baselines) {
-    // Checked before the (slow) sweep of --run.
+    // Checked first, so that the errors name --baseline.
     require(file_exists(path + "/config.toml"),
             "--baseline " + path + ": not a sparseloop run (no config.toml)");
     const std::string m = model_of_run(path);
@@ -97,6 +97,18 @@ int sdnet_robust(const RobustArgs& a) {
   }
   SdnetRun run = load_sdnet_run(a.run, a.checkpoint, device, a.data, a.data_dir);
   const SdnetData& data = run.data;
+  // Baselines see the images of --run: the same geometry and classes.
+  std::vector<SdnetRun> baselines;
+  for (const auto& path : a.baselines) {
+    baselines.push_back(load_sdnet_run(path, a.checkpoint, device, a.data, a.data_dir));
+    const SdnetData& d = baselines.back().data;
+    require(d.channels == data.channels && d.image_size == data.image_size &&
+                d.num_classes == data.num_classes,
+            "--baseline " + path + ": its images are " + std::to_string(d.channels) + "×" +
+                std::to_string(d.image_size) + "² with " + std::to_string(d.num_classes) +
+                " classes, those of --run " + std::to_string(data.channels) + "×" +
+                std::to_string(data.image_size) + "² with " + std::to_string(data.num_classes));
+  }
   if (c10c)
     require(data.channels == 3 && data.image_size == 32,
             "--cifar10c-dir: the run must be a 32×32 RGB (CIFAR-10) model");
@@ -178,15 +190,9 @@ int sdnet_robust(const RobustArgs& a) {
       std::to_string(levels.size()) + " levels × " + std::to_string(lambdas.size()) + " λ on " +
       std::to_string(labels.size(0)) + " test images (calibration: " + calibration + ")");
   RobustResult r = robust_inference(run.model, o, clean, test_level, cal_level, device);
-  for (const auto& path : a.baselines) {
-    SdnetRun b = load_sdnet_run(path, a.checkpoint, device, a.data, a.data_dir);
-    require(b.data.channels == data.channels && b.data.image_size == data.image_size &&
-                b.data.num_classes == data.num_classes,
-            "--baseline " + path + ": its images are " + std::to_string(b.data.channels) + "×" +
-                std::to_string(b.data.image_size) + "² with " +
-                std::to_string(b.data.num_classes) + " classes, those of --run " +
-                std::to_string(data.channels) + "×" + std::to_string(data.image_size) + "² with " +
-                std::to_string(data.num_classes));
+  for (size_t k = 0; k < baselines.size(); ++k) {
+    SdnetRun& b = baselines[k];
+    const std::string& path = a.baselines[k];
     say("robust: baseline " + b.common.model + " (" + path + ")");
     RobustBaseline rb =
         robust_baseline(b.model, LabelledImages{b.data.normalize(clean01), labels},
