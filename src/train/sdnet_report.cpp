@@ -232,16 +232,11 @@ std::string write_sdnet_report(const std::string& run_dir, const std::string& ou
     Table t;
     t.caption = "Accuracy (%) per corruption level";
     t.header = {"level", "default λ"};
-    if (csc) {
+    if (csc)
       t.header.insert(t.header.end(),
                       {"selected λ", "acc. selected", "best λ", "acc. best (oracle)"});
-      t.best = {Best::none, Best::none, Best::none, Best::none, Best::none, Best::none};
-    }
     const auto baselines = r.value("baselines", nlohmann::json::array());
-    for (const auto& b : baselines) {
-      t.header.push_back(b.at("name").get<std::string>());
-      if (!t.best.empty()) t.best.push_back(Best::none);
-    }
+    for (const auto& b : baselines) t.header.push_back(b.at("name").get<std::string>());
     for (size_t i = 0; i < r["levels"].size(); ++i) {
       const auto& l = r["levels"][i];
       std::vector<TableCell> row{l["level"].get<double>(),
