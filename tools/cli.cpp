@@ -43,7 +43,6 @@ void print_json(const CommonFlags& flags, const nlohmann::json& result) {
   if (flags.json) std::cout << result.dump() << std::endl;
 }
 
-void say(const std::string& line) { std::cerr << line << std::endl; }
 
 namespace {
 

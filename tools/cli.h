@@ -12,6 +12,7 @@
 #include <torch/torch.h>
 
 #include "sparseloop/util/error.h"
+#include "sparseloop/util/log.h"
 
 namespace sparseloop::cli {
 
@@ -43,8 +44,6 @@ CLI::App* add_command(CLI::App& parent, std::vector<Command>& commands, const st
 /// Prints `result` as one JSON line on stdout when --json was given.
 void print_json(const CommonFlags& flags, const nlohmann::json& result);
 
-/// Human-readable status line on stderr.
-void say(const std::string& line);
 
 /// Rewrites argv so that keys of the --config TOML file appear as flags
 /// (before the user's own, so flags given on the command line win).

@@ -7,6 +7,7 @@
 
 #include "cli.h"
 #include "commands/commands.h"
+#include "sparseloop/sparseloop.h"
 #include "sparseloop/util/error.h"
 
 using namespace sparseloop;
@@ -19,16 +20,19 @@ int run(int argc, char** argv) {
   CLI::App app{"sparseloop: sparse-coding networks (CSC-CTRL, SDNet, VDL) on LibTorch"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "sparseloop 0.1.0");
+  register_builtin_families();
+  std::vector<std::string> args(argv + 1, argv + argc);
+  // `train` resolves its --config file itself (engine/family.h: below the
+  // flags, above the presets, [sections] merged); other commands get the
+  // file's keys as flags.
+  if (args.empty() || args.front() != "train") args = cli::expand_config(args);
   std::vector<cli::Command> commands;
   cli::register_code(app, commands);
   cli::register_data(app, commands);
-  cli::register_train(app, commands);
+  cli::register_train(app, commands, args);
   cli::register_analysis(app, commands);
   cli::register_sweep(app, commands);
   cli::register_bench(app, commands);
-
-  std::vector<std::string> args(argv + 1, argv + argc);
-  args = cli::expand_config(args);
   std::reverse(args.begin(), args.end());  // CLI11 consumes a reversed vector
   try {
     app.parse(args);

@@ -4,7 +4,7 @@
 #include <fstream>
 #include <set>
 
-#include "sparseloop/data/npy.h"
+#include "sparseloop/io/npy.h"
 #include "sparseloop/util/error.h"
 #include "sparseloop/util/fs.h"
 

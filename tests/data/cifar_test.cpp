@@ -1,11 +1,11 @@
-// CIFAR-10 / CIFAR-100 binary files, .npy and CIFAR-10-C.
+// CIFAR-10 / CIFAR-100 binary files and CIFAR-10-C.
 #include <gtest/gtest.h>
 
 #include <filesystem>
 
-#include "data/data_files.h"
+#include "support/data_files.h"
 #include "sparseloop/data/cifar.h"
-#include "sparseloop/data/npy.h"
+#include "sparseloop/io/npy.h"
 #include "sparseloop/util/error.h"
 #include "support/testing.h"
 
@@ -24,17 +24,6 @@ std::string record(const std::vector<uint8_t>& label_bytes, int r) {
     for (int y = 0; y < 32; ++y)
       for (int x = 0; x < 32; ++x) b.push_back(static_cast<char>(px(r, c, y, x)));
   return b;
-}
-
-template <typename F>
-std::string expect_input_error(F f) {
-  try {
-    f();
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "no InputError";
-  return "";
 }
 
 void write_cifar10(const std::string& dir, int per_batch) {
@@ -75,16 +64,16 @@ TEST(Cifar10, RejectsMalformedBatches) {
   write_cifar10(dir.path(), 1);
   const std::string b3 = dir.file("data_batch_3.bin");
   td::write_bytes(b3, record({1}, 0).substr(0, 3000));
-  auto what = expect_input_error([&] { load_cifar10(dir.path()); });
+  auto what = ts::expect_input_error([&] { load_cifar10(dir.path()); });
   EXPECT_NE(what.find(b3), std::string::npos) << what;
   EXPECT_NE(what.find("3073-byte records"), std::string::npos) << what;
   td::write_bytes(b3, record({10}, 0));
-  what = expect_input_error([&] { load_cifar10(dir.path()); });
+  what = ts::expect_input_error([&] { load_cifar10(dir.path()); });
   EXPECT_NE(what.find("label 10"), std::string::npos) << what;
   std::filesystem::remove(b3);
-  what = expect_input_error([&] { load_cifar10(dir.path()); });
+  what = ts::expect_input_error([&] { load_cifar10(dir.path()); });
   EXPECT_NE(what.find("data_batch_3.bin: missing"), std::string::npos) << what;
-  what = expect_input_error([&] { load_cifar10(dir.file("none")); });
+  what = ts::expect_input_error([&] { load_cifar10(dir.file("none")); });
   EXPECT_NE(what.find("none"), std::string::npos) << what;
 }
 
@@ -104,71 +93,11 @@ TEST(Cifar100, FineAndCoarseLabels) {
   EXPECT_EQ(coarse.train.class_names.at(19), "vehicles_2");
   // A CIFAR-10 file in its place: 3073-byte records are not 3074-byte ones.
   td::write_bytes(dir.file("test.bin"), record({1}, 0) + record({1}, 1));
-  auto what = expect_input_error([&] { load_cifar100(dir.path()); });
+  auto what = ts::expect_input_error([&] { load_cifar100(dir.path()); });
   EXPECT_NE(what.find("test.bin"), std::string::npos) << what;
   td::write_bytes(dir.file("test.bin"), record({20, 1}, 0));
-  what = expect_input_error([&] { load_cifar100(dir.path(), false); });
+  what = ts::expect_input_error([&] { load_cifar100(dir.path(), false); });
   EXPECT_NE(what.find("coarse label 20"), std::string::npos) << what;
-}
-
-TEST(Npy, ReadsEverySupportedDtype) {
-  ts::TempDir dir;
-  const uint8_t u8[] = {1, 2, 255, 0, 7, 9};
-  td::write_bytes(dir.file("u1.npy"), td::npy("|u1", "(2, 3)", le_bytes(u8, 6)));
-  auto t = read_npy(dir.file("u1.npy"));
-  EXPECT_EQ(t.scalar_type(), torch::kUInt8);
-  EXPECT_TRUE(torch::equal(t, torch::tensor({1, 2, 255, 0, 7, 9}, torch::kUInt8).reshape({2, 3})));
-  const int64_t i8[] = {-5, 1LL << 40, 3};
-  td::write_bytes(dir.file("i8.npy"), td::npy("<i8", "(3,)", le_bytes(i8, sizeof(i8))));
-  EXPECT_TRUE(torch::equal(read_npy(dir.file("i8.npy")),
-                           torch::tensor(std::vector<int64_t>{-5, int64_t{1} << 40, 3})));
-  const int32_t i4[] = {-1, 2};
-  td::write_bytes(dir.file("i4.npy"), td::npy("<i4", "(2,)", le_bytes(i4, sizeof(i4))));
-  EXPECT_TRUE(torch::equal(read_npy(dir.file("i4.npy")), torch::tensor({-1, 2}, torch::kInt)));
-  const float f4[] = {0.5f, -2.25f, 3.0f, 4.0f};
-  td::write_bytes(dir.file("f4.npy"), td::npy("<f4", "(2, 1, 2)", le_bytes(f4, sizeof(f4))));
-  auto f = read_npy(dir.file("f4.npy"));
-  EXPECT_EQ(f.sizes(), (std::vector<int64_t>{2, 1, 2}));
-  EXPECT_EQ(f[0][0][1].item<float>(), -2.25f);
-  const double f8[] = {1e300};
-  td::write_bytes(dir.file("f8.npy"), td::npy("<f8", "()", le_bytes(f8, 8)));
-  auto s = read_npy(dir.file("f8.npy"));
-  EXPECT_EQ(s.dim(), 0);
-  EXPECT_EQ(s.item<double>(), 1e300);
-  td::write_bytes(dir.file("rows.npy"), td::npy("<i4", "(2,)", le_bytes(i4, sizeof(i4))));
-  EXPECT_EQ(read_npy_rows(dir.file("rows.npy"), 1, 1).item<int>(), 2);
-  td::write_bytes(dir.file("empty.npy"), td::npy("<f4", "(0, 3)", ""));
-  EXPECT_EQ(read_npy(dir.file("empty.npy")).sizes(), (std::vector<int64_t>{0, 3}));
-}
-
-TEST(Npy, RejectsBadHeadersNamingTheFile) {
-  ts::TempDir dir;
-  const std::string p = dir.file("bad.npy");
-  const float f4[] = {1, 2};
-  auto check = [&](const std::string& bytes, const std::string& expect) {
-    td::write_bytes(p, bytes);
-    auto what = expect_input_error([&] { read_npy(p); });
-    EXPECT_NE(what.find(p), std::string::npos) << what;
-    EXPECT_NE(what.find(expect), std::string::npos) << what;
-  };
-  check("not numpy at all", "\\x93NUMPY");
-  check(td::npy("<f4", "(2,)", le_bytes(f4, 4)), "truncated");
-  check(td::npy("<f4", "(2,)", le_bytes(f4, 8) + "x"), "size mismatch");
-  check(td::npy(">f4", "(2,)", le_bytes(f4, 8)), "unsupported dtype '>f4'");
-  check(td::npy("<c8", "(1,)", le_bytes(f4, 8)), "unsupported dtype");
-  check(td::npy("<f4", "(2,)", le_bytes(f4, 8), true), "Fortran");
-  check(td::npy("<f4", "[2]", le_bytes(f4, 8)), "bad .npy header");
-  check(td::npy("<f4", "(2,", le_bytes(f4, 8)), "bad .npy header");
-  std::string no_shape = td::npy("<f4", "(2,)", le_bytes(f4, 8));
-  no_shape.replace(no_shape.find("'shape'"), 7, "'shope'");
-  check(no_shape, "no 'shape' key");
-  std::string huge_len = td::npy("<f4", "(2,)", le_bytes(f4, 8));
-  huge_len[8] = '\xff';
-  huge_len[9] = '\x7f';
-  check(huge_len, "truncated .npy header");
-  std::string version = td::npy("<f4", "(2,)", le_bytes(f4, 8));
-  version[6] = 9;
-  check(version, "version 9");
 }
 
 TEST(Cifar10C, SeverityRowsAndNhwcToNchw) {
@@ -190,11 +119,11 @@ TEST(Cifar10C, SeverityRowsAndNhwcToNchw) {
   // Severity 3 = rows 4, 5. Image 5, channel 2, row 3, column 1.
   EXPECT_EQ(d.images[1][2][3][1].item<int>(), (5 * 20 + 3 * 5 + 1 + 200) % 256);
   EXPECT_TRUE(torch::equal(d.labels, torch::tensor({4, 5}, torch::kLong)));
-  auto what = expect_input_error([&] { load_cifar10c(dir.path(), "fog", 1); });
+  auto what = ts::expect_input_error([&] { load_cifar10c(dir.path(), "fog", 1); });
   EXPECT_NE(what.find("fog.npy: missing"), std::string::npos) << what;
   EXPECT_NE(what.find("gaussian_noise"), std::string::npos) << what;
   EXPECT_THROW(load_cifar10c(dir.path(), "gaussian_noise", 6), InputError);
   td::write_bytes(dir.file("labels.npy"), td::npy("<i8", "(5,)", le_bytes(labels, 40)));
-  what = expect_input_error([&] { load_cifar10c(dir.path(), "gaussian_noise", 1); });
+  what = ts::expect_input_error([&] { load_cifar10c(dir.path(), "gaussian_noise", 1); });
   EXPECT_NE(what.find("labels.npy: holds 5 labels"), std::string::npos) << what;
 }

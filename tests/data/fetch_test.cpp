@@ -9,7 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "data/data_files.h"
+#include "support/data_files.h"
 #include "sparseloop/data/fetch.h"
 #include "sparseloop/data/mnist.h"
 #include "sparseloop/data/sampler.h"

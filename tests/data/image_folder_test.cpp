@@ -7,7 +7,7 @@
 
 #include <filesystem>
 
-#include "data/data_files.h"
+#include "support/data_files.h"
 #include "sparseloop/data/image_folder.h"
 #include "sparseloop/util/error.h"
 #include "sparseloop/util/fs.h"

@@ -3,7 +3,7 @@
 
 #include <cstdlib>
 
-#include "data/data_files.h"
+#include "support/data_files.h"
 #include "sparseloop/data/mnist.h"
 #include "sparseloop/util/error.h"
 #include "sparseloop/util/fs.h"

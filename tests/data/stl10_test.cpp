@@ -3,7 +3,7 @@
 
 #include <filesystem>
 
-#include "data/data_files.h"
+#include "support/data_files.h"
 #include "sparseloop/data/stl10.h"
 #include "sparseloop/util/error.h"
 #include "support/testing.h"

@@ -8,7 +8,40 @@
 #include <random>
 #include <sstream>
 
+// The library only encodes PNG; the tests decode with their own private copy
+// of stb_image (static functions, so it cannot clash with the library's).
+#define STB_IMAGE_STATIC
+#define STB_IMAGE_IMPLEMENTATION
+#if defined(__GNUC__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-function"
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+#pragma GCC diagnostic ignored "-Wsign-compare"
+#endif
+#include <stb/stb_image.h>
+#if defined(__GNUC__)
+#pragma GCC diagnostic pop
+#endif
+
+#include "sparseloop/sparseloop.h"
+
 namespace sparseloop::test_support {
+
+namespace {
+// Every test sees the built-in families, as the program does.
+const bool families_registered = (register_builtin_families(), true);
+}  // namespace
+
+torch::Tensor decode_png(const std::string& bytes) {
+  int w = 0, h = 0, c = 0;
+  unsigned char* data = stbi_load_from_memory(reinterpret_cast<const stbi_uc*>(bytes.data()),
+                                              static_cast<int>(bytes.size()), &w, &h, &c, 0);
+  if (data == nullptr)
+    throw std::runtime_error(std::string("decode failed: ") + stbi_failure_reason());
+  auto t = torch::from_blob(data, {h, w, c}, torch::kByte).permute({2, 0, 1}).clone();  // (C, H, W)
+  stbi_image_free(data);
+  return t;
+}
 
 double gradcheck_error(const std::function<torch::Tensor(const torch::Tensor&)>& f,
                        const torch::Tensor& x0, double h, int64_t max_coords) {

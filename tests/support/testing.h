@@ -7,6 +7,10 @@
 
 #include <torch/torch.h>
 
+#include <gtest/gtest.h>
+
+#include "sparseloop/util/error.h"
+
 namespace sparseloop::test_support {
 
 /// Relative error between autograd's gradient of the scalar f(x) and central
@@ -33,8 +37,25 @@ struct CommandResult {
   std::string err;  ///< stderr
 };
 
+/// Decodes PNG bytes into (C, H, W) uint8 with the file's own channel count,
+/// with the tests' own copy of stb_image (independent of the library's).
+torch::Tensor decode_png(const std::string& bytes);
+
 /// Runs the built `sparseloop` binary with `args` (shell-quoted by the caller).
 CommandResult run_cli(const std::string& args);
+
+/// The message of the InputError that f() throws; a test failure (and "")
+/// when it throws none.
+template <typename F>
+std::string expect_input_error(F f) {
+  try {
+    f();
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "no InputError";
+  return "";
+}
 
 }  // namespace sparseloop::test_support
 

@@ -5,7 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "data/data_files.h"
+#include "support/data_files.h"
 #include "support/testing.h"
 
 namespace td = sparseloop::test_data;

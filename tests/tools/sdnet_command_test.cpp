@@ -5,7 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "sparseloop/data/mnist.h"
-#include "sparseloop/train/run_dir.h"
+#include "sparseloop/engine/run_dir.h"
 #include "sparseloop/util/fs.h"
 #include "support/testing.h"
 

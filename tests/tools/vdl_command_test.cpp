@@ -9,10 +9,10 @@
 #include <filesystem>
 #include <fstream>
 
-#include "data/data_files.h"
+#include "support/data_files.h"
 #include "sparseloop/io/safetensors.h"
-#include "sparseloop/train/run_dir.h"
-#include "sparseloop/train/vdl_trainer.h"
+#include "sparseloop/engine/run_dir.h"
+#include "sparseloop/families/vdl/trainer.h"
 #include "sparseloop/util/error.h"
 #include "support/testing.h"
 

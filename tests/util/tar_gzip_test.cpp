@@ -1,7 +1,7 @@
 // The tar reader and gzip helpers on archives the test builds.
 #include <gtest/gtest.h>
 
-#include "data/data_files.h"
+#include "support/data_files.h"
 #include "sparseloop/util/error.h"
 #include "sparseloop/util/gzip.h"
 #include "sparseloop/util/tar.h"

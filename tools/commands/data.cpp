@@ -7,7 +7,7 @@
 #include "sparseloop/data/fetch.h"
 #include "sparseloop/data/image_folder.h"
 #include "sparseloop/data/mnist.h"
-#include "sparseloop/data/npy.h"
+#include "sparseloop/io/npy.h"
 #include "sparseloop/data/stl10.h"
 #include "sparseloop/util/error.h"
 #include "sparseloop/util/fs.h"

@@ -1,41 +1,26 @@
-// `sparseloop train` (CLI.md). Flags come from the config structs' visit()
-// lists: the common ones, then every family's in its own --help group.
-// Precedence: flags > --config file > --preset > defaults; with --resume the
-// run's saved config.toml replaces config file and preset.
+// `sparseloop train` (docs/cli.md). The flags are the common ones plus those
+// of the family the run is for (--model, the model of --preset or of the
+// --config file, or the resumed run's), listed by the family's config struct
+// with the defaults that will apply; a flag of another family is an error
+// naming it. The engine resolves presets and trains (engine/family.h).
 #include <iostream>
 #include <map>
 #include <set>
-#include <sstream>
 
 #include "commands.h"
-#include "sparseloop/train/config.h"
-#include "sparseloop/train/ctrl_trainer.h"
-#include "sparseloop/train/families.h"
-#include "sparseloop/train/vdl_trainer.h"
-#include "sparseloop/train/sdnet_trainer.h"
+#include "sparseloop/engine/family.h"
 #include "sparseloop/util/error.h"
-#include "sparseloop/util/fs.h"
 #include "sparseloop/util/signals.h"
-#include "train_bindings.h"
 
 namespace sparseloop::cli {
-
-std::vector<FamilyBinding> family_bindings() {
-  std::vector<FamilyBinding> out;
-  // Each family adds its binding here.
-  out.push_back(make_binding<ModelFamily::kCtrl, CtrlConfig>("CSC-CTRL / CTRL", &train_ctrl));
-  out.push_back(make_binding<ModelFamily::kVdl, VdlConfig>("SDL / VDL", &train_vdl));
-  out.push_back(make_binding<ModelFamily::kSdnet, SdnetConfig>("SDNet / ResNet options",
-                                                               &train_sdnet));
-  return out;
-}
-
 namespace {
 
 struct TrainFlags {
   std::map<std::string, std::string> values;  ///< key → value text as given
   std::map<std::string, CLI::Option*> options;
   bool list_presets = false;
+  const Family* family = nullptr;  ///< the family the flags were registered for
+  CLI::App* app = nullptr;
 };
 
 void print_presets() {
@@ -50,96 +35,125 @@ void print_presets() {
   if (presets().empty()) std::cout << "  (none)\n";
 }
 
+/// The value of `--name X` / `--name=X` in args (after the subcommand), or "".
+std::string scan(const std::vector<std::string>& args, const std::string& name, bool flag = false) {
+  std::string found;
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--" + name) {
+      if (flag) found = "true";
+      else if (i + 1 < args.size()) found = args[i + 1];
+    } else if (args[i].rfind("--" + name + "=", 0) == 0) {
+      found = args[i].substr(name.size() + 3);
+    }
+  }
+  return found;
+}
+
+/// Explicit values that decide the family, scanned before parsing (the
+/// parser's flags depend on the family).
+ConfigValues scan_family_keys(const std::vector<std::string>& args) {
+  ConfigValues v;
+  for (const char* key : {"model", "preset", "config", "out", "data"}) {
+    const std::string value = scan(args, key);
+    if (!value.empty()) v[key] = value;
+  }
+  if (!scan(args, "resume", true).empty()) v["resume"] = scan(args, "resume", true);
+  return v;
+}
+
+/// Which family other than `mine` declares `key`, or nullptr.
+const Family* owner_of(const std::string& key, const Family* mine) {
+  for (const auto& f : families()) {
+    if (&f == mine || !f.flags) continue;
+    for (const auto& s : f.flags())
+      if (s.key == key) return &f;
+  }
+  return nullptr;
+}
+
+/// One-line error for arguments the parser did not take.
+void reject_extras(const TrainFlags& f) {
+  for (const auto& extra : f.app->remaining()) {
+    if (extra.rfind("--", 0) != 0) throw InputError("unexpected argument '" + extra + "'");
+    const std::string key = extra.substr(2, extra.find('=') == std::string::npos
+                                                ? std::string::npos
+                                                : extra.find('=') - 2);
+    const Family* other = owner_of(key, f.family);
+    if (!f.family)
+      throw InputError("--" + key + ": give --model (or a --preset) first; each model family "
+                       "has its own flags (sparseloop train --model MODEL --help)");
+    if (other)
+      throw InputError("--" + key + ": a flag of the " + other->title + " models, not of " +
+                       f.family->title + " (sparseloop train --model " +
+                       f.family->models.front() + " --help lists its flags)");
+    throw InputError("--" + key + ": unknown flag (sparseloop train --model " +
+                     f.family->models.front() + " --help lists the flags)");
+  }
+}
+
 int run_train(TrainFlags& f) {
   if (f.list_presets) {
     print_presets();
     return 0;
   }
+  reject_extras(f);
   ConfigValues explicit_values;
   for (const auto& [key, opt] : f.options)
     if (opt->count() > 0) explicit_values[key] = f.values[key];
-
-  // Base values: the saved config when resuming, else preset + config file.
-  ConfigValues values;
-  std::string source = "command line";
-  const bool resume = explicit_values.count("resume") && explicit_values["resume"] != "false";
-  const std::string out = explicit_values.count("out") ? explicit_values["out"] : "";
-  if (resume && !out.empty() && file_exists(out + "/config.toml")) {
-    values = read_config_file(out + "/config.toml");
-    source = out + "/config.toml";
-  } else {
-    ConfigValues file_values;
-    if (explicit_values.count("config")) {
-      file_values = read_config_file(explicit_values["config"]);
-      source = explicit_values["config"];
-    }
-    std::string preset_name = explicit_values.count("preset")   ? explicit_values["preset"]
-                              : file_values.count("preset")     ? file_values["preset"]
-                                                                : "";
-    if (!preset_name.empty()) {
-      const Preset& p = find_preset(preset_name);
-      values = p.values;
-      if (!p.model.empty()) values["model"] = p.model;
-      values["preset"] = preset_name;
-    }
-    for (const auto& [k, v] : file_values) values[k] = v;
+  const bool want_json = explicit_values.count("json") && explicit_values["json"] != "false";
+  explicit_values.erase("json");
+  install_stop_handlers();
+  nlohmann::json result;
+  try {
+    result = train(explicit_values);
+  } catch (const StopRequested& stop) {
+    say("stopped by signal; resume with: sparseloop train --out " + explicit_values["out"] +
+        " --resume");
+    return stop.code();
   }
-  for (const auto& [k, v] : explicit_values) values[k] = v;
-  const bool want_json = values.count("json") && values["json"] != "false";
-  values.erase("config");
-  values.erase("list-presets");
-  values.erase("json");
-
-  CommonTrainConfig common;
-  ValuesReader common_reader(values, source);
-  common.visit(common_reader);
-  require(!common.model.empty(), "--model is required (or a --preset that names one)");
-  require(!common.out.empty(), "--out RUN_DIR is required");
-  const ModelFamily family = family_of_model(common.model);
-  for (const auto& b : family_bindings()) {
-    if (b.family != family) continue;
-    std::vector<std::string> unused;
-    ConfigValues family_values;
-    std::set<std::string> common_keys;
-    SpecCollector sc;
-    CommonTrainConfig().visit(sc);
-    for (const auto& s : sc.specs) common_keys.insert(s.key);
-    for (const auto& [k, v] : values)
-      if (!common_keys.count(k)) family_values[k] = v;
-    install_stop_handlers();
-    nlohmann::json result;
-    try {
-      result = b.train(common, family_values, source, unused);
-    } catch (const StopRequested& stop) {
-      say("stopped by signal; resume with: sparseloop train --out " + common.out + " --resume");
-      return stop.code();
-    }
-    if (want_json) std::cout << result.dump() << std::endl;
-    return 0;
-  }
-  throw InputError("--model " + common.model + ": training for the " +
-                   std::string(family_title(family)) + " family is not available in this build");
+  if (want_json) std::cout << result.dump() << std::endl;
+  return 0;
 }
 
 }  // namespace
 
-void register_train(CLI::App& app, std::vector<Command>& commands) {
+void register_train(CLI::App& app, std::vector<Command>& commands,
+                    const std::vector<std::string>& args) {
   auto f = std::make_shared<TrainFlags>();
   auto* cmd = add_command(app, commands, "train", "Train a model (see --list-presets)",
                           [f] { return run_train(*f); });
+  f->app = cmd;
+  cmd->allow_extras();
+  const bool for_train = !args.empty() && args.front() == "train";
+  ConfigValues known = for_train ? scan_family_keys(args) : ConfigValues{};
+  // The defaults shown are those that will apply: the family's, overlaid by
+  // the preset the run resolves to (named, or the family's for the data).
+  ConfigValues shown;
+  std::string preset_note;
+  try {
+    f->family = family_of_train(known);
+    if (f->family) {
+      shown = resolve_train_values(known).values;
+      if (shown.count("preset"))
+        preset_note = "Defaults shown are those of preset " + shown["preset"] + ".";
+    }
+  } catch (const InputError&) {
+    // A bad --model, --preset or --config is reported when the command runs.
+  }
   cmd->add_flag("--list-presets", f->list_presets, "list the hyperparameter presets and exit");
   cmd->add_option("--config", f->values["config"],
                   "TOML file setting any flag (key = flag name); flags win");
+  f->options["config"] = cmd->get_option("--config");
   std::set<std::string> registered{"config"};
   auto add = [&](const FlagSpec& s, const std::string& group) {
-    if (registered.count(s.key)) return;
-    registered.insert(s.key);
+    if (!registered.insert(s.key).second) return;
     CLI::Option* opt;
+    const std::string def = shown.count(s.key) ? shown[s.key] : s.default_text;
     if (s.is_bool) {
-      opt = cmd->add_flag("--" + s.key, f->values[s.key], s.help);
+      opt = cmd->add_flag("--" + s.key, f->values[s.key], s.help + " [" + def + "]");
     } else {
       opt = cmd->add_option("--" + s.key, f->values[s.key], s.help)->type_name(s.type_name);
-      opt->default_str(s.default_text);
+      opt->default_str(def);
     }
     opt->group(group);
     f->options[s.key] = opt;
@@ -147,8 +161,21 @@ void register_train(CLI::App& app, std::vector<Command>& commands) {
   SpecCollector common;
   CommonTrainConfig().visit(common);
   for (const auto& s : common.specs) add(s, "Run");
-  for (const auto& b : family_bindings())
-    for (const auto& s : b.flags()) add(s, b.title);
+  if (f->family) {
+    for (const auto& s : f->family->flags()) add(s, f->family->title + " options");
+  }
+  std::string footer;
+  if (!f->family) {
+    footer = "Each model family has its own flags; `sparseloop train --model MODEL --help` lists "
+             "them with their defaults. Models:";
+    for (const auto& fam : families()) {
+      footer += "\n  " + fam.title + ":";
+      for (const auto& m : fam.models) footer += " " + m;
+    }
+  } else {
+    footer = preset_note;
+  }
+  cmd->footer(footer);
   cmd->add_flag("--json", f->values["json"], "print the final result as one JSON object");
   f->options["json"] = cmd->get_option("--json");
 }

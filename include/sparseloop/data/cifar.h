@@ -19,7 +19,6 @@ DataSplits load_cifar100(const std::string& dir, bool fine = true);
 /// One corruption at one severity (1–5) of CIFAR-10-C.
 ImageDataset load_cifar10c(const std::string& dir, const std::string& corruption, int severity);
 
-/// Minimal .npy reader (uint8/int64/int32/float32/float64, C order).
-torch::Tensor read_npy(const std::string& path);
+
 
 }  // namespace sparseloop

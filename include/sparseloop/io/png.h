@@ -9,10 +9,6 @@
 #include <cstdint>
 #include <string>
 
-// Figures built from images (make_grid, image_grid_with_rows) are declared
-// there; included here because writing a grid is the common case.
-#include "sparseloop/io/image_grid.h"
-
 namespace sparseloop {
 
 /// Validates an image and converts it to contiguous CPU uint8 (C, H, W)

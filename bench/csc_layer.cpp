@@ -1,0 +1,95 @@
+#include "bench/csc_layer.h"
+
+#include "sparseloop/sparse/conv_dictionary.h"
+#include "sparseloop/sparse/csc_conv2d.h"
+#include "sparseloop/util/timing.h"
+
+namespace sparseloop {
+
+nlohmann::json bench_csc_layer(const CscBenchOptions& o) {
+  TORCH_CHECK(o.backward == "unrolled" || o.backward == "implicit",
+              "bench: backward must be unrolled or implicit");
+  torch::manual_seed(0);
+  const int64_t pad = o.kernel / 2;
+  auto options = CscConv2dOptions(o.in, o.out, o.kernel)
+                     .stride(o.stride)
+                     .padding(pad)
+                     .steps(o.iterations)
+                     .lambda(0.1)
+                     .nonnegative(true)
+                     .step_factor(0.9)
+                     // L is estimated once (the dictionary does not change while
+                     // timing), so both columns time the same FISTA solve; the
+                     // reference below uses that same step.
+                     .step_refresh(StepRefresh::kOnChange)
+                     .implicit_backward(o.backward == "implicit");
+  CscConv2d layer(options);
+  layer->to(o.device);
+  auto x = torch::randn({o.batch, o.in, o.size, o.size}, torch::TensorOptions().device(o.device));
+  auto xg = x.clone().requires_grad_(true);
+
+  auto forward = [&] {
+    torch::NoGradGuard no_grad;
+    layer->forward(x);
+  };
+  auto forward_backward = [&] {
+    layer->zero_grad();
+    auto z = layer->forward(xg);
+    z.sum().backward();
+  };
+  nlohmann::json r;
+  r["case"] = "csc-layer";
+  r["device"] = o.device.str();
+  r["threads"] = torch::get_num_threads();
+  r["shape"] = {{"in", o.in}, {"out", o.out}, {"kernel", o.kernel}, {"stride", o.stride},
+                {"size", o.size}, {"batch", o.batch}, {"iterations", o.iterations},
+                {"backward", o.backward}};
+  r["peak_mib"] = peak_memory_mib(forward_backward, o.device);
+  r["forward_ms"] = median(time_runs(forward, o.repeats, 1, o.device));
+  r["forward_backward_ms"] = median(time_runs(forward_backward, o.repeats, 1, o.device));
+  // FLOPs of the forward: 1 + 2(K−1) convolutions of the dictionary's size.
+  const int64_t hz = conv_code_size(o.size, o.kernel, ConvGeometry{o.stride, pad});
+  const double conv_flops = 2.0 * o.batch * o.out * o.in * o.kernel * o.kernel * hz * hz;
+  const double fwd_flops = conv_flops * static_cast<double>(1 + 2 * (o.iterations - 1));
+  r["gflops_per_s_forward"] = fwd_flops / (r["forward_ms"].get<double>() * 1e6);
+
+  // Accuracy: float32 codes against a float64 solve of the same problem
+  // (same dictionary, same step, same number of steps).
+  {
+    torch::NoGradGuard no_grad;
+    auto z32 = layer->forward(x).to(torch::kDouble);
+    auto dict64 = layer->dictionary().to(torch::kDouble);
+    auto op64 = conv_operator(dict64, ConvGeometry{o.stride, pad}, o.size, o.size);
+    auto z64 = fista(op64, x.to(torch::kDouble), make_prox(layer->options),
+                     make_fista_options(layer->options, layer->step()))
+                   .z;
+    r["rel_error"] = ((z32 - z64).norm() / z64.norm().clamp_min(1e-30)).item<double>();
+  }
+  if (o.reference && o.backward == "unrolled") {
+    // The plain formulation: D through conv_transpose2d, everything else equal.
+    auto ref = [&](const torch::Tensor& input) {
+      auto dict = layer->dictionary();
+      auto op = conv_operator_reference(dict, ConvGeometry{o.stride, pad}, o.size, o.size);
+      return fista(op, input, make_prox(layer->options),
+                   make_fista_options(layer->options, layer->step()))
+          .z;
+    };
+    auto ref_forward = [&] {
+      torch::NoGradGuard no_grad;
+      ref(x);
+    };
+    auto ref_forward_backward = [&] {
+      layer->zero_grad();
+      ref(xg).sum().backward();
+    };
+    const int reps = std::max(1, std::min(o.repeats, 3));  // the slow path: fewer repeats
+    r["reference_forward_ms"] = median(time_runs(ref_forward, reps, 0, o.device));
+    r["reference_forward_backward_ms"] = median(time_runs(ref_forward_backward, reps, 0, o.device));
+    r["speedup_forward"] = r["reference_forward_ms"].get<double>() / r["forward_ms"].get<double>();
+    r["speedup_forward_backward"] = r["reference_forward_backward_ms"].get<double>() /
+                                    r["forward_backward_ms"].get<double>();
+  }
+  return r;
+}
+
+}  // namespace sparseloop

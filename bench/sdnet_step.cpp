@@ -1,0 +1,146 @@
+#include "bench/sdnet_step.h"
+
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "sparseloop/families/sdnet/model.h"
+#include "sparseloop/util/compat.h"
+
+namespace sparseloop {
+namespace {
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+double now_ms() {
+  return std::chrono::duration<double, std::milli>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+double process_peak_mib() {
+  struct rusage u {};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_maxrss) / 1024.0;  // ru_maxrss is in KiB on Linux
+}
+
+/// Times one model; see bench_sdnet_step for the keys.
+nlohmann::json time_model(const std::string& model, int64_t batch, int64_t size,
+                          torch::Device device, int repeats, int64_t width) {
+  SdnetOptions o = sdnet_options_for(model);
+  o.width = width;
+  o.in_channels = 3;
+  o.num_classes = 10;
+  o.stem = size >= 128 ? StemKind::kImagenet : StemKind::kCifar;
+  torch::manual_seed(0);
+  Sdnet net(o);
+  net->to(device);
+  // Authors' CIFAR optimizer (train.py): SGD Nesterov, momentum 0.9, wd 5e-4.
+  torch::optim::SGD opt(net->parameters(),
+                        torch::optim::SGDOptions(0.1).momentum(0.9).nesterov(true).weight_decay(5e-4));
+  auto gen_opts = torch::TensorOptions().device(device);
+  auto x = torch::randn({batch, 3, size, size}, gen_opts);                  // (B, 3, S, S)
+  auto y = torch::randint(0, 10, {batch}, gen_opts.dtype(torch::kLong));  // (B,)
+  auto power_iterations = [&] {
+    int64_t n = 0;
+    for (const auto& l : net->csc_layers()) n += l->last_power_iterations();
+    return n;
+  };
+
+  // One training step as the trainer takes it: the forward refreshes L where
+  // the dictionary changed (the step policy), then backward, SGD, projection.
+  int64_t restarts = 0;
+  auto train_step = [&] {
+    net->train();
+    auto loss = torch::nn::functional::cross_entropy(net->forward(x), y);
+    opt.zero_grad();
+    loss.backward();
+    opt.step();
+    restarts += net->after_optimizer_step();
+  };
+  for (int i = 0; i < 2; ++i) train_step();  // cold power iterations, allocator warm-up
+  cuda_synchronize();
+  cuda_reset_peak_bytes();
+
+  // Consecutive training steps (each pays its own refresh of L).
+  std::vector<double> step, fwd, eval;
+  double iterations = 0;
+  restarts = 0;
+  for (int r = 0; r < repeats; ++r) {
+    const double t0 = now_ms();
+    train_step();
+    cuda_synchronize();
+    step.push_back(now_ms() - t0);
+    iterations += static_cast<double>(power_iterations());
+  }
+  // Forwards with fixed weights: the first absorbs the refresh after the last step.
+  net->train();
+  { auto warm = net->forward(x); }
+  for (int r = 0; r < repeats; ++r) {
+    const double t0 = now_ms();
+    {
+      auto logits = net->forward(x);  // (B, 10), graph built and dropped
+      cuda_synchronize();
+    }
+    fwd.push_back(now_ms() - t0);
+  }
+  {
+    torch::NoGradGuard no_grad;
+    net->eval();
+    for (int r = 0; r < repeats; ++r) {
+      const double t0 = now_ms();
+      auto logits = net->forward(x);
+      cuda_synchronize();
+      eval.push_back(now_ms() - t0);
+    }
+  }
+  int64_t params = 0;
+  for (const auto& p : net->parameters()) params += p.numel();
+  nlohmann::json j;
+  j["model"] = model;
+  j["parameters"] = params;
+  j["csc_layers"] = net->csc_layers().size();
+  j["forward_ms"] = median(fwd);
+  j["forward_backward_ms"] = median(step);
+  j["eval_forward_ms"] = median(eval);
+  j["images_per_second"] = 1000.0 * static_cast<double>(batch) / median(step);
+  j["power_iterations_per_step"] = iterations / static_cast<double>(repeats);
+  j["cold_restarts_per_step"] = static_cast<double>(restarts) / static_cast<double>(repeats);
+  j["peak_mib"] = device.is_cuda() ? static_cast<double>(cuda_peak_bytes()) / (1024.0 * 1024.0)
+                                   : process_peak_mib();
+  return j;
+}
+
+}  // namespace
+
+nlohmann::json bench_sdnet_step(const std::string& model, int64_t batch, int64_t size,
+                                torch::Device device, int repeats, int64_t width, bool baseline) {
+  TORCH_CHECK(batch > 0 && size >= 8 && repeats > 0 && width > 0,
+              "bench_sdnet_step: batch, size (>= 8), repeats and width must be positive");
+  const SdnetOptions o = sdnet_options_for(model);
+  const std::string resnet = o.depth == 34 ? "resnet34" : "resnet18";
+  nlohmann::json base;
+  // The baseline runs first: on the CPU the peak is the process's high-water
+  // mark, so the (larger) SDNet peak measured second is still its own.
+  if (baseline && model != resnet) base = time_model(resnet, batch, size, device, repeats, width);
+  nlohmann::json j = time_model(model, batch, size, device, repeats, width);
+  j["batch"] = batch;
+  j["size"] = size;
+  j["width"] = width;
+  j["device"] = device.str();
+  j["repeats"] = repeats;
+  j["peak_memory_kind"] = device.is_cuda() ? "cuda_allocated" : "process_rss";
+  if (!base.is_null()) {
+    j["baseline"] = base;
+    j["step_time_vs_baseline"] =
+        j["forward_backward_ms"].get<double>() / base["forward_backward_ms"].get<double>();
+  }
+  return j;
+}
+
+}  // namespace sparseloop

@@ -1,0 +1,27 @@
+// `sparseloop bench --case vdl-inference` (CLI.md): times VDL's FISTA
+// inference (families/vdl/model.h) on the paper's MNIST shape — batch 250, 784 → 128,
+// 200 steps with no early stop — with λ, β, γ, T, η of the MNIST VDL preset.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+namespace sparseloop {
+
+/// Runs `repeats` timed inferences (after one warm-up) of a random linear
+/// VDL model (default initialisation, LISTA warm start, inputs ~ N(0, 1)) and
+/// returns
+///   forward_ms      median wall time of one inference (float32)
+///   min_ms          fastest of them
+///   gflop, gflops   floating-point work per inference and the rate reached
+///   rel_error       ‖z_f32 − z_f64‖/‖z_f64‖ against a float64 run of the same problem
+///   autograd_ms     the same loop written like the authors' (energy → autograd
+///                   backward each step, no Gram form), one run, float32
+///   speedup_vs_autograd, reference_ms (3400: the authors' PyTorch code on this
+///   CPU, DESIGN.md), speedup_vs_reference
+/// plus the problem's sizes. Runs on `device` (CUDA timings synchronise).
+nlohmann::json bench_vdl_inference(int64_t batch = 250, int64_t dim = 784, int64_t code_dim = 128,
+                                   int64_t steps = 200, torch::Device device = torch::kCPU,
+                                   int repeats = 10);
+
+}  // namespace sparseloop

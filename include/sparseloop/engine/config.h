@@ -1,0 +1,167 @@
+// Training configuration as plain structs with one `visit` method that lists
+// every field once (name, reference, help). From that single list:
+//   - the CLI registers one flag per field (tools/commands/train.cpp),
+//   - a run's resolved configuration is written to RUN_DIR/config.toml,
+//   - `eval` & co. read it back to rebuild the model.
+// Precedence of values: command-line flags > --config file > --preset > defaults.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <sstream>
+#include <type_traits>
+#include <string>
+#include <vector>
+
+namespace sparseloop {
+
+/// Flags every `sparseloop train` run has (CLI.md, "sparseloop train").
+struct CommonTrainConfig {
+  std::string model;              ///< csc-ctrl, ctrl, sdnet18, …, vdl
+  std::string data = "mnist";     ///< mnist, cifar10, cifar100, stl10, folder, patches
+  std::string data_dir;           ///< empty: embedded data where it exists
+  std::string preset;             ///< a named hyperparameter set
+  std::string out;                ///< RUN_DIR
+  int64_t epochs = 0;             ///< 0: use max_steps or the preset's
+  int64_t max_steps = 0;          ///< 0: use epochs
+  int64_t batch_size = 0;         ///< 0: the model's default
+  bool resume = false;
+  std::string device = "auto";
+  uint64_t seed = 0;
+  int64_t threads = 0;
+  int64_t log_every = 10;         ///< steps between metrics.jsonl lines
+  int64_t eval_every = 0;         ///< steps between validations (0: each epoch)
+  int64_t checkpoint_every = 0;   ///< steps between checkpoints (0: each validation)
+  int64_t keep_checkpoints = 2;   ///< newest checkpoints kept (plus the best)
+  double time_limit = 0;          ///< seconds of training, then stop cleanly (0: none)
+
+  template <class V>
+  void visit(V& v) {
+    v("model", model, "model: csc-ctrl ctrl sdnet18 sdnet34 sdnet18-all sdnet34-all resnet18 "
+                      "resnet34 sdl vdl sdl-nl vdl-nl");
+    v("data", data, "dataset: mnist cifar10 cifar100 stl10 folder patches");
+    v("data-dir", data_dir, "dataset folder (mnist without it: the embedded digits)");
+    v("preset", preset, "hyperparameter preset from the papers (see --list-presets)");
+    v("out", out, "run folder (config, metrics, checkpoints, figures)");
+    v("epochs", epochs, "epochs to train (0: use --max-steps or the preset)");
+    v("max-steps", max_steps, "optimizer steps to train (0: use --epochs)");
+    v("batch-size", batch_size, "batch size (0: the preset's)");
+    v("resume", resume, "continue from the newest checkpoint in --out");
+    v("device", device, "cpu | cuda | auto");
+    v("seed", seed, "random seed");
+    v("threads", threads, "CPU threads (0: all cores)");
+    v("log-every", log_every, "steps between lines of metrics.jsonl");
+    v("eval-every", eval_every, "steps between validations (0: once per epoch)");
+    v("checkpoint-every", checkpoint_every, "steps between checkpoints (0: at each validation)");
+    v("keep-checkpoints", keep_checkpoints, "newest checkpoints to keep (the best is kept too)");
+    v("time-limit", time_limit, "stop cleanly after this many seconds of training (0: none)");
+  }
+};
+
+/// A flat key → value-as-text map, the common currency of presets, config
+/// files and the saved config.toml.
+using ConfigValues = std::map<std::string, std::string>;
+
+/// Writes fields to TOML text (one `key = value` line each, with the help as
+/// a comment). Use: `TomlWriter w; cfg.visit(w); w.str()`.
+class TomlWriter {
+ public:
+  void operator()(const std::string& key, const std::string& value, const std::string& help);
+  void operator()(const std::string& key, const double& value, const std::string& help);
+  void operator()(const std::string& key, const int64_t& value, const std::string& help);
+  void operator()(const std::string& key, const uint64_t& value, const std::string& help);
+  void operator()(const std::string& key, const bool& value, const std::string& help);
+  /// Starts a `[section]` (a model family's own fields).
+  void section(const std::string& name);
+  std::string str() const { return out_; }
+
+ private:
+  std::string out_;
+};
+
+/// Assigns fields from parsed values; errors name `source` and the key.
+/// Keys absent from `values` keep their current value. Use:
+/// `ValuesReader r(values, "run/config.toml"); cfg.visit(r); r.finish();`
+class ValuesReader {
+ public:
+  ValuesReader(ConfigValues values, std::string source);
+  void operator()(const std::string& key, std::string& value, const std::string& help);
+  void operator()(const std::string& key, double& value, const std::string& help);
+  void operator()(const std::string& key, int64_t& value, const std::string& help);
+  void operator()(const std::string& key, uint64_t& value, const std::string& help);
+  void operator()(const std::string& key, bool& value, const std::string& help);
+  /// Keys that no visited field consumed.
+  std::vector<std::string> unused() const;
+
+ private:
+  const std::string* find(const std::string& key);
+  ConfigValues values_;
+  std::map<std::string, bool> used_;
+  std::string source_;
+};
+
+/// One flag as a config's visit() declares it (for `--help` and parsing).
+struct FlagSpec {
+  std::string key, help, default_text;
+  std::string type_name = "TEXT";
+  bool is_bool = false;
+};
+
+/// Collects FlagSpecs from a config's visit(): `SpecCollector s; cfg.visit(s);`.
+class SpecCollector {
+ public:
+  template <class T>
+  void operator()(const std::string& key, const T& value, const std::string& help) {
+    FlagSpec s;
+    s.key = key;
+    s.help = help;
+    if constexpr (std::is_same_v<T, bool>) {
+      s.is_bool = true;
+      s.default_text = value ? "true" : "false";
+    } else if constexpr (std::is_same_v<T, std::string>) {
+      s.default_text = value;
+    } else {
+      s.type_name = std::is_floating_point_v<T> ? "FLOAT" : "INT";
+      std::ostringstream o;
+      o << value;
+      s.default_text = o.str();
+    }
+    specs.push_back(s);
+  }
+  std::vector<FlagSpec> specs;
+};
+
+/// Reads a flat TOML file (top-level keys and one level of [sections], whose
+/// keys are merged) into values; InputError names the file and line.
+ConfigValues read_config_file(const std::string& path);
+
+/// The resolved configuration of a run as TOML: the common fields, then the
+/// family's in a [section]. Written to RUN_DIR/config.toml by every trainer.
+template <class Config>
+std::string resolved_config_toml(CommonTrainConfig common, const std::string& section,
+                                 Config config) {
+  TomlWriter w;
+  common.visit(w);
+  w.section(section);
+  config.visit(w);
+  return w.str();
+}
+
+/// Reads RUN_DIR/config.toml back into the structs (analysis commands).
+template <class Config>
+void read_run_config(const std::string& run_dir, CommonTrainConfig& common, Config& config) {
+  const std::string path = run_dir + "/config.toml";
+  ValuesReader r(read_config_file(path), path);
+  common.visit(r);
+  config.visit(r);
+}
+
+/// A named hyperparameter set from a paper (CLI.md `--preset`).
+struct Preset {
+  std::string name;         ///< e.g. "mnist-csc-ctrl"
+  std::string model;        ///< the model it is for (may be empty: any)
+  std::string description;  ///< one line, with the paper and table it comes from
+  ConfigValues values;      ///< flag name (without dashes) → value
+};
+
+}  // namespace sparseloop

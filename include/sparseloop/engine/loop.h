@@ -1,0 +1,87 @@
+// The training loop every family shares: batch order (resumable), progress
+// with rate and ETA, metrics.jsonl, validation cadence and best-checkpoint
+// tracking, periodic atomic checkpoints, --resume, --time-limit, and a clean
+// stop on SIGINT/SIGTERM (checkpoint, then StopRequested). Families supply
+// only a step and a validation function.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include "sparseloop/data/sampler.h"
+#include "sparseloop/engine/checkpoint.h"
+#include "sparseloop/engine/config.h"
+#include "sparseloop/engine/progress.h"
+#include "sparseloop/engine/run_dir.h"
+
+namespace sparseloop {
+
+struct LoopSpec {
+  int64_t dataset_size = 0;   ///< training samples
+  int64_t batch_size = 0;
+  int64_t epochs = 0;         ///< used when max_steps == 0
+  int64_t max_steps = 0;      ///< 0: epochs × batches per epoch
+  bool shuffle = true;
+  bool drop_last = true;
+  uint64_t seed = 0;
+  std::string metric = "loss";  ///< validation key that decides "best"
+  bool maximize = false;
+  int64_t log_every = 10;
+  int64_t eval_every = 0;       ///< 0: at the end of every epoch
+  int64_t checkpoint_every = 0; ///< 0: at every validation
+  int64_t keep_checkpoints = 2;
+  double time_limit = 0;        ///< seconds; 0: none
+  std::string unit = "img";
+  /// Validation metrics for the progress line (shortened names).
+  std::vector<std::string> progress_keys;
+};
+
+/// Fills the cadence fields from the common flags.
+LoopSpec loop_spec_from(const CommonTrainConfig& common);
+
+/// Applies --threads and --seed and resolves --device (InputError when CUDA
+/// is asked for and absent).
+torch::Device apply_runtime(const CommonTrainConfig& common);
+
+class TrainLoop {
+ public:
+  /// `step(state, indices)` trains on the batch `indices` and returns the
+  /// metrics to log (numbers); it must not advance state.step itself.
+  using StepFn = std::function<nlohmann::json(TrainState&, const torch::Tensor& indices)>;
+  /// `validate(state)` returns metrics including spec.metric.
+  using ValidateFn = std::function<nlohmann::json(TrainState&)>;
+
+  TrainLoop(RunDir& run, CheckpointParts parts, LoopSpec spec);
+
+  /// Restores the newest checkpoint (model, optimizers, RNG, position) and
+  /// trims metrics.jsonl to it. Returns false when there is none.
+  bool resume();
+
+  /// Trains to the end (or the time limit); returns a summary with the last
+  /// and best validation metrics. Throws StopRequested after checkpointing
+  /// when a signal arrived, NumericalError when a step returns non-finite loss.
+  nlohmann::json run(const StepFn& step, const ValidateFn& validate);
+
+  TrainState& state() { return state_; }
+  int64_t total_steps() const { return total_steps_; }
+  const EpochSampler& sampler() const { return sampler_; }
+  /// The last validation's metrics.
+  const nlohmann::json& last_validation() const { return last_validation_; }
+
+ private:
+  void checkpoint(const std::string& name);
+  nlohmann::json do_validate(const ValidateFn& validate);
+
+  RunDir& run_;
+  CheckpointParts parts_;
+  LoopSpec spec_;
+  EpochSampler sampler_;
+  TrainState state_;
+  int64_t total_steps_ = 0;
+  nlohmann::json last_validation_ = nlohmann::json::object();
+};
+
+}  // namespace sparseloop

@@ -1,0 +1,61 @@
+// One round of the closed-loop max-min game (DESIGN.md "Closed-loop game";
+// Dai et al., CPAL 2024, §3.2): an ascent step of the encoder player on the
+// objective T(Z, Ẑ), then a descent step of the decoder player, with the
+// shared dictionaries' gradients routed by Strategy 1 or 2.
+#pragma once
+
+#include <memory>
+
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include "sparseloop/families/ctrl/rate_reduction.h"
+#include "sparseloop/families/ctrl/model.h"
+
+namespace sparseloop {
+
+struct GameOptions {
+  /// 2: ascent differentiates the encoder's uses of the shared dictionaries
+  /// only; descent the total derivative. 1: descent only the decoder's use.
+  TORCH_ARG(int64_t, strategy) = 2;
+  /// Class-conditional objective (needs labels) instead of ΔR(Z, Ẑ).
+  TORCH_ARG(bool, class_conditional) = false;
+  TORCH_ARG(int64_t, num_classes) = 0;
+  TORCH_ARG(double, eps_sq) = kDefaultEpsilonSq;
+  TORCH_ARG(int64_t, encoder_steps) = 1;
+  TORCH_ARG(double, lr) = 2e-4;
+  TORCH_ARG(double, beta1) = 0.0;
+  TORCH_ARG(double, beta2) = 0.9;
+};
+
+class ClosedLoopGame {
+ public:
+  ClosedLoopGame(std::shared_ptr<ClosedLoopModel> model, GameOptions options);
+
+  /// One round on images x (B, C, S, S) in [−1, 1] with labels y (B,) (or
+  /// undefined). Returns every ΔR term of the ascent ("enc_…") and descent.
+  nlohmann::json step(const torch::Tensor& x, const torch::Tensor& y);
+
+  /// The ascent player's objective: T computed so that its gradient reaches
+  /// exactly the parameters and uses this player differentiates. step()
+  /// maximizes it; tests check the routing through it.
+  ClosedLoopTerms ascent_objective(const torch::Tensor& x, const torch::Tensor& y);
+  /// The descent player's objective (minimized), routed by the strategy.
+  ClosedLoopTerms descent_objective(const torch::Tensor& x, const torch::Tensor& y);
+
+  /// T(Z, Ẑ) for the configured objective.
+  ClosedLoopTerms objective(const torch::Tensor& z, const torch::Tensor& z_hat,
+                            const torch::Tensor& y) const;
+
+  void set_lr(double lr);
+  torch::optim::Adam& encoder_optimizer() { return *opt_enc_; }
+  torch::optim::Adam& decoder_optimizer() { return *opt_dec_; }
+  const GameOptions& options() const { return options_; }
+
+ private:
+  std::shared_ptr<ClosedLoopModel> model_;
+  GameOptions options_;
+  std::unique_ptr<torch::optim::Adam> opt_enc_, opt_dec_;
+};
+
+}  // namespace sparseloop

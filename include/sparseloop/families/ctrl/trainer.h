@@ -1,0 +1,104 @@
+// Closed-loop transcription training for CSC-CTRL and CTRL (DESIGN.md
+// "Closed-loop game"; Dai et al., CPAL 2024, §3; Dai et al., Entropy 2022).
+//
+// Per batch X: Z = f(X), X̂ = g(Z), Ẑ = f(X̂), objective T (ΔR(Z, Ẑ), or the
+// class-conditional form). One ascent step of the encoder player on T, then
+// one descent step of the decoder player. With shared dictionaries A:
+//   Strategy 2 (the paper's): ascent differentiates only the encoder's uses
+//     of A (X̂ is computed with the decoder's use held constant); descent
+//     takes the total derivative through encoder and decoder.
+//   Strategy 1 (original CTRL): descent differentiates only the decoder's use.
+// No pixel-wise loss anywhere: alignment comes from ΔR and the shared A.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include "sparseloop/data/dataset.h"
+#include "sparseloop/families/ctrl/rate_reduction.h"
+#include "sparseloop/families/ctrl/model.h"
+#include "sparseloop/engine/config.h"
+
+namespace sparseloop {
+
+struct CtrlConfig {
+  int64_t strategy = 2;          ///< gradient routing of the shared dictionaries (1 or 2)
+  std::string objective = "auto";  ///< auto | delta | class
+  double lr = 2e-4;
+  double beta1 = 0.0;
+  double beta2 = 0.9;
+  std::string lr_decay = "none";   ///< none | linear (to 0 at the last step, as CTRL)
+  int64_t encoder_steps = 1;       ///< ascent steps per descent step
+  double lambda = 0.01;            ///< λ of the CSC layers
+  int64_t fista_steps = 2;
+  bool nonnegative = false;
+  double step_factor = 1.0;
+  int64_t width = 64;              ///< first layer width (doubles per layer)
+  int64_t latent = 128;            ///< CTRL baseline feature dimension
+  double eps_sq = kDefaultEpsilonSq;
+  std::string classes;             ///< train on these classes only, e.g. "0,1,2,3,4"
+  int64_t val_size = 1000;         ///< validation images held out of training
+  int64_t classifier_epochs = 10;   ///< reference classifier training (cached)
+  std::string mnist_to_32 = "pad"; ///< pad | resize (28 → 32)
+
+  template <class V>
+  void visit(V& v) {
+    v("strategy", strategy, "shared-dictionary gradient routing: 2 (paper) or 1 (original CTRL)");
+    v("objective", objective,
+      "auto (class-conditional when labelled) | delta (ΔR(Z, Ẑ)) | class");
+    v("lr", lr, "Adam learning rate of both players");
+    v("beta1", beta1, "Adam β1");
+    v("beta2", beta2, "Adam β2");
+    v("lr-decay", lr_decay, "none | linear (to zero at the last step)");
+    v("encoder-steps", encoder_steps, "encoder (ascent) steps per decoder (descent) step");
+    v("lambda", lambda, "λ of every CSC layer");
+    v("fista-steps", fista_steps, "unrolled FISTA steps per CSC layer");
+    v("nonnegative", nonnegative, "non-negative codes");
+    v("step-factor", step_factor, "FISTA step = factor / L");
+    v("width", width, "width of the first layer (doubles per layer)");
+    v("latent", latent, "feature dimension of the CTRL baseline");
+    v("eps-sq", eps_sq, "ε² of the coding rate");
+    v("classes", classes, "train on these classes only (comma-separated; empty: all)");
+    v("val-size", val_size, "validation images held out of the training split");
+    v("classifier-epochs", classifier_epochs, "epochs of the reference classifier (cached)");
+    v("mnist-to-32", mnist_to_32, "MNIST 28→32: pad (zero border) or resize (bilinear)");
+  }
+};
+
+/// Presets from the papers (cifar10-, stl10-, imagenet-, mnist-csc-ctrl; mnist-ctrl).
+std::vector<Preset> ctrl_presets();
+
+/// Builds the model named `model` (csc-ctrl | ctrl) for images of
+/// `channels` × `size` × `size`.
+std::shared_ptr<ClosedLoopModel> make_closed_loop_model(const std::string& model,
+                                                        const CtrlConfig& config, int64_t channels,
+                                                        int64_t size);
+
+/// Trains; returns the summary (also written to RUN_DIR/summary.json).
+nlohmann::json train_ctrl(const CommonTrainConfig& common, const CtrlConfig& config);
+
+/// The data of a closed-loop run: uint8 splits plus the preparation that
+/// turns samples into the model's input (float (B, C, S, S) in [−1, 1]).
+struct CtrlData {
+  ImageDataset train, val, test;
+  int64_t size = 32;  ///< model input size
+  torch::Tensor prepare(const ImageDataset& d, const torch::Tensor& indices) const;
+  std::string mnist_to_32 = "pad";
+};
+CtrlData load_ctrl_data(const CommonTrainConfig& common, const CtrlConfig& config);
+
+/// A trained run, loaded for analysis.
+struct CtrlRun {
+  CommonTrainConfig common;
+  CtrlConfig config;
+  std::shared_ptr<ClosedLoopModel> model;
+  std::string weights;  ///< the file the weights came from
+};
+/// Loads RUN_DIR's model from `checkpoint` (best | final | step-XXXXXXXX).
+CtrlRun load_ctrl_run(const std::string& run_dir, const std::string& checkpoint,
+                      torch::Device device);
+
+}  // namespace sparseloop

@@ -1,0 +1,141 @@
+// A small RGB raster canvas for figures: anti-aliased lines, polylines,
+// rectangles, circles, markers and text, all clipped to an optional
+// rectangle, then exported as a tensor or PNG.
+//
+// Coordinates are in pixels with the origin at the top-left; pixel (i, j)
+// covers [i, i+1) × [j, j+1), so a 1-px line is crisp when drawn through
+// pixel centres (y = j + 0.5). Every stroke (a polyline, a dashed line, a
+// whole text string) is rasterized into a coverage mask first and blended
+// once, so overlapping segments and stroke joints never darken.
+//
+// Text uses a built-in stroke (vector) font defined in src/plot/font.cpp rather
+// than a bitmap font: strokes rasterized with anti-aliasing stay smooth at
+// any size (12 px tick labels, 17 px titles) and any rotation, where a 5×7
+// bitmap scaled by 2 or 3 looks like a terminal. Strings are UTF-8; the font
+// covers printable ASCII, Greek letters used in the papers (α β γ δ ε η θ λ μ
+// π ρ σ τ φ ω Δ Σ), superscript digits and signs (10⁻³), subscript digits
+// (ℓ₁), and − × ± · ° ≈ ≤ ≥ → ‖ ∞; other code points draw as a box.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "sparseloop/plot/color.h"
+
+namespace sparseloop {
+
+struct Point {
+  double x = 0, y = 0;
+};
+
+/// How a line is drawn. `dash` alternates on/off lengths in pixels along the
+/// line (empty: solid); dashes have round caps, so short "on" lengths make dots.
+struct Stroke {
+  Color color = colors::black;
+  double width = 1.0;
+  std::vector<double> dash;
+};
+
+enum class Marker { none, circle, square, triangle, diamond, cross, plus };
+
+enum class HAlign { left, center, right };
+/// `top`: y is the top of the tallest glyphs (brackets, superscripts, a
+/// little above the capitals); `middle`: y is halfway up the
+/// capitals (digits centre on a tick); `baseline`; `bottom`: y is the bottom
+/// of the descenders.
+enum class VAlign { top, middle, baseline, bottom };
+
+struct TextStyle {
+  double size = 13.0;  ///< em size in pixels; capitals are 0.7 × size tall
+  Color color = colors::ink;
+  HAlign halign = HAlign::left;
+  VAlign valign = VAlign::baseline;
+  double rotation = 0.0;  ///< degrees counter-clockwise about the anchor (90: reads upwards)
+  bool bold = false;
+};
+
+/// Extent of a string in its own (unrotated) frame, in pixels.
+struct TextMetrics {
+  double width = 0;    ///< ink from the left of the first glyph to the right of the last
+  double ascent = 0;   ///< baseline to the top of the tallest glyphs (incl. stroke)
+  double descent = 0;  ///< baseline to the bottom of the descenders (positive)
+  double height() const { return ascent + descent; }
+};
+
+class Canvas {
+ public:
+  /// A width × height canvas filled with `background`; sizes must be in [1, 16384].
+  Canvas(int width, int height, Color background = colors::white);
+
+  int width() const { return width_; }
+  int height() const { return height_; }
+
+  /// The color at (x, y); throws when outside the canvas.
+  Color pixel(int x, int y) const;
+  /// Sets (x, y) ignoring clipping; no-op outside the canvas.
+  void set_pixel(int x, int y, Color c);
+  /// Blends `c` over (x, y) with opacity `alpha` ∈ [0, 1], honouring the clip rectangle.
+  void blend_pixel(int x, int y, Color c, double alpha);
+
+  /// Restricts drawing to [x0, x1) × [y0, y1) (intersected with the canvas).
+  void set_clip(int x0, int y0, int x1, int y1);
+  void reset_clip();
+
+  /// Fills [x0, x1) × [y0, y1); fractional edges are anti-aliased. `alpha` < 1 tints.
+  void fill_rect(double x0, double y0, double x1, double y1, Color c, double alpha = 1.0);
+  /// Outline centred on the edges of [x0, x1] × [y0, y1].
+  void stroke_rect(double x0, double y0, double x1, double y1, const Stroke& stroke);
+
+  void line(Point a, Point b, const Stroke& stroke);
+  /// Connected segments with round joins (1 point: a dot of the stroke's
+  /// width). Draws nothing if any point is NaN or infinite: split the data
+  /// at gaps first.
+  void polyline(const std::vector<Point>& points, const Stroke& stroke);
+  void fill_circle(Point center, double radius, Color c);
+  void stroke_circle(Point center, double radius, const Stroke& stroke);
+  /// Fills a convex polygon (vertices in either order).
+  void fill_convex_polygon(const std::vector<Point>& vertices, Color c);
+  /// A plot marker of diameter `size` centred on `center`; filled shapes get
+  /// a thin outline in `edge` when it differs from `fill`.
+  void marker(Point center, Marker shape, double size, Color fill, Color edge);
+  void marker(Point center, Marker shape, double size, Color fill) {
+    marker(center, shape, size, fill, fill);
+  }
+
+  /// Draws UTF-8 `text` anchored at `anchor` (see TextStyle).
+  void text(Point anchor, const std::string& text, const TextStyle& style);
+  /// Size of `text` drawn with `style` (rotation ignored).
+  static TextMetrics measure_text(const std::string& text, const TextStyle& style);
+  /// Shorthand for measure_text(text, {size, …, bold}).width.
+  static double text_width(const std::string& text, double size, bool bold = false);
+
+  /// Copies an image (C,H,W) or (H,W), C ∈ {1, 3, 4} (alpha ignored), uint8
+  /// or float in [0, 1], with its top-left at (x, y), each pixel repeated
+  /// `scale` × `scale` times. Honours the clip rectangle.
+  void draw_image(int x, int y, const torch::Tensor& image, int scale = 1);
+
+  /// (3, height, width) uint8.
+  torch::Tensor to_tensor() const;
+  /// PNG bytes of the canvas.
+  std::string encode_png() const;
+  /// Writes the canvas as a PNG file, atomically.
+  void write_png(const std::string& path) const;
+
+  /// The pixels, row-major RGB.
+  const std::vector<uint8_t>& data() const { return rgb_; }
+
+ private:
+  class Mask;  // coverage accumulator, see canvas.cpp
+  Mask mask_for(double x0, double y0, double x1, double y1) const;
+  void blend_mask(const Mask& mask, Color c);
+  void stroke_into(Mask& mask, const std::vector<Point>& points, const Stroke& stroke) const;
+
+  int width_, height_;
+  int clip_x0_, clip_y0_, clip_x1_, clip_y1_;
+  std::vector<uint8_t> rgb_;
+};
+
+}  // namespace sparseloop

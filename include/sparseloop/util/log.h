@@ -1,0 +1,12 @@
+// Human-readable status lines for long library calls (stderr; stdout stays
+// free for a command's JSON result, docs/cli.md "Common flags").
+#pragma once
+
+#include <string>
+
+namespace sparseloop {
+
+/// Writes `line` and a newline to stderr.
+void say(const std::string& line);
+
+}  // namespace sparseloop

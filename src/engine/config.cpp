@@ -1,0 +1,180 @@
+#include "sparseloop/engine/config.h"
+
+#include <cmath>
+#include <sstream>
+
+#include <toml++/toml.h>
+
+#include "sparseloop/util/error.h"
+
+namespace sparseloop {
+namespace {
+
+std::string quote(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  return out + "\"";
+}
+
+std::string format_double(double v) {
+  if (!std::isfinite(v)) return v > 0 ? "inf" : (v < 0 ? "-inf" : "nan");
+  std::ostringstream s;
+  s.precision(17);
+  s << v;
+  std::string t = s.str();
+  if (t.find_first_of(".eE") == std::string::npos) t += ".0";
+  return t;
+}
+
+std::string node_to_text(const toml::node& node, const std::string& key, const std::string& file) {
+  if (auto v = node.as_string()) return v->get();
+  if (auto v = node.as_integer()) return std::to_string(v->get());
+  if (auto v = node.as_floating_point()) return format_double(v->get());
+  if (auto v = node.as_boolean()) return v->get() ? "true" : "false";
+  if (auto arr = node.as_array()) {
+    std::string out;
+    for (const auto& el : *arr) out += (out.empty() ? "" : ",") + node_to_text(el, key, file);
+    return out;
+  }
+  throw InputError(file + ": key '" + key + "' must be a string, number, boolean or array");
+}
+
+}  // namespace
+
+void TomlWriter::operator()(const std::string& key, const std::string& value,
+                            const std::string& help) {
+  out_ += "# " + help + "\n" + key + " = " + quote(value) + "\n";
+}
+void TomlWriter::operator()(const std::string& key, const double& value, const std::string& help) {
+  out_ += "# " + help + "\n" + key + " = " + format_double(value) + "\n";
+}
+void TomlWriter::operator()(const std::string& key, const int64_t& value,
+                            const std::string& help) {
+  out_ += "# " + help + "\n" + key + " = " + std::to_string(value) + "\n";
+}
+void TomlWriter::operator()(const std::string& key, const uint64_t& value,
+                            const std::string& help) {
+  // TOML integers are signed 64-bit: larger values travel as strings.
+  const std::string text = std::to_string(value);
+  out_ += "# " + help + "\n" + key + " = " +
+          (value > static_cast<uint64_t>(INT64_MAX) ? quote(text) : text) + "\n";
+}
+void TomlWriter::operator()(const std::string& key, const bool& value, const std::string& help) {
+  out_ += "# " + help + "\n" + key + " = " + (value ? "true" : "false") + "\n";
+}
+void TomlWriter::section(const std::string& name) { out_ += "\n[" + name + "]\n"; }
+
+ValuesReader::ValuesReader(ConfigValues values, std::string source)
+    : values_(std::move(values)), source_(std::move(source)) {}
+
+const std::string* ValuesReader::find(const std::string& key) {
+  auto it = values_.find(key);
+  if (it == values_.end()) return nullptr;
+  used_[key] = true;
+  return &it->second;
+}
+
+void ValuesReader::operator()(const std::string& key, std::string& value, const std::string&) {
+  if (auto s = find(key)) value = *s;
+}
+
+void ValuesReader::operator()(const std::string& key, double& value, const std::string&) {
+  auto s = find(key);
+  if (!s) return;
+  try {
+    size_t used = 0;
+    double v = std::stod(*s, &used);
+    if (used != s->size()) throw std::invalid_argument(*s);
+    value = v;
+  } catch (const std::exception&) {
+    throw InputError(source_ + ": " + key + " = '" + *s + "' is not a number");
+  }
+}
+
+void ValuesReader::operator()(const std::string& key, int64_t& value, const std::string&) {
+  auto s = find(key);
+  if (!s) return;
+  try {
+    size_t used = 0;
+    long long v = std::stoll(*s, &used);
+    if (used != s->size()) throw std::invalid_argument(*s);
+    value = v;
+  } catch (const std::exception&) {
+    throw InputError(source_ + ": " + key + " = '" + *s + "' is not an integer");
+  }
+}
+
+void ValuesReader::operator()(const std::string& key, uint64_t& value, const std::string&) {
+  auto s = find(key);
+  if (!s) return;
+  try {
+    size_t used = 0;
+    if (!s->empty() && (*s)[0] == '-') throw std::invalid_argument(*s);
+    unsigned long long v = std::stoull(*s, &used);
+    if (used != s->size()) throw std::invalid_argument(*s);
+    value = v;
+  } catch (const std::exception&) {
+    throw InputError(source_ + ": " + key + " = '" + *s + "' is not a non-negative integer");
+  }
+}
+
+void ValuesReader::operator()(const std::string& key, bool& value, const std::string&) {
+  auto s = find(key);
+  if (!s) return;
+  if (*s == "true" || *s == "1" || *s == "yes" || *s == "on") {
+    value = true;
+  } else if (*s == "false" || *s == "0" || *s == "no" || *s == "off") {
+    value = false;
+  } else {
+    throw InputError(source_ + ": " + key + " = '" + *s + "' is not true or false");
+  }
+}
+
+std::vector<std::string> ValuesReader::unused() const {
+  std::vector<std::string> out;
+  for (const auto& kv : values_)
+    if (!used_.count(kv.first)) out.push_back(kv.first);
+  return out;
+}
+
+ConfigValues read_config_file(const std::string& path) {
+  toml::table table;
+  try {
+    table = toml::parse_file(path);
+  } catch (const toml::parse_error& e) {
+    std::ostringstream s;
+    s << path << ": not valid TOML (" << e.description() << " at line " << e.source().begin.line
+      << ")";
+    throw InputError(s.str());
+  } catch (const std::exception& e) {
+    throw InputError(path + ": cannot read (" + e.what() + ")");
+  }
+  ConfigValues values;
+  auto add = [&](const std::string& key, const toml::node& node) {
+    std::string flag = key;
+    for (auto& c : flag)
+      if (c == '_') c = '-';
+    values[flag] = node_to_text(node, key, path);
+  };
+  for (const auto& [k, node] : table) {
+    if (auto sub = node.as_table()) {
+      for (const auto& [k2, node2] : *sub) {
+        if (node2.is_table())
+          throw InputError(path + ": tables nested deeper than one [section] are not supported");
+        add(std::string(k2.str()), node2);
+      }
+    } else {
+      add(std::string(k.str()), node);
+    }
+  }
+  return values;
+}
+
+}  // namespace sparseloop

@@ -1,0 +1,179 @@
+#include "sparseloop/engine/loop.h"
+
+#include <chrono>
+#include <cmath>
+#include <sstream>
+#include <thread>
+
+#include "sparseloop/util/compat.h"
+#include "sparseloop/util/error.h"
+#include "sparseloop/util/signals.h"
+
+namespace sparseloop {
+
+namespace {
+
+std::string step_name(int64_t step) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "step-%08lld", static_cast<long long>(step));
+  return buf;
+}
+
+std::string short_metrics(const nlohmann::json& m, const std::vector<std::string>& keys) {
+  std::ostringstream s;
+  s.precision(4);
+  for (const auto& k : keys) {
+    if (!m.contains(k) || !m[k].is_number()) continue;
+    if (s.tellp() > 0) s << " ";
+    s << k << " " << m[k].get<double>();
+  }
+  return s.str();
+}
+
+}  // namespace
+
+LoopSpec loop_spec_from(const CommonTrainConfig& c) {
+  LoopSpec s;
+  s.epochs = c.epochs;
+  s.max_steps = c.max_steps;
+  s.batch_size = c.batch_size;
+  s.seed = c.seed;
+  s.log_every = c.log_every;
+  s.eval_every = c.eval_every;
+  s.checkpoint_every = c.checkpoint_every;
+  s.keep_checkpoints = c.keep_checkpoints;
+  s.time_limit = c.time_limit;
+  return s;
+}
+
+torch::Device apply_runtime(const CommonTrainConfig& c) {
+  int threads = static_cast<int>(c.threads);
+  if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  torch::set_num_threads(threads);
+  torch::manual_seed(c.seed);
+  return resolve_device(c.device);
+}
+
+TrainLoop::TrainLoop(RunDir& run, CheckpointParts parts, LoopSpec spec)
+    : run_(run),
+      parts_(std::move(parts)),
+      spec_(std::move(spec)),
+      sampler_(spec_.dataset_size, spec_.batch_size, spec_.shuffle, spec_.seed, spec_.drop_last) {
+  require(spec_.batch_size > 0, "--batch-size must be positive");
+  require(sampler_.batches_per_epoch() > 0,
+          "--batch-size " + std::to_string(spec_.batch_size) + " is larger than the " +
+              std::to_string(spec_.dataset_size) + " training samples");
+  total_steps_ = spec_.max_steps > 0 ? spec_.max_steps
+                                     : spec_.epochs * sampler_.batches_per_epoch();
+  require(total_steps_ > 0, "give --epochs or --max-steps (or a --preset that sets them)");
+}
+
+void TrainLoop::checkpoint(const std::string& name) {
+  save_checkpoint(run_.checkpoints(), name, parts_, state_);
+}
+
+bool TrainLoop::resume() {
+  const std::string latest = latest_checkpoint(run_.checkpoints());
+  if (latest.empty()) return false;
+  state_ = load_checkpoint(run_.checkpoints(), latest, parts_);
+  run_.truncate_metrics_after(state_.step);
+  if (state_.extra.contains("last_validation"))
+    last_validation_ = state_.extra["last_validation"];
+  return true;
+}
+
+nlohmann::json TrainLoop::do_validate(const ValidateFn& validate) {
+  nlohmann::json m = validate(state_);
+  last_validation_ = m;
+  state_.extra["last_validation"] = m;
+  nlohmann::json record = m;
+  record["step"] = state_.step;
+  record["epoch"] = state_.epoch;
+  record["split"] = "val";
+  run_.log(record);
+  if (m.contains(spec_.metric) && m[spec_.metric].is_number()) {
+    const double v = m[spec_.metric].get<double>();
+    const bool better = state_.best_step < 0 || (spec_.maximize ? v > state_.best_metric
+                                                                : v < state_.best_metric);
+    if (better && std::isfinite(v)) {
+      state_.best_metric = v;
+      state_.best_step = state_.step;
+      checkpoint("best");
+    }
+  }
+  return m;
+}
+
+nlohmann::json TrainLoop::run(const StepFn& step, const ValidateFn& validate) {
+  const int64_t per_epoch = sampler_.batches_per_epoch();
+  const int64_t eval_every = spec_.eval_every > 0 ? spec_.eval_every : per_epoch;
+  Progress progress("train", total_steps_, spec_.unit);
+  const auto start = std::chrono::steady_clock::now();
+  int64_t since_checkpoint = 0;
+  bool stopped_by_time = false;
+  while (state_.step < total_steps_) {
+    if (state_.batch >= per_epoch) {
+      state_.batch = 0;
+      ++state_.epoch;
+    }
+    auto indices = sampler_.batch(state_.epoch, state_.batch);
+    nlohmann::json metrics = step(state_, indices);
+    ++state_.step;
+    ++state_.batch;
+    ++since_checkpoint;
+    for (auto it = metrics.begin(); it != metrics.end(); ++it) {
+      if (it.value().is_number_float() && !std::isfinite(it.value().get<double>()))
+        throw NumericalError("training diverged at step " + std::to_string(state_.step) + ": " +
+                             it.key() + " is " + std::to_string(it.value().get<double>()) +
+                             "; lower the learning rate or check the data (the last good "
+                             "checkpoint is in " + run_.checkpoints() + ")");
+    }
+    if (spec_.log_every > 0 && state_.step % spec_.log_every == 0) {
+      nlohmann::json record = metrics;
+      record["step"] = state_.step;
+      record["epoch"] = state_.epoch;
+      record["split"] = "train";
+      run_.log(record);
+    }
+    const bool at_eval = state_.step % eval_every == 0 || state_.step == total_steps_;
+    if (at_eval) do_validate(validate);
+    const bool at_checkpoint = spec_.checkpoint_every > 0
+                                   ? state_.step % spec_.checkpoint_every == 0
+                                   : at_eval;
+    if (at_checkpoint) {
+      checkpoint(step_name(state_.step));
+      prune_checkpoints(run_.checkpoints(), spec_.keep_checkpoints);
+      since_checkpoint = 0;
+    }
+    std::string line = short_metrics(metrics, spec_.progress_keys);
+    const std::string val = short_metrics(last_validation_, spec_.progress_keys);
+    if (!val.empty()) line += (line.empty() ? "" : " | ") + std::string("val ") + val;
+    progress.update(state_.step, indices.numel(), line);
+    if (const int sig = stop_signal()) {
+      if (since_checkpoint > 0) checkpoint(step_name(state_.step));
+      progress.finish("interrupted at step " + std::to_string(state_.step));
+      throw StopRequested(sig);
+    }
+    const double elapsed =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    if (spec_.time_limit > 0 && elapsed >= spec_.time_limit && state_.step < total_steps_) {
+      stopped_by_time = true;
+      if (!at_eval) do_validate(validate);
+      if (since_checkpoint > 0) checkpoint(step_name(state_.step));
+      break;
+    }
+  }
+  progress.finish(short_metrics(last_validation_, spec_.progress_keys));
+  nlohmann::json summary;
+  summary["steps"] = state_.step;
+  summary["epochs"] = static_cast<double>(state_.step) / static_cast<double>(per_epoch);
+  summary["last"] = last_validation_;
+  summary["best_step"] = state_.best_step;
+  summary["best_" + spec_.metric] = state_.best_metric;
+  summary["stopped_by_time_limit"] = stopped_by_time;
+  summary["images_per_second"] = progress.rate();
+  summary["train_seconds"] = progress.elapsed();
+  return summary;
+}
+
+}  // namespace sparseloop

@@ -1,0 +1,73 @@
+#include "sparseloop/engine/run_dir.h"
+
+#include <chrono>
+#include <filesystem>
+
+#include "sparseloop/util/error.h"
+#include "sparseloop/util/fs.h"
+
+namespace sparseloop {
+namespace fs = std::filesystem;
+
+static double now_seconds() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+RunDir::RunDir(std::string path, bool resume) : path_(std::move(path)), start_(now_seconds()) {
+  require(!path_.empty(), "--out: a run folder is required");
+  std::error_code ec;
+  if (fs::exists(path_, ec) && !fs::is_directory(path_, ec))
+    throw InputError("--out " + path_ + ": exists and is not a folder");
+  const bool has_checkpoints =
+      fs::exists(checkpoints(), ec) && !fs::is_empty(checkpoints(), ec);
+  if (!resume && has_checkpoints)
+    throw InputError("--out " + path_ +
+                     ": already holds a run with checkpoints; use --resume to continue it or "
+                     "choose another --out");
+  make_dirs(path_);
+  make_dirs(checkpoints());
+  metrics_.open(file("metrics.jsonl"), std::ios::app);
+  if (!metrics_) throw InputError(file("metrics.jsonl") + ": cannot open for writing");
+}
+
+void RunDir::write_config(const std::string& toml) const {
+  write_file_atomic(file("config.toml"), toml);
+}
+
+void RunDir::log(nlohmann::json record) {
+  record["time"] = now_seconds() - start_;
+  metrics_ << record.dump() << "\n";
+  metrics_.flush();
+}
+
+void RunDir::truncate_metrics_after(int64_t step) {
+  metrics_.close();
+  std::string kept;
+  for (const auto& r : read_metrics(path_))
+    if (!r.contains("step") || !r["step"].is_number() || r["step"].get<int64_t>() <= step)
+      kept += r.dump() + "\n";
+  write_file_atomic(file("metrics.jsonl"), kept);
+  metrics_.open(file("metrics.jsonl"), std::ios::app);
+}
+
+void RunDir::write_json(const std::string& name, const nlohmann::json& value) const {
+  write_file_atomic(file(name), value.dump(2) + "\n");
+}
+
+std::vector<nlohmann::json> read_metrics(const std::string& run_dir) {
+  std::vector<nlohmann::json> out;
+  std::ifstream in(run_dir + "/metrics.jsonl");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    try {
+      out.push_back(nlohmann::json::parse(line));
+    } catch (const std::exception&) {
+      // A torn last line (killed mid-write) is skipped.
+    }
+  }
+  return out;
+}
+
+}  // namespace sparseloop

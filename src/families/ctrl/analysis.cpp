@@ -1,0 +1,685 @@
+#include "sparseloop/families/ctrl/analysis.h"
+
+#include <torch/script.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <sstream>
+
+#include "sparseloop/data/registry.h"
+#include "sparseloop/data/sampler.h"
+#include "sparseloop/data/transforms.h"
+#include "sparseloop/plot/image_grid.h"
+#include "sparseloop/plot/plot.h"
+#include "sparseloop/io/png.h"
+#include "sparseloop/plot/report.h"
+#include "sparseloop/families/ctrl/rate_reduction.h"
+#include "sparseloop/families/ctrl/fid.h"
+#include "sparseloop/metrics/image_quality.h"
+#include "sparseloop/families/ctrl/nearest_subspace.h"
+#include "sparseloop/families/ctrl/trainer.h"
+#include "sparseloop/families/ctrl/reference_classifier.h"
+#include "sparseloop/engine/run_dir.h"
+#include "sparseloop/util/error.h"
+#include "sparseloop/util/fs.h"
+#include "sparseloop/util/log.h"
+
+namespace sparseloop {
+namespace {
+
+struct CtrlAnalysisOptions {
+  std::string checkpoint = "best";  ///< best | final | step-XXXXXXXX
+  std::string data, data_dir;       ///< override the run's dataset (same channels and size)
+  std::string out;                  ///< output folder (created)
+  int64_t batch_size = 256;
+  int64_t limit = 0;                ///< at most this many test images (0: all)
+  torch::Device device = torch::kCPU;
+  uint64_t seed = 0;
+};
+
+/// Everything an analysis needs: the model, the data as the model sees it,
+/// and (for labelled data) the independent classifier.
+struct Context {
+  CtrlRun run;
+  CtrlData data;
+  ImageDataset test;    ///< evaluation images (the run's classes)
+  ImageDataset unseen;  ///< test images of the classes the run never saw (may be empty)
+  bool labelled = false;
+  ReferenceClassifier judge;
+  std::string out;
+};
+
+ImageDataset first_n(const ImageDataset& d, int64_t n) {
+  if (n <= 0 || n >= d.size()) return d;
+  return d.subset(torch::arange(n, torch::kLong));
+}
+
+Context load_context(const std::string& run_dir, const CtrlAnalysisOptions& o, bool need_judge) {
+  Context c;
+  c.run = load_ctrl_run(run_dir, o.checkpoint, o.device);
+  CommonTrainConfig common = c.run.common;
+  CtrlConfig config = c.run.config;
+  const bool override_data = !o.data.empty() || !o.data_dir.empty();
+  if (!o.data.empty()) common.data = o.data;
+  if (!o.data_dir.empty()) common.data_dir = o.data_dir;
+  if (override_data) config.classes.clear();  // another dataset: all of its classes
+  config.val_size = 1;
+  c.data = load_ctrl_data(common, config);
+  require(c.data.size == c.run.model->image_size() &&
+              c.data.test.channels() == c.run.model->image_channels(),
+          "--data " + common.data + ": images of " + std::to_string(c.data.test.channels()) + "×" +
+              std::to_string(c.data.size) + " px do not fit this model (" +
+              std::to_string(c.run.model->image_channels()) + "×" +
+              std::to_string(c.run.model->image_size()) + ")");
+  c.test = first_n(c.data.test, o.limit);
+  require(c.test.size() > 0, "the test split of --data " + common.data + " is empty");
+  c.labelled = c.test.labelled();
+  if (!override_data && !config.classes.empty()) {
+    auto full = load_dataset_by_name(common.data, common.data_dir);
+    std::vector<int64_t> seen;
+    std::stringstream ss(config.classes);
+    std::string item;
+    while (std::getline(ss, item, ',')) seen.push_back(std::stoll(item));
+    std::vector<int64_t> rest;
+    for (int64_t k = 0; k < full.test.num_classes; ++k)
+      if (std::find(seen.begin(), seen.end(), k) == seen.end()) rest.push_back(k);
+    c.unseen = first_n(full.test.with_classes(rest), o.limit);
+  }
+  if (need_judge && c.labelled) {
+    auto full = load_dataset_by_name(common.data, common.data_dir);
+    const CtrlData& d = c.data;
+    auto prep = [&d](const torch::Tensor& x01) {
+      auto x = x01;
+      if (x.size(2) != d.size)
+        x = (x.size(2) == 28 && d.size == 32 && d.mnist_to_32 == "pad")
+                ? pad_images(x, 2)
+                : resize_images(x, d.size, d.size);
+      return to_signed(x);
+    };
+    c.judge = reference_classifier(full.train, full.test, prep,
+                                   reference_classifier_path(common.data, common.data_dir, d.size),
+                                   o.device, config.classifier_epochs, 0);
+  }
+  c.out = o.out.empty() ? run_dir : o.out;
+  make_dirs(c.out);
+  return c;
+}
+
+struct Pass {
+  torch::Tensor x, xh, z, zh, labels;  ///< CPU tensors
+  double sparsity = 0;
+};
+
+/// X, X̂ = g(f(X)), Z, Ẑ = f(X̂) for a whole dataset, batch by batch.
+Pass closed_loop(Context& c, const ImageDataset& d, int64_t batch, torch::Device device,
+                 bool with_sparsity = true) {
+  torch::NoGradGuard no_grad;
+  auto& model = *c.run.model;
+  model.eval();
+  std::vector<torch::Tensor> xs, xhs, zs, zhs;
+  double sparsity = 0;
+  int64_t batches = 0;
+  for (int64_t i = 0; i < d.size(); i += batch) {
+    auto idx = torch::arange(i, std::min(d.size(), i + batch), torch::kLong);
+    auto x = c.data.prepare(d, idx).to(device);  // (B, C, S, S) in [−1, 1]
+    auto z = model.encode(x);                     // (B, d)
+    auto xh = model.decode(z);
+    xs.push_back(x.cpu());
+    xhs.push_back(xh.cpu());
+    zs.push_back(z.cpu());
+    zhs.push_back(model.encode(xh).cpu());
+    if (with_sparsity && batches < 4) {
+      sparsity += model.code_sparsity(x);
+      ++batches;
+    }
+  }
+  Pass p{torch::cat(xs), torch::cat(xhs), torch::cat(zs), torch::cat(zhs), {}, 0};
+  if (d.labelled()) p.labels = d.batch_labels(torch::arange(d.size(), torch::kLong));
+  p.sparsity = batches ? sparsity / batches : 0.0;
+  return p;
+}
+
+nlohmann::json image_metrics(const Pass& p) {
+  nlohmann::json m;
+  m["psnr"] = psnr_per_sample(to_unit(p.xh), to_unit(p.x), 1.0).mean().item<double>();
+  m["ssim"] = ssim(p.xh, p.x, 2.0);
+  m["mse"] = mse(to_unit(p.xh), to_unit(p.x));
+  m["images"] = p.x.size(0);
+  return m;
+}
+
+torch::Tensor grid_rows(const std::vector<torch::Tensor>& rows, const std::vector<std::string>& labels) {
+  std::vector<torch::Tensor> unit;
+  for (const auto& r : rows) unit.push_back(normalize_images(r, -1.0, 1.0));
+  return image_grid_with_rows(unit, labels);
+}
+
+/// A balanced selection: up to `per_class` images of each class, in class order.
+torch::Tensor per_class_indices(const torch::Tensor& labels, int64_t classes, int64_t per_class) {
+  std::vector<int64_t> out;
+  auto y = labels.accessor<int64_t, 1>();
+  for (int64_t k = 0; k < classes; ++k) {
+    int64_t taken = 0;
+    for (int64_t i = 0; i < labels.size(0) && taken < per_class; ++i)
+      if (y[i] == k) {
+        out.push_back(i);
+        ++taken;
+      }
+  }
+  return torch::tensor(out, torch::kLong);
+}
+
+std::pair<torch::Tensor, torch::Tensor> inception_outputs(torch::jit::script::Module& net,
+                                                          const torch::Tensor& images,
+                                                          torch::Device device) {
+  // The network takes (B, 3, 299, 299) in [−1, 1] and returns (features, logits).
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> feats, logits;
+  for (int64_t i = 0; i < images.size(0); i += 100) {
+    auto x = images.narrow(0, i, std::min<int64_t>(100, images.size(0) - i)).to(device);
+    if (x.size(1) == 1) x = x.expand({x.size(0), 3, x.size(2), x.size(3)});
+    x = resize_images(x, 299, 299);
+    auto out = net.forward({x});
+    require(out.isTuple() && out.toTuple()->elements().size() >= 2,
+            "--inception: the network must return a tuple (features, logits)");
+    feats.push_back(out.toTuple()->elements()[0].toTensor().flatten(1).cpu());
+    logits.push_back(out.toTuple()->elements()[1].toTensor().flatten(1).cpu());
+  }
+  return {torch::cat(feats), torch::cat(logits)};
+}
+
+}  // namespace
+
+static nlohmann::json evaluate_ctrl(const std::string& run_dir, const CtrlAnalysisOptions& o,
+                                    const std::string& inception = "") {
+  Context c = load_context(run_dir, o, true);
+  Pass p = closed_loop(c, c.test, o.batch_size, o.device);
+  nlohmann::json r = image_metrics(p);
+  r["model"] = c.run.common.model;
+  r["checkpoint"] = o.checkpoint;
+  r["code_sparsity"] = p.sparsity;
+  r["delta_r"] = rate_reduction(p.z, p.zh).item<double>();
+  if (c.labelled) {
+    r["consistency_accuracy"] = classifier_accuracy(c.judge.net, p.xh, p.labels);
+    r["classifier_accuracy_on_real"] = c.judge.test_accuracy;
+    // Nearest subspace: class subspaces fitted to the training features.
+    auto train = first_n(c.data.train, o.limit > 0 ? 4 * o.limit : 0);
+    Pass tp = closed_loop(c, train, o.batch_size, o.device, false);
+    const int64_t K = c.test.num_classes;
+    r["nearest_subspace_accuracy"] =
+        nearest_subspace_accuracy(tp.z, tp.labels, p.z, p.labels, K, 10, true);
+    r["nearest_subspace_accuracy_uncentred"] =
+        nearest_subspace_accuracy(tp.z, tp.labels, p.z, p.labels, K, 10, false);
+  }
+  if (c.unseen.size() > 0) {
+    Pass u = closed_loop(c, c.unseen, o.batch_size, o.device, false);
+    nlohmann::json un = image_metrics(u);
+    if (c.labelled) un["consistency_accuracy"] = classifier_accuracy(c.judge.net, u.xh, u.labels);
+    r["unseen"] = un;
+  }
+  if (!inception.empty()) {
+    require(file_exists(inception), "--inception " + inception + ": no such file");
+    torch::jit::script::Module net;
+    try {
+      net = torch::jit::load(inception, o.device);
+    } catch (const c10::Error& e) {
+      throw InputError("--inception " + inception + ": not a TorchScript module (" +
+                       std::string(e.what_without_backtrace()).substr(0, 100) + ")");
+    }
+    net.eval();
+    auto real = inception_outputs(net, p.x, o.device);
+    auto fake = inception_outputs(net, p.xh, o.device);
+    r["fid"] = frechet_distance(gaussian_stats(real.first), gaussian_stats(fake.first));
+    auto is = inception_score(fake.second, std::min<int64_t>(10, p.x.size(0)));
+    r["inception_score"] = is.first;
+    r["inception_score_std"] = is.second;
+  }
+  write_file_atomic(run_dir + "/eval.json", r.dump(2) + "\n");
+  if (c.out != run_dir) write_file_atomic(c.out + "/eval.json", r.dump(2) + "\n");
+  return r;
+}
+
+static nlohmann::json reconstruct_ctrl(const std::string& run_dir, const CtrlAnalysisOptions& o,
+                                int64_t count) {
+  require(count >= 1, "--count must be >= 1");
+  Context c = load_context(run_dir, o, false);
+  const int64_t per_row = std::min<int64_t>(16, count);
+  auto pick = [&](const ImageDataset& d) {
+    if (d.labelled()) {
+      // ⌈count / classes⌉ per class, then the first `count` of them.
+      const int64_t classes = std::max<int64_t>(1, d.num_classes);
+      auto idx = per_class_indices(d.batch_labels(torch::arange(d.size(), torch::kLong)),
+                                   d.num_classes, (count + classes - 1) / classes);
+      return idx.narrow(0, 0, std::min<int64_t>(count, idx.size(0)));
+    }
+    return torch::arange(std::min(count, d.size()), torch::kLong);
+  };
+  nlohmann::json r;
+  auto save = [&](const ImageDataset& d, const std::string& name) {
+    auto idx = pick(d);
+    Pass p = closed_loop(c, d.subset(idx), o.batch_size, o.device, false);
+    std::vector<torch::Tensor> rows;
+    std::vector<std::string> labels;
+    for (int64_t i = 0; i < p.x.size(0); i += per_row) {
+      const int64_t n = std::min(per_row, p.x.size(0) - i);
+      rows.push_back(p.x.narrow(0, i, n));
+      labels.push_back("input");
+      rows.push_back(p.xh.narrow(0, i, n));
+      labels.push_back("g(f(x))");
+    }
+    const std::string path = c.out + "/" + name + ".png";
+    write_png(path, grid_rows(rows, labels));
+    r[name] = {{"file", path}, {"images", p.x.size(0)}, {"metrics", image_metrics(p)}};
+  };
+  save(c.test, "reconstruct");
+  if (c.unseen.size() > 0) save(c.unseen, "reconstruct_unseen");
+  write_file_atomic(c.out + "/reconstruct.json", r.dump(2) + "\n");
+  return r;
+}
+
+static nlohmann::json denoise_ctrl(const std::string& run_dir, const CtrlAnalysisOptions& o, double sigma,
+                            const std::vector<double>& lambdas) {
+  require(sigma >= 0 && std::isfinite(sigma), "--sigma must be >= 0");
+  for (double l : lambdas) require(l >= 0, "--lambda values must be >= 0");
+  Context c = load_context(run_dir, o, false);
+  auto& model = *c.run.model;
+  const double trained_lambda = model.lambda();
+  auto gen = make_generator(o.seed, 0xD0155u);
+  // One fixed noise draw for every λ, so the rows differ only by λ.
+  auto clean_all = c.data.prepare(c.test, torch::arange(c.test.size(), torch::kLong));
+  auto noisy_all = clean_all + sigma * torch::randn(clean_all.sizes(), gen, torch::kFloat);
+  nlohmann::json rows = nlohmann::json::array();
+  nlohmann::json noisy_row = {
+      {"lambda", nullptr},
+      {"input", "noisy"},
+      {"psnr", psnr_per_sample(to_unit(noisy_all.clamp(-1, 1)), to_unit(clean_all), 1.0)
+                   .mean()
+                   .item<double>()},
+      {"ssim", ssim(noisy_all.clamp(-1, 1), clean_all, 2.0)},
+      {"mse", mse(to_unit(noisy_all.clamp(-1, 1)), to_unit(clean_all))}};
+  std::vector<double> ps, ss;
+  std::vector<torch::Tensor> example_rows{clean_all.narrow(0, 0, 12),
+                                          noisy_all.narrow(0, 0, 12).clamp(-1, 1)};
+  std::vector<std::string> example_labels{"clean", "noisy σ=" + format_number(sigma)};
+  {
+    torch::NoGradGuard no_grad;
+    model.eval();
+    for (double lam : lambdas) {
+      model.set_lambda(lam);
+      std::vector<torch::Tensor> outs;
+      for (int64_t i = 0; i < noisy_all.size(0); i += o.batch_size) {
+        auto x = noisy_all.narrow(0, i, std::min(o.batch_size, noisy_all.size(0) - i)).to(o.device);
+        outs.push_back(model.decode(model.encode(x)).cpu());
+      }
+      auto xh = torch::cat(outs);
+      nlohmann::json row = {{"lambda", lam},
+                            {"psnr", psnr_per_sample(to_unit(xh), to_unit(clean_all), 1.0)
+                                         .mean()
+                                         .item<double>()},
+                            {"ssim", ssim(xh, clean_all, 2.0)},
+                            {"mse", mse(to_unit(xh), to_unit(clean_all))}};
+      rows.push_back(row);
+      ps.push_back(row["psnr"]);
+      ss.push_back(row["ssim"]);
+      example_rows.push_back(xh.narrow(0, 0, 12));
+      example_labels.push_back("λ=" + format_number(lam));
+    }
+    model.set_lambda(trained_lambda);
+  }
+  write_png(c.out + "/denoise_examples.png", grid_rows(example_rows, example_labels));
+  LineChart chart;
+  chart.title = "Denoising by raising λ at inference (σ = " + format_number(sigma) + ")";
+  chart.x = {"λ of the CSC layers", lambdas.size() > 2 ? AxisScale::log : AxisScale::linear};
+  chart.y = {"PSNR (dB)"};
+  chart.series.push_back({"reconstruction of the noisy input", lambdas, ps});
+  chart.series.back().marker = Marker::circle;
+  chart.references.push_back({noisy_row["psnr"].get<double>(), "noisy input"});
+  chart.references.push_back({trained_lambda, "trained λ", false});
+  save_plot(c.out + "/denoise.png", chart);
+  nlohmann::json r = {{"sigma", sigma},
+                      {"trained_lambda", trained_lambda},
+                      {"noisy", noisy_row},
+                      {"rows", rows},
+                      {"images", c.test.size()}};
+  write_file_atomic(c.out + "/denoise.json", r.dump(2) + "\n");
+  return r;
+}
+
+static nlohmann::json interpolate_ctrl(const std::string& run_dir, const CtrlAnalysisOptions& o,
+                                int64_t pairs, int64_t steps) {
+  require(pairs >= 1 && steps >= 2, "--pairs must be >= 1 and --steps >= 2");
+  Context c = load_context(run_dir, o, false);
+  auto& model = *c.run.model;
+  torch::NoGradGuard no_grad;
+  model.eval();
+  auto gen = make_generator(o.seed, 0x1A7Eu);
+  auto perm = torch::randperm(c.test.size(), gen, torch::kLong);
+  require(c.test.size() >= 2 * pairs, "--pairs: not enough test images");
+  std::vector<torch::Tensor> rows;
+  std::vector<std::string> labels;
+  for (int64_t p = 0; p < pairs; ++p) {
+    auto idx = perm.narrow(0, 2 * p, 2);
+    auto x = c.data.prepare(c.test, idx).to(o.device);   // (2, C, S, S)
+    auto z = model.encode(x);                             // (2, d)
+    std::vector<torch::Tensor> zs;
+    for (int64_t s = 0; s < steps; ++s) {
+      const double a = static_cast<double>(s) / (steps - 1);
+      auto zi = a * z[1] + (1 - a) * z[0];                // eq. 17
+      zs.push_back(zi / zi.norm().clamp_min(1e-12));      // back onto the sphere
+    }
+    auto xh = model.decode(torch::stack(zs)).cpu();       // (steps, C, S, S)
+    rows.push_back(torch::cat({x[0].unsqueeze(0).cpu(), xh, x[1].unsqueeze(0).cpu()}));
+    labels.push_back("pair " + std::to_string(p + 1));
+  }
+  const std::string path = c.out + "/interpolate.png";
+  write_png(path, grid_rows(rows, labels));
+  nlohmann::json r = {{"file", path}, {"pairs", pairs}, {"steps", steps},
+                      {"layout", "x1, decoded interpolants α = 0…1, x2"}};
+  write_file_atomic(c.out + "/interpolate.json", r.dump(2) + "\n");
+  return r;
+}
+
+static nlohmann::json pca_ctrl(const std::string& run_dir, const CtrlAnalysisOptions& o,
+                        int64_t components, int64_t per_component) {
+  require(components >= 1 && per_component >= 1, "--components and --per-component must be >= 1");
+  Context c = load_context(run_dir, o, false);
+  require(c.labelled, "pca needs a labelled dataset (per-class components)");
+  Pass p = closed_loop(c, c.test, o.batch_size, o.device, false);
+  auto& model = *c.run.model;
+  torch::NoGradGuard no_grad;
+  nlohmann::json classes = nlohmann::json::array();
+  for (int64_t k = 0; k < c.test.num_classes; ++k) {
+    auto idx = (p.labels == k).nonzero().squeeze(1);
+    if (idx.numel() < 2) continue;
+    auto zk = p.z.index_select(0, idx).to(torch::kDouble);  // (n_k, d)
+    auto centred = zk - zk.mean(0);
+    auto svd = torch::linalg_svd(centred, false);
+    auto sv = std::get<1>(svd);
+    auto vh = std::get<2>(svd);                              // (r, d)
+    const int64_t kc = std::min(components, vh.size(0));
+    auto energy = sv.pow(2) / sv.pow(2).sum();
+    std::vector<torch::Tensor> rows;
+    std::vector<std::string> labels;
+    nlohmann::json ev = nlohmann::json::array();
+    for (int64_t j = 0; j < kc; ++j) {
+      // Samples whose features align best with component j (largest projection).
+      auto proj = centred.matmul(vh[j]);                     // (n_k,)
+      auto top = std::get<1>(proj.abs().topk(std::min(per_component, proj.size(0))));
+      auto zsel = zk.index_select(0, top).to(torch::kFloat).to(o.device);
+      rows.push_back(model.decode(zsel).cpu());
+      labels.push_back("PC" + std::to_string(j + 1));
+      ev.push_back(energy[j].item<double>());
+    }
+    const std::string path = c.out + "/pca_class" + std::to_string(k) + ".png";
+    write_png(path, grid_rows(rows, labels));
+    classes.push_back({{"class", k}, {"file", path}, {"explained_variance", ev}});
+  }
+  nlohmann::json r = {{"components", components}, {"classes", classes}};
+  write_file_atomic(c.out + "/pca.json", r.dump(2) + "\n");
+  return r;
+}
+
+static nlohmann::json similarity_ctrl(const std::string& run_dir, const CtrlAnalysisOptions& o) {
+  Context c = load_context(run_dir, o, false);
+  require(c.labelled, "similarity needs a labelled dataset (features sorted by class)");
+  const int64_t per_class = std::max<int64_t>(1, 1000 / std::max<int64_t>(1, c.test.num_classes));
+  auto all_labels = c.test.batch_labels(torch::arange(c.test.size(), torch::kLong));
+  auto idx = per_class_indices(all_labels, c.test.num_classes, per_class);
+  Pass p = closed_loop(c, c.test.subset(idx), o.batch_size, o.device, false);
+  std::vector<HeatmapBlock> blocks;
+  for (int64_t k = 0; k < c.test.num_classes; ++k) {
+    const int64_t n = (p.labels == k).sum().item<int64_t>();
+    if (n > 0) blocks.push_back({std::to_string(k), n});
+  }
+  nlohmann::json r;
+  auto draw = [&](const torch::Tensor& z, const std::string& name, const std::string& title) {
+    auto zn = z / z.norm(2, 1, true).clamp_min(1e-12);
+    auto sim = zn.matmul(zn.t()).abs();                       // (n, n)
+    Heatmap h;
+    h.title = title;
+    h.values = sim;
+    h.vmin = 0.0;
+    h.vmax = 1.0;
+    h.colorbar_label = "|cos|";
+    h.row_blocks = blocks;
+    h.xlabel = "samples (sorted by class)";
+    h.ylabel = "samples (sorted by class)";
+    save_plot(c.out + "/" + name + ".png", h, PlotStyle{800, 720});
+    auto same = p.labels.unsqueeze(0) == p.labels.unsqueeze(1);
+    r[name] = {{"file", c.out + "/" + name + ".png"},
+               {"mean_within_class", sim.masked_select(same).mean().item<double>()},
+               {"mean_between_classes", sim.masked_select(~same).mean().item<double>()}};
+  };
+  draw(p.z, "similarity_z", "|cos| similarity of features Z = f(X)");
+  draw(p.zh, "similarity_zhat", "|cos| similarity of Ẑ = f(g(f(X)))");
+  write_file_atomic(c.out + "/similarity.json", r.dump(2) + "\n");
+  return r;
+}
+
+}  // namespace sparseloop
+
+namespace sparseloop {
+namespace {
+
+std::vector<std::string> find_pngs(const std::string& dir) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  if (!std::filesystem::is_directory(dir, ec)) return out;
+  for (auto it = std::filesystem::recursive_directory_iterator(dir, ec);
+       it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+    if (ec) break;
+    const auto& p = it->path();
+    if (p.string().find("/checkpoints") != std::string::npos) continue;
+    if (p.extension() == ".png") out.push_back(p.string());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+Series curve(const std::vector<nlohmann::json>& records, const std::string& split,
+             const std::string& key, const std::string& name) {
+  Series s;
+  s.name = name;
+  for (const auto& r : records) {
+    if (r.value("split", "") != split || !r.contains(key) || !r[key].is_number()) continue;
+    s.x.push_back(r.value("step", 0.0));
+    s.y.push_back(r[key].get<double>());
+  }
+  return s;
+}
+
+std::string caption_for(const std::string& file) {
+  const std::string name = std::filesystem::path(file).stem().string();
+  if (name == "reconstruct") return "Test inputs (rows 'input') over their reconstructions g(f(x)).";
+  if (name == "reconstruct_unseen") return "Classes never seen in training: inputs over g(f(x)).";
+  if (name == "denoise") return "PSNR of reconstructions of noisy inputs as λ is raised at inference.";
+  if (name == "denoise_examples") return "Noisy inputs and their reconstructions for each λ.";
+  if (name == "interpolate") return "Decoded interpolations between the features of two images (eq. 17).";
+  if (name == "similarity_z") return "|cos| similarity of the features Z, sorted by class.";
+  if (name == "similarity_zhat") return "|cos| similarity of Ẑ = f(g(f(X))), sorted by class.";
+  if (name.rfind("pca_class", 0) == 0)
+    return "Class " + name.substr(9) + ": decoded samples best aligned with each principal component.";
+  if (name == "training_curves") return "Closed-loop objective terms during training.";
+  if (name == "validation_curves") return "Validation metrics during training.";
+  return name;
+}
+
+}  // namespace
+
+static nlohmann::json report_ctrl(const std::string& run_dir, const CtrlAnalysisOptions& o) {
+  // A complete report without extra commands: evaluate and draw the
+  // reconstructions when the run has not been evaluated yet.
+  nlohmann::json ev;
+  if (file_exists(run_dir + "/eval.json")) {
+    ev = nlohmann::json::parse(read_file(run_dir + "/eval.json"));
+  } else {
+    ev = evaluate_ctrl(run_dir, o);
+  }
+  if (!file_exists(run_dir + "/reconstruct/reconstruct.png") &&
+      !file_exists(run_dir + "/reconstruct.png")) {
+    CtrlAnalysisOptions ro = o;
+    ro.out = run_dir + "/reconstruct";
+    reconstruct_ctrl(run_dir, ro, 32);
+  }
+  CommonTrainConfig common;
+  CtrlConfig config;
+  read_run_config(run_dir, common, config);
+  auto records = read_metrics(run_dir);
+  nlohmann::json summary;
+  if (file_exists(run_dir + "/summary.json"))
+    summary = nlohmann::json::parse(read_file(run_dir + "/summary.json"));
+
+  // One line chart per panel, all against the training step.
+  auto step_chart = [](const std::string& title, const std::string& y_label) {
+    LineChart c;
+    c.title = title;
+    c.x.label = "step";
+    c.y.label = y_label;
+    return c;
+  };
+  LineChart terms = step_chart("Closed-loop objective during training", "nats");
+  terms.series.push_back(curve(records, "train", "delta_r", "ΔR(Z, Ẑ) (descent)"));
+  terms.series.push_back(curve(records, "train", "enc_delta_r", "ΔR(Z, Ẑ) (ascent)"));
+  terms.series.push_back(curve(records, "train", "objective", "objective T (descent)"));
+  terms.series.push_back(curve(records, "train", "rate_z", "R(Z)"));
+  LineChart val = step_chart("Validation", "value");
+  val.series.push_back(curve(records, "val", "consistency_accuracy", "consistency accuracy"));
+  val.series.push_back(curve(records, "val", "ssim", "SSIM"));
+  LineChart val_psnr = step_chart("Validation PSNR", "PSNR (dB)");
+  val_psnr.series.push_back(curve(records, "val", "psnr", "PSNR of g(f(x))"));
+
+  const std::string title = common.model == "csc-ctrl" ? "CSC-CTRL" : "CTRL";
+  Report r(title + " on " + common.data);
+  r.subtitle("Closed-loop transcription run " + run_dir)
+      .meta("model", common.model)
+      .meta("data", common.data + (config.classes.empty() ? "" : " (classes " + config.classes + ")"))
+      .meta("steps", std::to_string(summary.value("steps", int64_t(0))))
+      .meta("strategy", std::to_string(config.strategy))
+      .meta("checkpoint", ev.value("checkpoint", std::string("best")));
+  r.section("Results");
+  auto num = [&](const char* key, int decimals, const std::string& unit = "") {
+    return ev.contains(key) && ev[key].is_number()
+               ? format_number(ev[key].get<double>(), decimals) + unit
+               : std::string("—");
+  };
+  std::vector<MetricCard> cards = {
+      {"Consistency accuracy", num("consistency_accuracy", 3),
+       ev.contains("classifier_accuracy_on_real")
+           ? "classifier on real test images: " + num("classifier_accuracy_on_real", 3)
+           : "",
+       "independent classifier on g(f(x))"},
+      {"PSNR", num("psnr", 2, " dB"), "", "g(f(x)) vs x, test images"},
+      {"SSIM", num("ssim", 3), "", ""},
+      {"Nearest subspace", num("nearest_subspace_accuracy", 3), "", "10 components per class"},
+      {"Code sparsity", num("code_sparsity", 3), "", "zeros in the CSC codes"},
+      {"ΔR(Z, Ẑ)", num("delta_r", 3), "", "test set"}};
+  if (ev.contains("fid")) cards.push_back({"FID", num("fid", 1), "", ""});
+  if (ev.contains("inception_score")) cards.push_back({"Inception Score", num("inception_score", 2), "", ""});
+  r.cards(cards);
+  if (ev.contains("unseen")) {
+    Table t;
+    t.caption = "Generalization to classes never seen in training";
+    t.header = {"classes", "PSNR (dB)", "SSIM", "consistency accuracy"};
+    auto& u = ev["unseen"];
+    t.rows.push_back({"seen", ev.value("psnr", 0.0), ev.value("ssim", 0.0),
+                      ev.value("consistency_accuracy", 0.0)});
+    t.rows.push_back({"unseen", u.value("psnr", 0.0), u.value("ssim", 0.0),
+                      u.value("consistency_accuracy", 0.0)});
+    t.decimals = {-1, 2, 3, 3};
+    r.table(t);
+  }
+  r.section("Training");
+  if (!records.empty()) {
+    r.figure(render_plot(terms), "Every ΔR term is logged to metrics.jsonl.");
+    r.figure(render_plot(val), "Validation images are held out of training.");
+    r.figure(render_plot(val_psnr));
+  }
+  if (!summary.is_null())
+    r.paragraph("Trained " + std::to_string(summary.value("steps", int64_t(0))) + " steps in " +
+                format_number(summary.value("train_seconds", 0.0), 0) + " s (" +
+                format_number(summary.value("images_per_second", 0.0), 0) +
+                " images/s); best validation at step " +
+                std::to_string(summary.value("best_step", int64_t(-1))) + ".");
+  r.section("Figures");
+  for (const auto& png : find_pngs(run_dir)) r.figure_file(png, caption_for(png));
+  r.section("Configuration");
+  r.details("config.toml", read_file(run_dir + "/config.toml"));
+  r.details("eval.json", ev.dump(2));
+  const std::string path = (o.out.empty() ? run_dir : o.out) + "/report.html";
+  r.write(path);
+  return {{"report", path}, {"eval", ev}};
+}
+
+// ---------------------------------------------------------------------------
+// The analyses as requests (engine/analysis.h)
+
+namespace {
+
+CtrlAnalysisOptions options_from(const AnalysisRequest& a, const std::string& command) {
+  CtrlAnalysisOptions o;
+  o.device = a.device;
+  o.checkpoint = a.checkpoint;
+  o.data = a.data;
+  o.data_dir = a.data_dir;
+  o.batch_size = a.batch_size;
+  o.limit = a.limit;
+  o.seed = a.seed;
+  o.out = command == "eval" || command == "report" ? a.out : a.output_dir(command);
+  return o;
+}
+
+}  // namespace
+
+nlohmann::json ctrl_eval(const EvalRequest& a) {
+  auto r = evaluate_ctrl(a.run, options_from(a, "eval"), a.inception);
+  std::string line = "eval: PSNR " + std::to_string(r.value("psnr", 0.0)) + " dB, SSIM " +
+                     std::to_string(r.value("ssim", 0.0));
+  if (r.contains("consistency_accuracy"))
+    line += ", consistency accuracy " + std::to_string(r["consistency_accuracy"].get<double>());
+  say(line + " -> " + a.run + "/eval.json");
+  return r;
+}
+
+nlohmann::json ctrl_reconstruct(const ReconstructRequest& a) {
+  auto o = options_from(a, "reconstruct");
+  auto r = reconstruct_ctrl(a.run, o, a.count);
+  say("reconstruct: " + o.out + "/reconstruct.png");
+  return r;
+}
+
+nlohmann::json ctrl_denoise(const DenoiseRequest& a) {
+  auto o = options_from(a, "denoise");
+  auto r = denoise_ctrl(a.run, o, a.sigma, a.lambdas);
+  say("denoise: " + o.out + "/denoise.png and denoise.json");
+  return r;
+}
+
+nlohmann::json ctrl_interpolate(const InterpolateRequest& a) {
+  auto o = options_from(a, "interpolate");
+  auto r = interpolate_ctrl(a.run, o, a.pairs, a.steps);
+  say("interpolate: " + o.out + "/interpolate.png");
+  return r;
+}
+
+nlohmann::json ctrl_pca(const PcaRequest& a) {
+  auto o = options_from(a, "pca");
+  auto r = pca_ctrl(a.run, o, a.components, a.per_component);
+  say("pca: " + o.out + "/pca_class*.png");
+  return r;
+}
+
+nlohmann::json ctrl_similarity(const SimilarityRequest& a) {
+  auto o = options_from(a, "similarity");
+  auto r = similarity_ctrl(a.run, o);
+  say("similarity: " + o.out + "/similarity_z.png");
+  return r;
+}
+
+nlohmann::json ctrl_report(const ReportRequest& a) {
+  auto r = report_ctrl(a.run, options_from(a, "report"));
+  say("report: " + r["report"].get<std::string>());
+  return r;
+}
+
+}  // namespace sparseloop

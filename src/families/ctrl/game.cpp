@@ -1,0 +1,97 @@
+#include "sparseloop/families/ctrl/game.h"
+
+namespace sparseloop {
+namespace {
+
+nlohmann::json terms_json(const ClosedLoopTerms& t, const std::string& prefix) {
+  nlohmann::json j;
+  j[prefix + "objective"] = t.objective.item<double>();
+  j[prefix + "delta_r"] = t.delta.item<double>();
+  j[prefix + "rate_z"] = t.rate_z.item<double>();
+  j[prefix + "rate_z_hat"] = t.rate_z_hat.item<double>();
+  if (t.class_rate_z.defined()) {
+    j[prefix + "class_rate_z"] = t.class_rate_z.item<double>();
+    j[prefix + "class_rate_z_hat"] = t.class_rate_z_hat.item<double>();
+  }
+  return j;
+}
+
+}  // namespace
+
+ClosedLoopGame::ClosedLoopGame(std::shared_ptr<ClosedLoopModel> model, GameOptions o)
+    : model_(std::move(model)), options_(o) {
+  TORCH_CHECK(o.strategy() == 1 || o.strategy() == 2, "strategy must be 1 or 2");
+  TORCH_CHECK(!o.class_conditional() || o.num_classes() > 0,
+              "the class-conditional objective needs num_classes");
+  auto adam = torch::optim::AdamOptions(o.lr()).betas(std::make_tuple(o.beta1(), o.beta2()));
+  // Two players, two optimizers: the shared dictionaries appear in both, each
+  // with its own moment estimates (ascent and descent directions differ).
+  opt_enc_ = std::make_unique<torch::optim::Adam>(model_->encoder_parameters(), adam);
+  opt_dec_ = std::make_unique<torch::optim::Adam>(model_->decoder_parameters(), adam);
+}
+
+void ClosedLoopGame::set_lr(double lr) {
+  for (auto* opt : {opt_enc_.get(), opt_dec_.get()})
+    for (auto& group : opt->param_groups())
+      static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
+}
+
+ClosedLoopTerms ClosedLoopGame::objective(const torch::Tensor& z, const torch::Tensor& zh,
+                                          const torch::Tensor& y) const {
+  if (options_.class_conditional())
+    return closed_loop_objective(z, zh, y, options_.num_classes(), options_.eps_sq());
+  return closed_loop_objective(z, zh, {}, 0, options_.eps_sq());
+}
+
+ClosedLoopTerms ClosedLoopGame::ascent_objective(const torch::Tensor& x, const torch::Tensor& y) {
+  // X̂ is a constant for the encoder player: the decoder's use of the shared
+  // dictionaries is held fixed and no gradient reaches Z through X̂, so g
+  // runs without a graph.
+  auto z = model_->encode(x);                  // (B, d)
+  torch::Tensor xh;
+  {
+    torch::NoGradGuard no_grad;
+    xh = model_->decode(z.detach(), true);     // (B, C, S, S)
+  }
+  auto zh = model_->encode(xh);                // (B, d)
+  return objective(z, zh, y);
+}
+
+ClosedLoopTerms ClosedLoopGame::descent_objective(const torch::Tensor& x,
+                                                  const torch::Tensor& y) {
+  // Strategy 2 differentiates every use of the shared dictionaries (encoder
+  // on X and on X̂, decoder); Strategy 1 only the decoder's, so Z = f(X) is a
+  // constant and the encoder on X̂ passes gradients to X̂ alone.
+  const bool strategy1 = options_.strategy() == 1;
+  torch::Tensor z;
+  if (strategy1 || model_->shared_parameters().empty()) {
+    torch::NoGradGuard no_grad;
+    z = model_->encode(x, true);
+  } else {
+    z = model_->encode(x);
+  }
+  auto xh = model_->decode(z);
+  auto zh = model_->encode(xh, strategy1);
+  return objective(z, zh, y);
+}
+
+nlohmann::json ClosedLoopGame::step(const torch::Tensor& x, const torch::Tensor& y) {
+  nlohmann::json m;
+  for (int64_t k = 0; k < options_.encoder_steps(); ++k) {
+    opt_enc_->zero_grad();
+    auto t = ascent_objective(x, y);
+    (-t.objective).backward();                 // maximize T
+    opt_enc_->step();
+    if (k + 1 == options_.encoder_steps()) m.update(terms_json(t, "enc_"));
+  }
+  opt_enc_->zero_grad();
+  opt_dec_->zero_grad();
+  auto t = descent_objective(x, y);
+  t.objective.backward();                      // minimize T
+  opt_dec_->step();
+  opt_enc_->zero_grad();  // gradients the descent left on encoder-only parameters are dropped
+  m.update(terms_json(t, ""));
+  return m;
+}
+
+}  // namespace sparseloop

@@ -1,0 +1,124 @@
+#include "sparseloop/families/ctrl/reference_classifier.h"
+
+#include <functional>
+
+#include "sparseloop/data/mnist.h"
+#include "sparseloop/data/sampler.h"
+#include "sparseloop/data/transforms.h"
+#include "sparseloop/io/safetensors.h"
+#include "sparseloop/engine/checkpoint.h"
+#include "sparseloop/util/fs.h"
+
+namespace sparseloop {
+
+SmallCnnImpl::SmallCnnImpl(int64_t channels, int64_t classes, int64_t w) {
+  // Two conv-conv-pool stages and a two-layer head, no normalization layers:
+  // the same function in training and evaluation (no running statistics).
+  torch::nn::Sequential seq;
+  auto conv = [&](int64_t in, int64_t out) {
+    seq->push_back(torch::nn::Conv2d(torch::nn::Conv2dOptions(in, out, 3).padding(1)));
+    seq->push_back(torch::nn::ReLU());
+  };
+  conv(channels, w);
+  conv(w, w);
+  seq->push_back(torch::nn::MaxPool2d(2));
+  conv(w, 2 * w);
+  conv(2 * w, 2 * w);
+  seq->push_back(torch::nn::MaxPool2d(2));
+  seq->push_back(torch::nn::AdaptiveAvgPool2d(4));
+  seq->push_back(torch::nn::Flatten());
+  seq->push_back(torch::nn::Linear(2 * w * 16, 128));
+  seq->push_back(torch::nn::ReLU());
+  body = register_module("body", seq);
+  head = register_module("head", torch::nn::Linear(128, classes));
+}
+
+torch::Tensor SmallCnnImpl::forward(const torch::Tensor& x) {
+  // Per-image standardization: the judge looks at shapes, not at how a
+  // decoder happens to calibrate brightness and contrast.
+  auto flat = x.reshape({x.size(0), -1});
+  auto mean = flat.mean(1).view({-1, 1, 1, 1});
+  auto std = flat.std(1).view({-1, 1, 1, 1}).clamp_min(1e-3);
+  return head->forward(body->forward((x - mean) / std));  // (B, classes)
+}
+
+std::string reference_classifier_path(const std::string& dataset, const std::string& data_dir,
+                                      int64_t size) {
+  // One cached classifier per data folder: a short hash of its path.
+  const size_t h = std::hash<std::string>{}(data_dir);
+  char tag[32];
+  std::snprintf(tag, sizeof tag, "%08zx", h & 0xffffffffu);
+  return default_data_root() + "/classifiers/v3-" + dataset + "-" + std::to_string(size) + "-" +
+         (data_dir.empty() ? std::string("embedded") : std::string(tag)) + ".safetensors";
+}
+
+double classifier_accuracy(SmallCnn& net, const torch::Tensor& images, const torch::Tensor& labels,
+                           int64_t batch_size) {
+  torch::NoGradGuard no_grad;
+  net->eval();
+  const auto device = net->parameters().front().device();
+  int64_t correct = 0;
+  for (int64_t i = 0; i < images.size(0); i += batch_size) {
+    const int64_t n = std::min(batch_size, images.size(0) - i);
+    auto logits = net->forward(images.narrow(0, i, n).to(device));
+    correct += (logits.argmax(1).cpu() == labels.narrow(0, i, n).cpu()).sum().item<int64_t>();
+  }
+  return images.size(0) ? static_cast<double>(correct) / images.size(0) : 0.0;
+}
+
+ReferenceClassifier reference_classifier(const ImageDataset& train, const ImageDataset& test,
+                                         const ImagePrep& prep, const std::string& cache_path,
+                                         torch::Device device, int64_t epochs, uint64_t seed) {
+  TORCH_CHECK(train.labelled() && test.labelled(), "reference classifier needs labels");
+  ReferenceClassifier rc;
+  rc.path = cache_path;
+  rc.net = SmallCnn(train.channels(), train.num_classes);
+  rc.net->to(device);
+  auto all = torch::arange(test.size(), torch::kLong);
+  auto test_x = prep(test.batch_float(all));
+  auto test_y = test.batch_labels(all);
+  if (file_exists(cache_path)) {
+    try {
+      load_weights(cache_path, *rc.net);
+      rc.net->to(device);
+      rc.test_accuracy = classifier_accuracy(rc.net, test_x, test_y);
+      return rc;
+    } catch (const std::exception&) {
+      // A damaged or stale cache is retrained below.
+    }
+  }
+  torch::manual_seed(seed);
+  rc.net = SmallCnn(train.channels(), train.num_classes);
+  rc.net->to(device);
+  torch::optim::Adam opt(rc.net->parameters(), torch::optim::AdamOptions(1e-3));
+  EpochSampler sampler(train.size(), 128, true, seed ^ 0xC1A55u, true);
+  auto gen = make_generator(seed, 0xC1A55u);
+  rc.net->train();
+  for (int64_t e = 0; e < epochs; ++e) {
+    if (e == (3 * epochs) / 4)  // one step decay for the last quarter
+      for (auto& g : opt.param_groups())
+        static_cast<torch::optim::AdamOptions&>(g.options()).lr(1e-4);
+    for (int64_t b = 0; b < sampler.batches_per_epoch(); ++b) {
+      auto idx = sampler.batch(e, b);
+      // ±2 px random shifts and, on every other batch, Gaussian noise of a
+      // random level: robustness to the small misalignments and textures of
+      // reconstructions, so that the judge scores what a reader would.
+      auto x = random_crop(prep(train.batch_float(idx)) + 1.0, 2, gen) - 1.0;
+      if (b % 2 == 1) {
+        auto level = torch::rand({x.size(0), 1, 1, 1}, gen) * 0.4;
+        x = x + level * torch::randn(x.sizes(), gen);
+      }
+      auto y = train.batch_labels(idx).to(device);
+      opt.zero_grad();
+      auto loss = torch::nn::functional::cross_entropy(rc.net->forward(x.to(device)), y);
+      loss.backward();
+      opt.step();
+    }
+  }
+  rc.test_accuracy = classifier_accuracy(rc.net, test_x, test_y);
+  make_dirs(cache_path.substr(0, cache_path.find_last_of('/')));
+  save_weights(cache_path, *rc.net, {{"test_accuracy", std::to_string(rc.test_accuracy)}});
+  return rc;
+}
+
+}  // namespace sparseloop

@@ -1,0 +1,320 @@
+#include "sparseloop/families/ctrl/trainer.h"
+
+#include <sstream>
+
+#include "sparseloop/data/registry.h"
+#include "sparseloop/data/transforms.h"
+#include "sparseloop/metrics/image_quality.h"
+#include "sparseloop/engine/checkpoint.h"
+#include "sparseloop/families/ctrl/game.h"
+#include "sparseloop/engine/loop.h"
+#include "sparseloop/families/ctrl/reference_classifier.h"
+#include "sparseloop/engine/run_dir.h"
+#include "sparseloop/util/error.h"
+#include "sparseloop/util/fs.h"
+
+namespace sparseloop {
+
+// ---------------------------------------------------------------------------
+// Presets
+
+std::vector<Preset> ctrl_presets() {
+  return {
+      {"mnist-csc-ctrl", "csc-ctrl",
+       "CSC-CTRL on MNIST 32x32 (padded): λ 0.01, 2 FISTA steps, signed codes, Strategy 2, "
+       "Adam β (0, 0.9) as CPAL 2024; for the 10k embedded digits on a CPU: width 32, batch 64, "
+       "lr 5e-4 and the objective ΔR(Z, Ẑ), which aligned samples faster than 2e-4 and the "
+       "class-conditional form (docs/results.md)",
+       {{"data", "mnist"}, {"width", "32"}, {"batch-size", "64"}, {"lr", "5e-4"}, {"beta1", "0"},
+        {"beta2", "0.9"}, {"lambda", "0.01"}, {"fista-steps", "2"}, {"objective", "delta"},
+        {"max-steps", "1200"}, {"eval-every", "100"}}},
+      {"mnist-ctrl", "ctrl",
+       "CTRL baseline (mini-DCGAN) on MNIST with the budget of mnist-csc-ctrl: batch 64, "
+       "Adam 5e-4 β (0, 0.9), ΔR(Z, Ẑ)",
+       {{"data", "mnist"}, {"width", "32"}, {"batch-size", "64"}, {"lr", "5e-4"}, {"beta1", "0"},
+        {"beta2", "0.9"}, {"objective", "delta"}, {"max-steps", "1200"}, {"eval-every", "100"}}},
+      {"cifar10-csc-ctrl", "csc-ctrl",
+       "CSC-CTRL on CIFAR-10 (CPAL 2024): batch 2000, Adam 2e-4 β (0, 0.9), λ 0.01, "
+       "1000 epochs (converges ≈ 300)",
+       {{"data", "cifar10"}, {"batch-size", "2000"}, {"lr", "2e-4"}, {"beta1", "0"},
+        {"beta2", "0.9"}, {"lambda", "0.01"}, {"epochs", "1000"}, {"val-size", "5000"}}},
+      {"stl10-csc-ctrl", "csc-ctrl",
+       "CSC-CTRL on STL-10 resized to 64 (CPAL 2024): batch 1024, Adam 2e-4 β (0.5, 0.9)",
+       {{"data", "stl10"}, {"batch-size", "1024"}, {"lr", "2e-4"}, {"beta1", "0.5"},
+        {"beta2", "0.9"}, {"lambda", "0.01"}, {"epochs", "300"}, {"val-size", "500"}}},
+      {"imagenet-csc-ctrl", "csc-ctrl",
+       "CSC-CTRL on ImageNet (ImageFolder, centre crop 224 → 64; CPAL 2024): batch 128, "
+       "10 000 iterations, Adam 1e-4 β (0.5, 0.9)",
+       {{"data", "folder"}, {"batch-size", "128"}, {"lr", "1e-4"}, {"beta1", "0.5"},
+        {"beta2", "0.9"}, {"lambda", "0.01"}, {"max-steps", "10000"}, {"val-size", "5000"}}},
+      {"cifar10-ctrl", "ctrl",
+       "CTRL baseline on CIFAR-10 (LDR code: batch 1600, Adam 1.5e-4 β (0.5, 0.999), "
+       "linear decay, 2 encoder steps)",
+       {{"data", "cifar10"}, {"batch-size", "1600"}, {"lr", "1.5e-4"}, {"beta1", "0.5"},
+        {"beta2", "0.999"}, {"lr-decay", "linear"}, {"encoder-steps", "2"},
+        {"max-steps", "45000"}, {"val-size", "5000"}}},
+  };
+}
+
+// ---------------------------------------------------------------------------
+// Data
+
+torch::Tensor CtrlData::prepare(const ImageDataset& d, const torch::Tensor& indices) const {
+  auto x = d.batch_float(indices);  // (B, C, H, W) in [0, 1]
+  if (x.size(2) != size || x.size(3) != size) {
+    if (x.size(2) == 28 && size == 32 && mnist_to_32 == "pad")
+      x = pad_images(x, 2);         // (B, C, 32, 32), MNIST's zero border extended
+    else
+      x = resize_images(x, size, size);
+  }
+  return to_signed(x);              // [−1, 1]
+}
+
+namespace {
+
+std::vector<int64_t> parse_classes(const std::string& text) {
+  std::vector<int64_t> out;
+  std::stringstream ss(text);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    try {
+      size_t used = 0;
+      out.push_back(std::stoll(item, &used));
+      if (used != item.size()) throw std::invalid_argument(item);
+    } catch (const std::exception&) {
+      throw InputError("--classes '" + text + "': '" + item + "' is not a class index");
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+CtrlData load_ctrl_data(const CommonTrainConfig& common, const CtrlConfig& config) {
+  auto splits = load_dataset_by_name(common.data, common.data_dir);
+  CtrlData d;
+  d.mnist_to_32 = config.mnist_to_32;
+  require(config.mnist_to_32 == "pad" || config.mnist_to_32 == "resize",
+          "--mnist-to-32 '" + config.mnist_to_32 + "': expected pad or resize");
+  const int64_t h = splits.train.height();
+  d.size = h <= 32 ? 32 : 64;
+  auto train = splits.train;
+  d.test = splits.test;
+  if (!config.classes.empty()) {
+    require(train.labelled(), "--classes needs a labelled dataset");
+    auto cls = parse_classes(config.classes);
+    for (auto c : cls)
+      require(c >= 0 && c < train.num_classes,
+              "--classes: class " + std::to_string(c) + " is not in [0, " +
+                  std::to_string(train.num_classes) + ")");
+    train = train.with_classes(cls);
+    d.test = d.test.with_classes(cls);
+  }
+  require(config.val_size >= 0 && config.val_size < train.size(),
+          "--val-size " + std::to_string(config.val_size) + " must be below the " +
+              std::to_string(train.size()) + " training images");
+  const double fraction = 1.0 - static_cast<double>(config.val_size) / train.size();
+  auto parts = split_dataset(train, fraction, common.seed ^ 0x5EEDu);
+  d.train = parts.train;
+  d.val = parts.test;
+  return d;
+}
+
+// ---------------------------------------------------------------------------
+// Models
+
+std::shared_ptr<ClosedLoopModel> make_closed_loop_model(const std::string& model,
+                                                        const CtrlConfig& c, int64_t channels,
+                                                        int64_t size) {
+  require(c.width >= 1, "--width must be >= 1");
+  if (model == "csc-ctrl") {
+    require(c.lambda >= 0, "--lambda must be >= 0");
+    require(c.fista_steps >= 1, "--fista-steps must be >= 1");
+    return std::make_shared<CscCtrlImpl>(CscCtrlOptions()
+                                             .channels(channels)
+                                             .image_size(size)
+                                             .width(c.width)
+                                             .lambda(c.lambda)
+                                             .steps(c.fista_steps)
+                                             .nonnegative(c.nonnegative)
+                                             .step_factor(c.step_factor));
+  }
+  if (model == "ctrl") {
+    require(size == 32, "--model ctrl: the CTRL baseline takes 32×32 images (use csc-ctrl for 64)");
+    require(c.latent >= 1, "--latent must be >= 1");
+    return std::make_shared<CtrlImpl>(
+        CtrlOptions().channels(channels).image_size(size).width(c.width).latent(c.latent));
+  }
+  throw InputError("--model '" + model + "': not a closed-loop model (csc-ctrl or ctrl)");
+}
+
+// ---------------------------------------------------------------------------
+// Training
+
+nlohmann::json train_ctrl(const CommonTrainConfig& common, const CtrlConfig& config) {
+  require(config.strategy == 1 || config.strategy == 2, "--strategy must be 1 or 2");
+  require(config.objective == "auto" || config.objective == "delta" || config.objective == "class",
+          "--objective '" + config.objective + "': expected auto, delta or class");
+  require(config.lr > 0, "--lr must be > 0");
+  require(config.beta1 >= 0 && config.beta1 < 1 && config.beta2 >= 0 && config.beta2 < 1,
+          "--beta1/--beta2 must be in [0, 1)");
+  require(config.lr_decay == "none" || config.lr_decay == "linear",
+          "--lr-decay '" + config.lr_decay + "': expected none or linear");
+  require(config.encoder_steps >= 1, "--encoder-steps must be >= 1");
+  require(config.eps_sq > 0, "--eps-sq must be > 0");
+  const torch::Device device = apply_runtime(common);
+  RunDir run(common.out, common.resume);
+  CommonTrainConfig resolved = common;
+  if (resolved.batch_size <= 0) resolved.batch_size = 64;
+  run.write_config(resolved_config_toml(resolved, "ctrl", config));
+
+  CtrlData data = load_ctrl_data(resolved, config);
+  const bool labelled = data.train.labelled();
+  const bool class_objective =
+      config.objective == "class" || (config.objective == "auto" && labelled);
+  require(!class_objective || labelled, "--objective class needs a labelled dataset");
+  const int64_t num_classes = data.train.num_classes;
+
+  auto model = make_closed_loop_model(resolved.model, config, data.train.channels(), data.size);
+  run.write_json("model_info.json", {{"model", resolved.model},
+                                     {"channels", data.train.channels()},
+                                     {"image_size", data.size},
+                                     {"num_classes", num_classes},
+                                     {"feature_dim", model->feature_dim()}});
+  model->to(device);
+  ClosedLoopGame game(model, GameOptions()
+                                 .strategy(config.strategy)
+                                 .class_conditional(class_objective)
+                                 .num_classes(num_classes)
+                                 .eps_sq(config.eps_sq)
+                                 .encoder_steps(config.encoder_steps)
+                                 .lr(config.lr)
+                                 .beta1(config.beta1)
+                                 .beta2(config.beta2));
+
+  // The independent judge of reconstructions (never trained on X̂).
+  ReferenceClassifier judge;
+  if (labelled) {
+    auto prep = [&](const torch::Tensor& x01) {
+      auto x = x01;
+      if (x.size(2) != data.size) {
+        x = (x.size(2) == 28 && data.size == 32 && data.mnist_to_32 == "pad")
+                ? pad_images(x, 2)
+                : resize_images(x, data.size, data.size);
+      }
+      return to_signed(x);
+    };
+    auto full = load_dataset_by_name(resolved.data, resolved.data_dir);
+    judge = reference_classifier(full.train, full.test, prep,
+                                 reference_classifier_path(resolved.data, resolved.data_dir,
+                                                           data.size),
+                                 device, config.classifier_epochs, 0);
+  }
+
+  LoopSpec spec = loop_spec_from(resolved);
+  spec.dataset_size = data.train.size();
+  spec.batch_size = resolved.batch_size;
+  spec.metric = labelled ? "consistency_accuracy" : "psnr";
+  spec.maximize = true;
+  spec.progress_keys = {"delta_r", "consistency_accuracy", "psnr"};
+  CheckpointParts parts{model.get(), {&game.encoder_optimizer(), &game.decoder_optimizer()}, {}};
+  TrainLoop loop(run, parts, spec);
+  // Fixed training batches for the BatchNorm statistics of evaluation (see
+  // recalibrate_batch_norm): 8 batches of the training size, at most 2048 images.
+  std::vector<torch::Tensor> stat_batches;
+  {
+    const int64_t b = std::min<int64_t>(resolved.batch_size, data.train.size());
+    const int64_t count = std::max<int64_t>(1, std::min<int64_t>(8, 2048 / b));
+    for (int64_t k = 0; k < count && (k + 1) * b <= data.train.size(); ++k)
+      stat_batches.push_back(
+          data.prepare(data.train, torch::arange(k * b, (k + 1) * b, torch::kLong)).to(device));
+  }
+  if (resolved.resume) {
+    loop.resume();
+  } else {
+    model->train();
+    model->calibrate(stat_batches.front());  // data-dependent init of the decoder's BN
+  }
+  auto step = [&](TrainState& state, const torch::Tensor& idx) {
+    if (config.lr_decay == "linear")
+      game.set_lr(config.lr * (1.0 - static_cast<double>(state.step) / loop.total_steps()));
+    model->train();
+    auto x = data.prepare(data.train, idx).to(device);  // (B, C, S, S) in [−1, 1]
+    torch::Tensor y;
+    if (labelled) y = data.train.batch_labels(idx).to(device);
+    return game.step(x, y);
+  };
+
+  auto validate = [&](TrainState&) {
+    torch::NoGradGuard no_grad;
+    recalibrate_batch_norm(*model, stat_batches);  // statistics of the current weights
+    model->eval();
+    nlohmann::json m;
+    const int64_t n = data.val.size();
+    std::vector<torch::Tensor> xs, xhs, zs, zhs;
+    for (int64_t i = 0; i < n; i += 500) {
+      auto idx = torch::arange(i, std::min(n, i + 500), torch::kLong);
+      auto x = data.prepare(data.val, idx).to(device);
+      auto z = model->encode(x);
+      auto xh = model->decode(z);
+      xs.push_back(x.cpu());
+      xhs.push_back(xh.cpu());
+      zs.push_back(z.cpu());
+      zhs.push_back(model->encode(xh).cpu());
+    }
+    auto x = torch::cat(xs), xh = torch::cat(xhs);
+    m["psnr"] = psnr_per_sample(to_unit(xh), to_unit(x), 1.0).mean().item<double>();
+    m["ssim"] = ssim(xh, x, 2.0);
+    m["mse"] = mse(to_unit(xh), to_unit(x));
+    m["val_delta_r"] = rate_reduction(torch::cat(zs), torch::cat(zhs), config.eps_sq).item<double>();
+    m["code_sparsity"] = model->code_sparsity(x.narrow(0, 0, std::min<int64_t>(64, n)).to(device));
+    if (labelled) {
+      auto y = data.val.batch_labels(torch::arange(n, torch::kLong));
+      m["consistency_accuracy"] = classifier_accuracy(judge.net, xh, y);
+    }
+    model->train();
+    return m;
+  };
+
+  nlohmann::json summary = loop.run(step, validate);
+  recalibrate_batch_norm(*model, stat_batches);
+  save_weights(run.file("model.safetensors"), *model,
+               {{"model", resolved.model}, {"steps", std::to_string(loop.state().step)}});
+  summary["model"] = resolved.model;
+  summary["classifier_test_accuracy"] = judge.test_accuracy;
+  summary["objective"] = class_objective ? "class" : "delta";
+  run.write_json("summary.json", summary);
+  return summary;
+}
+
+// ---------------------------------------------------------------------------
+// Loading a run
+
+CtrlRun load_ctrl_run(const std::string& run_dir, const std::string& checkpoint,
+                      torch::Device device) {
+  CtrlRun r;
+  read_run_config(run_dir, r.common, r.config);
+  nlohmann::json info;
+  try {
+    info = nlohmann::json::parse(read_file(run_dir + "/model_info.json"));
+  } catch (const nlohmann::json::exception& e) {
+    throw InputError(run_dir + "/model_info.json: damaged (" + std::string(e.what()) + ")");
+  }
+  r.model = make_closed_loop_model(r.common.model, r.config, info.value("channels", int64_t(1)),
+                                   info.value("image_size", int64_t(32)));
+  std::string file;
+  if (checkpoint == "final") {
+    file = run_dir + "/model.safetensors";
+  } else {
+    file = run_dir + "/checkpoints/" + checkpoint + "/model.safetensors";
+  }
+  require(file_exists(file), "--checkpoint " + checkpoint + ": " + file +
+                                 " does not exist (best | final | step-XXXXXXXX)");
+  load_weights(file, *r.model);
+  r.model->to(device);
+  r.model->eval();
+  r.weights = file;
+  return r;
+}
+
+}  // namespace sparseloop

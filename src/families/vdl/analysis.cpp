@@ -1,0 +1,401 @@
+// Analysis commands for the VDL family (sdl, vdl, sdl-nl, vdl-nl): eval,
+// reconstruct, denoise, atoms, probe, report (CLI.md "Analysis commands").
+// Each loads the run (families/vdl/trainer.h), recomputes the data split it
+// needs and writes PNG + JSON into --out (default RUN/<command>).
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <cmath>
+#include <iomanip>
+#include <sstream>
+
+#include "sparseloop/families/vdl/analysis.h"
+#include "sparseloop/plot/image_grid.h"
+#include "sparseloop/plot/plot.h"
+#include "sparseloop/io/png.h"
+#include "sparseloop/plot/report.h"
+#include "sparseloop/metrics/image_quality.h"
+#include "sparseloop/families/vdl/probes.h"
+#include "sparseloop/engine/run_dir.h"
+#include "sparseloop/families/vdl/trainer.h"
+#include "sparseloop/util/error.h"
+#include "sparseloop/util/fs.h"
+#include "sparseloop/util/log.h"
+
+namespace sparseloop {
+namespace {
+
+struct Loaded {
+  VdlRun run;
+  VdlData data;
+};
+
+Loaded load(const AnalysisRequest& a) {
+  const torch::Device device = a.device;
+  Loaded l{load_vdl_run(a.run, a.checkpoint, device), {}};
+  const std::string data = a.data.empty() ? l.run.common.data : a.data;
+  const std::string dir = a.data.empty() && a.data_dir.empty() ? l.run.common.data_dir : a.data_dir;
+  l.data = load_vdl_data(data, dir, l.run.config);
+  require(l.data.dim() == l.run.model->options.input_dim(),
+          "--data " + data + ": samples of " + std::to_string(l.data.dim()) +
+              " values, but the run's model takes " +
+              std::to_string(l.run.model->options.input_dim()));
+  return l;
+}
+
+VdlSplit limited(const VdlSplit& s, int64_t limit) {
+  return limit > 0 && limit < s.size() ? s.narrow(0, limit) : s;
+}
+
+std::string fixed(double v, int decimals) {
+  std::ostringstream o;
+  o << std::fixed << std::setprecision(decimals) << v;
+  return o.str();
+}
+
+/// Encoder codes of a split, in batches: (N, l) on the CPU.
+torch::Tensor encode(VdlModel& model, const VdlSplit& s, int64_t batch, torch::Device dev) {
+  torch::NoGradGuard no_grad;
+  std::vector<torch::Tensor> out;
+  for (int64_t i = 0; i < s.size(); i += batch)
+    out.push_back(
+        model->encoder->forward(s.x.narrow(0, i, std::min(batch, s.size() - i)).to(dev)).cpu());
+  return torch::cat(out);
+}
+
+/// Atoms (d, l) as pictures (l, C, H, W), each stretched to [0, 1] (the
+/// authors' figures normalise every atom on its own).
+torch::Tensor atom_images(const torch::Tensor& dict, const VdlData& d) {
+  auto a = dict.t().contiguous();  // (l, d)
+  auto lo = std::get<0>(a.min(1, true)), hi = std::get<0>(a.max(1, true));
+  a = (a - lo) / (hi - lo).clamp_min(1e-12);
+  auto img = a.reshape({a.size(0), d.channels, d.height, d.width});  // (l, C, H, W)
+  // Small atoms (28 × 28) are enlarged 2× (nearest) to be readable.
+  if (d.height <= 32 && d.width <= 32) img = img.repeat_interleave(2, 2).repeat_interleave(2, 3);
+  return img;
+}
+
+void write_text(const std::string& path, const nlohmann::json& j) {
+  write_file_atomic(path, j.dump(2) + "\n");
+}
+
+}  // namespace
+
+// ------------------------------------------------------------------- eval
+
+nlohmann::json vdl_eval(const EvalRequest& a) {
+  auto l = load(a);
+  VdlEvalOptions eo;
+  eo.batch_size = a.batch_size;
+  eo.denoise_sigma = l.run.config.denoise_sigma;
+  eo.fista = true;
+  eo.seed = a.seed;
+  auto split = limited(l.data.test, a.limit);
+  auto m = evaluate_vdl(l.run.model, l.data, split, l.run.options, eo);
+  m["model"] = l.run.common.model;
+  m["checkpoint"] = a.checkpoint;
+  m["data"] = l.data.name;
+  m["split"] = "test";
+  write_text(a.run + "/eval.json", m);
+  say(l.run.common.model + " on " + l.data.name + " test (" + std::to_string(split.size()) +
+      " samples, encoder codes): PSNR " + fixed(m["psnr"], 2) + " dB, sparsity " +
+      fixed(100 * m["sparsity"].get<double>(), 1) + " %, energy " + fixed(m["energy"], 4) +
+      ", denoised PSNR (σ = " + fixed(eo.denoise_sigma, 2) + ") " + fixed(m["denoise_psnr"], 2) +
+      " dB; FISTA codes: PSNR " + fixed(m["fista_psnr"], 2) + " dB, sparsity " +
+      fixed(100 * m["fista_sparsity"].get<double>(), 1) + " % -> " + a.run + "/eval.json");
+  return m;
+}
+
+// ------------------------------------------------------------ reconstruct
+
+nlohmann::json vdl_reconstruct(const ReconstructRequest& a) {
+  require(a.count >= 1, "--count must be >= 1");
+  auto l = load(a);
+  const std::string out = a.output_dir("reconstruct");
+  make_dirs(out);
+  auto rows = l.data.test.narrow(0, std::min(a.count, l.data.test.size()));
+  torch::NoGradGuard no_grad;
+  auto y = rows.x.to(l.run.device);
+  auto z = l.run.model->encoder->forward(y);
+  auto fista = vdl_inference(l.run.model->decoder, y, z, l.run.options.inference).z;
+  auto inputs = l.data.to_pixels(y, rows).cpu().clamp(0, 1);
+  auto enc = l.data.to_pixels(l.run.model->decoder->forward(z), rows).cpu().clamp(0, 1);
+  auto fis = l.data.to_pixels(l.run.model->decoder->forward(fista), rows).cpu().clamp(0, 1);
+  write_png(out + "/reconstructions.png",
+            image_grid_with_rows(std::vector<torch::Tensor>{inputs, enc, fis},
+                                 std::vector<std::string>{"input", "encoder", "FISTA"}));
+  nlohmann::json j = {{"count", rows.size()},
+                      {"psnr_encoder", psnr_per_sample(enc, inputs, 1.0).mean().item<double>()},
+                      {"psnr_fista", psnr_per_sample(fis, inputs, 1.0).mean().item<double>()},
+                      {"figure", out + "/reconstructions.png"}};
+  write_text(out + "/reconstruct.json", j);
+  say("inputs over encoder and FISTA reconstructions -> " + out + "/reconstructions.png");
+  return j;
+}
+
+// ---------------------------------------------------------------- denoise
+
+nlohmann::json vdl_denoise(const DenoiseRequest& a) {
+  require(a.sigma >= 0 && std::isfinite(a.sigma), "--sigma must be >= 0");
+  const std::vector<double>& lambdas = a.lambdas;
+  for (double v : lambdas) require(v >= 0, "--lambda values must be >= 0");
+  auto l = load(a);
+  const std::string out = a.output_dir("denoise");
+  make_dirs(out);
+  auto split = limited(l.data.test, a.limit);
+  auto& model = l.run.model;
+  const auto dev = l.run.device;
+  torch::NoGradGuard no_grad;
+  // Rows: the noisy input, the encoder's reconstruction (the paper's amortised
+  // denoising), then FISTA at test time with each λ (warm start from the encoder).
+  struct Acc {
+    double psnr = 0, ssim = 0, mse = 0, zeros = 0;
+  };
+  std::vector<Acc> acc(2 + lambdas.size());
+  torch::Tensor show_clean, show_noisy, show_enc, show_fista;
+  const int64_t l_dim = model->options.code_dim();
+  for (int64_t start = 0, b = 0; start < split.size(); start += a.batch_size, ++b) {
+    const int64_t len = std::min(a.batch_size, split.size() - start);
+    auto rows = split.narrow(start, len);
+    auto y = rows.x.to(dev);
+    auto gen = at::detail::createCPUGenerator(a.seed * 1000003ULL + static_cast<uint64_t>(b));
+    auto y_noisy = y + a.sigma * torch::randn(y.sizes(), gen, torch::kFloat).to(dev);
+    auto clean = l.data.to_pixels(y, rows).cpu();
+    auto add = [&](Acc& s, const torch::Tensor& x_hat_norm, const torch::Tensor& codes) {
+      auto px = l.data.to_pixels(x_hat_norm, rows).cpu();
+      s.psnr += psnr_per_sample(px, clean, 1.0).sum().item<double>();
+      s.ssim += ssim_per_sample(px.clamp(0, 1), clean.clamp(0, 1), 1.0).sum().item<double>();
+      s.mse += (px - clean).pow(2).reshape({len, -1}).mean(1).sum().item<double>();
+      if (codes.defined()) s.zeros += (codes == 0).sum().item<double>();
+      return px;
+    };
+    auto noisy_px = add(acc[0], y_noisy, {});
+    auto z = model->encoder->forward(y_noisy);
+    auto enc_px = add(acc[1], model->decoder->forward(z), z);
+    torch::Tensor fista_px;
+    for (size_t k = 0; k < lambdas.size(); ++k) {
+      auto o = l.run.options.inference;
+      o.energy(VdlEnergyOptions(o.energy()).lambda(lambdas[k]));
+      auto zf = vdl_inference(model->decoder, y_noisy, z, o).z;
+      auto px = add(acc[2 + k], model->decoder->forward(zf), zf);
+      if (k == 0) fista_px = px;
+    }
+    if (b == 0) {
+      const int64_t n = std::min<int64_t>(16, len);
+      show_clean = clean.narrow(0, 0, n).clamp(0, 1);
+      show_noisy = noisy_px.narrow(0, 0, n).clamp(0, 1);
+      show_enc = enc_px.narrow(0, 0, n).clamp(0, 1);
+      if (fista_px.defined()) show_fista = fista_px.narrow(0, 0, n).clamp(0, 1);
+    }
+  }
+  const double N = static_cast<double>(split.size());
+  auto row = [&](const Acc& s, bool codes) {
+    nlohmann::json j = {{"psnr", s.psnr / N}, {"ssim", s.ssim / N}, {"mse", s.mse / N}};
+    if (codes) j["sparsity"] = s.zeros / (N * static_cast<double>(l_dim));
+    return j;
+  };
+  nlohmann::json j = {{"sigma", a.sigma},
+                      {"samples", split.size()},
+                      {"noisy", row(acc[0], false)},
+                      {"encoder", row(acc[1], true)},
+                      {"lambdas", nlohmann::json::array()}};
+  for (size_t k = 0; k < lambdas.size(); ++k) {
+    auto r = row(acc[2 + k], true);
+    r["lambda"] = lambdas[k];
+    j["lambdas"].push_back(r);
+  }
+  std::vector<torch::Tensor> grid = {show_clean, show_noisy, show_enc};
+  std::vector<std::string> labels = {"clean", "noisy σ=" + fixed(a.sigma, 2), "encoder"};
+  if (show_fista.defined()) {
+    grid.push_back(show_fista);
+    labels.push_back("FISTA λ=" + fixed(lambdas[0], 3));
+  }
+  write_png(out + "/denoise.png", image_grid_with_rows(grid, labels));
+  j["figure"] = out + "/denoise.png";
+  write_text(out + "/denoise.json", j);
+  std::ostringstream t;
+  t << "denoising at σ = " << a.sigma << " (" << split.size() << " test samples): noisy "
+    << fixed(j["noisy"]["psnr"], 2) << " dB, encoder " << fixed(j["encoder"]["psnr"], 2) << " dB";
+  for (const auto& r : j["lambdas"])
+    t << ", FISTA λ=" << r["lambda"].get<double>() << " " << fixed(r["psnr"], 2) << " dB";
+  say(t.str() + " -> " + out);
+  return j;
+}
+
+// ------------------------------------------------------------------ atoms
+
+nlohmann::json vdl_atoms(const AtomsRequest& a) {
+  require(a.count >= 0, "--count must be >= 0");
+  const torch::Device device = a.device;
+  auto run = load_vdl_run(a.run, a.checkpoint, device);
+  const std::string out = a.output_dir("atoms");
+  make_dirs(out);
+  const int64_t d = run.model->options.input_dim(), l = run.model->options.code_dim();
+  VdlData shape;  // pictures only need the image shape
+  shape.height = shape.width = static_cast<int64_t>(std::lround(std::sqrt(static_cast<double>(d))));
+  if (shape.height * shape.width != d) {
+    shape.height = 1;
+    shape.width = d;
+  }
+  const int64_t n = a.count > 0 ? std::min(a.count, l) : l;
+  // 16 per row as the paper's figures (8 rows for 128 atoms), fewer for small sets.
+  const int64_t nrow = std::min<int64_t>(16, n);
+  auto& dec = run.model->decoder;
+  // Linear: the columns of W; non-linear: the columns of W₂W₁ (the paper's
+  // pictures), and the one-hot decodes D(e_i) − D(0) through the ReLU.
+  auto dict = dec->dictionary().cpu().narrow(1, 0, n);  // (d, n)
+  write_png(out + "/atoms.png", make_grid(atom_images(dict, shape), nrow, 2, 1.0));
+  nlohmann::json j = {{"atoms", n},
+                      {"code_dim", l},
+                      {"figure", out + "/atoms.png"},
+                      {"kind", dec->is_linear() ? "columns of W" : "columns of W2·W1"},
+                      {"column_norm_mean", dict.norm(2, 0).mean().item<double>()},
+                      {"column_norm_min", dict.norm(2, 0).min().item<double>()},
+                      {"column_norm_max", dict.norm(2, 0).max().item<double>()}};
+  if (!dec->is_linear()) {
+    torch::NoGradGuard no_grad;
+    auto eye = torch::eye(l, dec->layer1->weight.options()).narrow(0, 0, n);
+    auto zero = torch::zeros({1, l}, dec->layer1->weight.options());
+    auto decoded = (dec->forward(eye) - dec->forward(zero)).t().cpu();  // (d, n)
+    write_png(out + "/one_hot_decodes.png", make_grid(atom_images(decoded, shape), nrow, 2, 1.0));
+    j["one_hot_figure"] = out + "/one_hot_decodes.png";
+  }
+  write_text(out + "/atoms.json", j);
+  say(std::to_string(n) + " atoms (" + j["kind"].get<std::string>() + ") -> " + out +
+      "/atoms.png");
+  return j;
+}
+
+// ------------------------------------------------------------------ probe
+
+nlohmann::json vdl_probe(const ProbeRequest& a) {
+  require(a.epochs >= 1, "--epochs must be >= 1");
+  std::vector<int64_t> shots;
+  for (double s : parse_number_list(a.shots, "--shots")) {
+    require(s >= 1 && std::floor(s) == s, "--shots: '" + a.shots + "' must list whole numbers >= 1");
+    shots.push_back(static_cast<int64_t>(s));
+  }
+  auto l = load(a);
+  require(l.data.num_classes > 0 && l.data.train.labels.defined(),
+          "--data " + l.data.name + ": the probe needs labelled data (mnist)");
+  const std::string out = a.output_dir("probe");
+  make_dirs(out);
+  const auto dev = l.run.device;
+  auto test = limited(l.data.test, a.limit);
+  auto& train = l.data.train;
+  auto& val = l.data.val;
+  say("encoding " + std::to_string(train.size() + val.size() + test.size()) + " samples");
+  auto c_train = encode(l.run.model, train, a.batch_size, dev);
+  auto c_val = encode(l.run.model, val, a.batch_size, dev);
+  auto c_test = encode(l.run.model, test, a.batch_size, dev);
+  LinearProbeOptions po;
+  po.epochs = a.epochs;
+  po.seed = a.seed;
+  po.device = dev;
+  auto codes = few_shot_probe(c_train, train.labels, c_test, test.labels, l.data.num_classes,
+                              shots, po, c_val, val.labels);
+  auto pixels = few_shot_probe(train.x, train.labels, test.x, test.labels, l.data.num_classes,
+                               shots, po, val.x, val.labels);
+  nlohmann::json rows = nlohmann::json::array();
+  LineChart chart;
+  chart.title = "Few-shot linear probe (" + l.run.common.model + ", test top-1)";
+  chart.x = {"samples per class", AxisScale::log};
+  chart.y = {"top-1 accuracy (%)"};
+  Series sc{"codes (" + l.run.common.model + ")"}, sp{"raw pixels"};
+  sc.marker = sp.marker = Marker::circle;
+  std::ostringstream t;
+  t << "shots  codes top-1  top-3   pixels top-1  top-3\n";
+  for (size_t i = 0; i < shots.size(); ++i) {
+    const auto& c = codes[i].result;
+    const auto& p = pixels[i].result;
+    rows.push_back({{"shots", shots[i]},
+                    {"codes", {{"top1", c.top(1)}, {"top3", c.top(3)}, {"epoch", c.epoch}}},
+                    {"pixels", {{"top1", p.top(1)}, {"top3", p.top(3)}, {"epoch", p.epoch}}}});
+    sc.x.push_back(static_cast<double>(shots[i]));
+    sc.y.push_back(100 * c.top(1));
+    sp.x.push_back(static_cast<double>(shots[i]));
+    sp.y.push_back(100 * p.top(1));
+    t << std::setw(5) << shots[i] << "  " << std::setw(11) << fixed(100 * c.top(1), 1) << "  "
+      << std::setw(5) << fixed(100 * c.top(3), 1) << "   " << std::setw(12)
+      << fixed(100 * p.top(1), 1) << "  " << std::setw(5) << fixed(100 * p.top(3), 1) << "\n";
+  }
+  chart.series = {sc, sp};
+  save_plot(out + "/probe.png", chart);
+  nlohmann::json j = {{"model", l.run.common.model},
+                      {"classifier", "linear (Adam lr 1e-3, batch 250), epoch of lowest val loss"},
+                      {"epochs", a.epochs},
+                      {"test_samples", test.size()},
+                      {"rows", rows},
+                      {"figure", out + "/probe.png"}};
+  write_text(out + "/probe.json", j);
+  say(t.str() + "-> " + out);
+  return j;
+}
+
+// ----------------------------------------------------------------- report
+
+nlohmann::json vdl_report(const ReportRequest& a) {
+  const torch::Device device = a.device;
+  auto run = load_vdl_run(a.run, a.checkpoint, device);
+  const std::string out = a.output_dir("report");
+  make_dirs(out);
+  Report r(run.common.model + " on " + run.common.data);
+  r.subtitle("Evtimova & LeCun, Sparse Coding with Multi-Layer Decoders using Variance "
+             "Regularization (TMLR 2022); run " + a.run);
+  r.meta("model", run.common.model).meta("preset", run.common.preset.empty() ? "none" : run.common.preset);
+  // Curves from metrics.jsonl.
+  auto records = read_metrics(a.run);
+  auto curve = [&](const std::string& key, const std::string& split) {
+    Series s{split};
+    for (const auto& rec : records)
+      if (rec.value("split", "") == split && rec.contains(key) && rec[key].is_number()) {
+        s.x.push_back(rec.value("step", 0.0));
+        s.y.push_back(rec[key].get<double>());
+      }
+    return s;
+  };
+  r.section("Training");
+  for (const auto& [key, title] : std::vector<std::pair<std::string, std::string>>{
+           {"energy", "energy per sample"},
+           {"sparsity", "fraction of zero code entries"},
+           {"psnr", "validation PSNR (dB, encoder codes)"},
+           {"inference_steps", "FISTA steps per sample"}}) {
+    LineChart c;
+    c.title = title;
+    c.x = {"step"};
+    c.y = {key};
+    for (const char* split : {"train", "val"}) {
+      auto s = curve(key, split);
+      if (!s.x.empty()) c.series.push_back(s);
+    }
+    if (!c.series.empty()) r.figure(render_plot(c), title);
+  }
+  if (file_exists(a.run + "/eval.json")) {
+    auto e = nlohmann::json::parse(read_file(a.run + "/eval.json"));
+    r.section("Test results (encoder codes)");
+    std::vector<MetricCard> cards = {
+        {"PSNR", fixed(e.value("psnr", 0.0), 2) + " dB", "", "de-normalised, peak 1"},
+        {"sparsity", fixed(100 * e.value("sparsity", 0.0), 1) + " %", "", "zeros in the codes"},
+        {"energy", format_number(e.value("energy", 0.0)), "", "per sample"}};
+    if (e.contains("denoise_psnr"))
+      cards.push_back({"denoised PSNR", fixed(e["denoise_psnr"], 2) + " dB", "",
+                       "σ = " + fixed(e.value("denoise_sigma", 1.0), 2)});
+    r.cards(cards);
+    r.details("eval.json", e.dump(2));
+  }
+  for (const auto& [file, caption] : std::vector<std::pair<std::string, std::string>>{
+           {"/atoms/atoms.png", "Dictionary atoms"},
+           {"/atoms/one_hot_decodes.png", "One-hot decodes D(e_i) − D(0)"},
+           {"/reconstruct/reconstructions.png", "Inputs, encoder and FISTA reconstructions"},
+           {"/denoise/denoise.png", "Denoising"},
+           {"/probe/probe.png", "Few-shot linear probe"}})
+    if (file_exists(a.run + file)) {
+      r.section(caption);
+      r.figure_file(a.run + file, caption);
+    }
+  r.details("Resolved configuration", read_file(a.run + "/config.toml"));
+  r.write(out + "/report.html");
+  say("report -> " + out + "/report.html");
+  return {{"report", out + "/report.html"}};
+}
+
+}  // namespace sparseloop

@@ -1,0 +1,300 @@
+#include "sparseloop/families/vdl/model.h"
+
+#include <cmath>
+
+#include "sparseloop/families/vdl/variance_hinge.h"
+#include "sparseloop/util/dense_linear.h"
+
+namespace sparseloop {
+
+// ---------------------------------------------------------------- decoders
+
+VdlDecoderImpl::VdlDecoderImpl(VdlDecoderOptions options_) : options(options_) { reset(); }
+
+void VdlDecoderImpl::reset() {
+  TORCH_CHECK(options.code_dim() > 0 && options.output_dim() > 0,
+              "VdlDecoder: code_dim and output_dim must be positive, got ", options.code_dim(),
+              " and ", options.output_dim());
+  TORCH_CHECK(options.hidden_dim() >= 0, "VdlDecoder: hidden_dim must be >= 0");
+  using torch::nn::Linear;
+  using torch::nn::LinearOptions;
+  if (is_linear()) {
+    // The authors' linear_dictionary: nn.Linear(l, d, bias=False), default init.
+    linear = register_module(
+        "linear", Linear(LinearOptions(options.code_dim(), options.output_dim()).bias(false)));
+  } else {
+    // one_hidden_decoder: layer1 with bias initialised to 0, layer2 without bias.
+    layer1 = register_module("layer1",
+                             Linear(LinearOptions(options.code_dim(), options.hidden_dim())));
+    layer2 = register_module(
+        "layer2", Linear(LinearOptions(options.hidden_dim(), options.output_dim()).bias(false)));
+    torch::NoGradGuard no_grad;
+    layer1->bias.zero_();
+  }
+}
+
+torch::Tensor VdlDecoderImpl::forward(const torch::Tensor& z) {
+  TORCH_CHECK(z.dim() == 2 && z.size(1) == options.code_dim(), "VdlDecoder: expected codes (B, ",
+              options.code_dim(), "), got shape ", z.sizes());
+  if (is_linear()) return dense_linear(z, linear->weight);  // (B, l) → (B, d)
+  auto hidden = torch::relu(dense_linear(z, layer1->weight, layer1->bias));  // (B, h)
+  return dense_linear(hidden, layer2->weight);                              // (B, d)
+}
+
+torch::Tensor VdlDecoderImpl::reconstruction_grad(const torch::Tensor& z, const torch::Tensor& y) {
+  TORCH_CHECK(z.dim() == 2 && z.size(1) == options.code_dim(),
+              "VdlDecoder::reconstruction_grad: expected codes (B, ", options.code_dim(),
+              "), got ", z.sizes());
+  TORCH_CHECK(y.dim() == 2 && y.size(0) == z.size(0) && y.size(1) == options.output_dim(),
+              "VdlDecoder::reconstruction_grad: expected targets (", z.size(0), ", ",
+              options.output_dim(), "), got ", y.sizes());
+  torch::NoGradGuard no_grad;
+  const double scale = 2.0 / static_cast<double>(options.output_dim());  // d/dŷ of (1/P)‖y − ŷ‖²
+  if (is_linear()) {
+    const auto& W = linear->weight;                           // (d, l)
+    auto r = dense_linear(z, W).sub_(y);                      // zWᵀ − y: (B, d)
+    return dense_linear(r, W.t().contiguous()).mul_(scale);   // (B, d)(d, l) → (B, l)
+  }
+  const auto& W1 = layer1->weight;  // (h, l)
+  const auto& W2 = layer2->weight;  // (d, h)
+  auto pre = dense_linear(z, W1, layer1->bias);                        // (B, h)
+  auto r = dense_linear(torch::relu(pre), W2).sub_(y);                 // ŷ − y: (B, d)
+  auto g_hidden = dense_linear(r, W2.t().contiguous()).mul_(pre > 0);  // (B, h)
+  return dense_linear(g_hidden, W1.t().contiguous()).mul_(scale);      // (B, l)
+}
+
+void VdlDecoderImpl::normalize_columns(double radius) {
+  torch::NoGradGuard no_grad;
+  for (auto& w : {is_linear() ? linear->weight : layer1->weight,
+                  is_linear() ? torch::Tensor() : layer2->weight}) {
+    if (!w.defined()) continue;
+    auto norms = w.norm(2, 0, /*keepdim=*/true);  // (1, in): one per column
+    w.div_(torch::where(norms > 0, norms / radius, torch::ones_like(norms)));
+  }
+}
+
+torch::Tensor VdlDecoderImpl::dictionary() {
+  torch::NoGradGuard no_grad;
+  if (is_linear()) return linear->weight.clone();  // (d, l)
+  return dense_linear(layer2->weight, layer1->weight.t().contiguous());  // (d, h)(h, l) → (d, l)
+}
+
+// ------------------------------------------------------------------ energy
+
+namespace {
+
+torch::Tensor flat_targets(const torch::Tensor& y, const VdlDecoderImpl& dec, const char* who) {
+  auto flat = y.reshape({y.size(0), -1});  // (B, d)
+  TORCH_CHECK(flat.size(1) == dec.options.output_dim(), who, ": expected inputs of ",
+              dec.options.output_dim(), " values per sample, got shape ", y.sizes());
+  return flat;
+}
+
+}  // namespace
+
+VdlEnergy vdl_energy(VdlDecoder& decoder, const torch::Tensor& y, const torch::Tensor& z,
+                     const torch::Tensor& z_enc, const VdlEnergyOptions& o) {
+  auto yf = flat_targets(y, *decoder, "vdl_energy");
+  TORCH_CHECK(z.dim() == 2 && z.size(0) == yf.size(0), "vdl_energy: codes ", z.sizes(),
+              " do not match ", yf.size(0), " inputs");
+  VdlEnergy e;
+  // Σ_i mean_p (y_ip − D(z_i)_p)²: the authors' MSE(reduction='sum') / P.
+  e.reconstruction = (yf - decoder->forward(z)).pow(2).mean(1).sum();
+  e.hinge = z.size(0) >= 2 ? variance_hinge(z, o.threshold()) : torch::zeros({}, z.options());
+  if (z_enc.defined()) {
+    TORCH_CHECK(z_enc.sizes() == z.sizes(), "vdl_energy: encoder codes ", z_enc.sizes(),
+                " do not match codes ", z.sizes());
+    e.code = (z - z_enc.detach()).pow(2).mean(1).sum();
+  } else {
+    e.code = torch::zeros({}, z.options());
+  }
+  e.l1 = z.abs().sum();
+  e.total = e.reconstruction + o.beta() * e.hinge + o.gamma() * e.code + o.lambda() * e.l1;
+  return e;
+}
+
+torch::Tensor vdl_smooth_grad(VdlDecoder& decoder, const torch::Tensor& y, const torch::Tensor& z,
+                              const torch::Tensor& z_enc, const VdlEnergyOptions& o) {
+  auto yf = flat_targets(y, *decoder, "vdl_smooth_grad");
+  torch::NoGradGuard no_grad;
+  auto g = decoder->reconstruction_grad(z, yf);
+  if (o.beta() > 0 && z.size(0) >= 2) g.add_(variance_hinge_grad(z, o.threshold()), o.beta());
+  if (z_enc.defined() && o.gamma() > 0)
+    g.add_(z - z_enc, 2.0 * o.gamma() / static_cast<double>(z.size(1)));
+  return g;
+}
+
+// --------------------------------------------------------------- inference
+
+VdlInferenceResult vdl_inference(VdlDecoder& decoder, const torch::Tensor& y,
+                                 const torch::Tensor& z_enc, const VdlInferenceOptions& o,
+                                 const torch::Tensor& z_init) {
+  const auto& e = o.energy();
+  TORCH_CHECK(o.step() > 0 && std::isfinite(o.step()), "vdl_inference: step must be > 0, got ",
+              o.step());
+  TORCH_CHECK(o.max_steps() >= 1, "vdl_inference: max_steps must be >= 1");
+  TORCH_CHECK(o.tolerance() >= 0, "vdl_inference: tolerance must be >= 0");
+  TORCH_CHECK(e.lambda() >= 0 && e.beta() >= 0 && e.gamma() >= 0,
+              "vdl_inference: λ, β and γ must be >= 0");
+  torch::NoGradGuard no_grad;
+  auto yf = flat_targets(y, *decoder, "vdl_inference").detach();  // (B, d)
+  const int64_t B = yf.size(0);
+  const int64_t l = decoder->options.code_dim();
+  const double P = static_cast<double>(decoder->options.output_dim());
+  const double eta = o.step();
+  TORCH_CHECK(B >= 1, "vdl_inference: empty batch");
+  torch::Tensor target;  // encoder codes (B, l), constants
+  if (z_enc.defined()) {
+    TORCH_CHECK(z_enc.dim() == 2 && z_enc.size(0) == B && z_enc.size(1) == l,
+                "vdl_inference: encoder codes must be (", B, ", ", l, "), got ", z_enc.sizes());
+    target = z_enc.detach().to(yf.options());
+  }
+  torch::Tensor z;
+  if (z_init.defined()) {
+    TORCH_CHECK(z_init.dim() == 2 && z_init.size(0) == B && z_init.size(1) == l,
+                "vdl_inference: initial codes must be (", B, ", ", l, "), got ", z_init.sizes());
+    z = z_init.detach().to(yf.options()).clone();
+  } else if (target.defined()) {
+    z = target.clone();  // warm start from the encoder (use_Zs_enc_as_init)
+  } else {
+    z = torch::zeros({B, l}, yf.options());
+  }
+  const double gamma = target.defined() ? e.gamma() : 0.0;
+  const double code_coef = 2.0 * eta * gamma / static_cast<double>(l);  // η·∂/∂z of γ(1/l)‖z−e‖²
+  const bool use_hinge = e.beta() > 0 && B >= 2;
+  const double tau = eta * e.lambda();  // shrinkage threshold ηλ
+
+  // The smooth step v = x − η(∇rec(x) + ∇code(x)), affine in x for the
+  // linear decoder: v = c₀ + xM with M = (1 − 2ηγ/l)I − (2η/P)WᵀW (l×l) and
+  // c₀ = (2η/P)yW + (2ηγ/l)e (B×l), so one (B×l)·(l×l) product per step.
+  torch::Tensor M, c0;          // linear decoder: v = c₀ + xM
+  torch::Tensor W1, b1, W2, W1t, W2t;  // non-linear decoder, transposes cached once
+  if (decoder->is_linear()) {
+    const auto Wt = decoder->linear->weight.detach().to(yf.dtype()).t().contiguous();  // (l, d)
+    auto G = dense_linear(Wt, Wt);                                     // WᵀW: (l, l)
+    G = (G + G.t()).mul_(0.5);  // exactly symmetric, so that x·Mᵀ = x·M below
+    M = G.mul_(-2.0 * eta / P);
+    M.diagonal().add_(1.0 - code_coef);
+    c0 = dense_linear(yf, Wt).mul_(2.0 * eta / P);                     // (2η/P)yW: (B, l)
+    if (gamma > 0) c0.add_(target, code_coef);
+  } else {
+    W1 = decoder->layer1->weight.detach().to(yf.dtype());   // (h, l)
+    b1 = decoder->layer1->bias.detach().to(yf.dtype());     // (h,)
+    W2 = decoder->layer2->weight.detach().to(yf.dtype());   // (d, h)
+    W1t = W1.t().contiguous();                              // (l, h)
+    W2t = W2.t().contiguous();                              // (h, d)
+  }
+  const double rec_scale = 2.0 / P;
+  auto smooth_step = [&](const torch::Tensor& x, torch::Tensor& v) {
+    if (decoder->is_linear()) {
+      v = dense_linear(x, M).add_(c0);  // (B, l)(l, l) + (B, l)
+      return;
+    }
+    // ∇rec = (2/P)[((W₂ReLU(W₁x + b₁) − y)W₂) ⊙ 1(W₁x + b₁ > 0)]W₁  (no autograd)
+    auto pre = dense_linear(x, W1, b1);                             // (B, h)
+    auto r = dense_linear(torch::relu(pre), W2).sub_(yf);           // (B, d)
+    auto gh = dense_linear(r, W2t).mul_(pre > 0);                   // (B, h)
+    auto g = dense_linear(gh, W1t);                                 // (B, l)
+    v = x.mul(1.0 - code_coef).add_(g, -eta * rec_scale);
+    if (gamma > 0) v.add_(target, code_coef);
+  };
+
+  const double n1 = static_cast<double>(B - 1);
+  const double inv_sqrt_n1 = 1.0 / std::sqrt(std::max(n1, 1.0));
+  const bool check_stop = o.tolerance() > 0;  // tolerance 0: exactly max_steps, no bookkeeping
+  const bool authors = o.stop_rule() == VdlStopRule::kAuthors;
+  torch::Tensor x = z;  // FISTA's extrapolated point ("aux")
+  torch::Tensor v;      // proximal-gradient argument, then the new codes
+  torch::Tensor centered = torch::empty_like(z);
+  torch::Tensor diff = torch::empty_like(z);
+  auto stopped = torch::zeros({B, 1}, yf.options().dtype(torch::kBool));  // frozen / flagged
+  auto sample_steps = torch::zeros({B}, yf.options().dtype(torch::kLong));
+  bool any_stopped = false;
+  double t = 1.0;
+  int64_t k = 0;
+  for (; k < o.max_steps(); ++k) {
+    smooth_step(x, v);
+    if (use_hinge) {
+      // v −= ηβ ∇h(x), ∇h = −2 (T − s_j)₊ (x_ij − m_j) / ((n−1) s_j)  (variance_hinge.h)
+      at::sub_out(centered, x, x.mean(0, /*keepdim=*/true));                          // (B, l)
+      auto s = centered.square().sum(0, /*keepdim=*/true).sqrt_().mul_(inv_sqrt_n1);  // (1, l)
+      auto a = torch::relu(e.threshold() - s).mul_(2.0 * eta * e.beta() / n1);
+      a = torch::where(s > 0, a.div_(s.clamp_min(1e-30)), torch::zeros_like(a));
+      v.addcmul_(centered, a);
+    }
+    if (authors && any_stopped) {
+      // A flagged sample gets zero gradient and zero threshold: z = relu(x) (or x, signed).
+      v = torch::where(stopped, x, v - tau);
+      if (o.nonnegative()) {
+        v.clamp_min_(0.0);
+      } else {
+        v = torch::where(stopped, x,
+                         torch::where(v > 0, v, torch::clamp_max(v + 2.0 * tau, 0.0)));
+      }
+    } else if (o.nonnegative()) {
+      v.sub_(tau).clamp_min_(0.0);  // max(v − ηλ, 0)
+    } else {
+      // Soft threshold: v − ηλ above ηλ, v + ηλ below −ηλ, 0 between.
+      v.sub_(tau);
+      v = torch::where(v > 0, v, torch::clamp_max(v + 2.0 * tau, 0.0));
+    }
+    if (!authors && any_stopped) v = torch::where(stopped, z, v);  // frozen codes stay
+    at::sub_out(diff, v, z);
+    if (check_stop) {
+      // Relative change per sample.
+      auto change = diff.norm(2, 1);  // (B,)
+      auto base = z.norm(2, 1);       // (B,)
+      if (!authors) {
+        // 0/0 (a code that stays 0) is converged; x/0 with x > 0 is not.
+        auto converged = torch::where(base > 0, change < o.tolerance() * base, change == 0);
+        sample_steps.add_(stopped.squeeze(1).logical_not());
+        stopped.logical_or_(converged.unsqueeze(1));
+      } else {
+        auto converged = (base > 0).logical_and(change < o.tolerance() * base);  // NaN → false
+        stopped = converged.unsqueeze(1);
+        sample_steps.add_(converged.logical_not());
+      }
+    } else {
+      sample_steps.add_(1);
+    }
+    // FISTA: t_{k+1} = (1 + √(1 + 4t_k²))/2, x = z_{k+1} + ((t_k − 1)/t_{k+1})(z_{k+1} − z_k).
+    z = v;
+    if (o.momentum()) {
+      const double t_next = 0.5 * (1.0 + std::sqrt(1.0 + 4.0 * t * t));
+      const double mom = (t - 1.0) / t_next;
+      t = t_next;
+      x = mom == 0.0 ? z : torch::add(z, diff, mom);
+    } else {
+      x = z;
+    }
+    if (check_stop) {
+      const int64_t n_stopped = stopped.sum().item<int64_t>();
+      any_stopped = n_stopped > 0;
+      if (n_stopped == B) {
+        ++k;
+        break;
+      }
+    }
+  }
+  VdlInferenceResult r;
+  r.z = z;
+  r.iterations = k;
+  r.sample_steps = sample_steps.cpu();
+  r.mean_steps = sample_steps.to(torch::kDouble).mean().item<double>();
+  return r;
+}
+
+// ------------------------------------------------------------------- model
+
+VdlModelImpl::VdlModelImpl(VdlModelOptions options_) : options(options_) { reset(); }
+
+void VdlModelImpl::reset() {
+  encoder = register_module(
+      "encoder", ListaEncoder(ListaEncoderOptions(options.input_dim(), options.code_dim())
+                                  .iterations(options.lista_iterations())));
+  decoder = register_module(
+      "decoder", VdlDecoder(VdlDecoderOptions(options.code_dim(), options.input_dim())
+                                .hidden_dim(options.hidden_dim())));
+}
+
+}  // namespace sparseloop

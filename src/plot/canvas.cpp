@@ -1,0 +1,505 @@
+#include "sparseloop/plot/canvas.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "font.h"
+#include "sparseloop/io/png.h"
+#include "sparseloop/util/fs.h"
+
+namespace sparseloop {
+
+// Coverage of a rectangle of pixels, accumulated with max() so that a
+// stroke made of many pieces (segments, glyph strokes) is blended once.
+class Canvas::Mask {
+ public:
+  Mask(int x0, int y0, int x1, int y1)
+      : x0_(x0),
+        y0_(y0),
+        x1_(std::max(x0, x1)),
+        y1_(std::max(y0, y1)),
+        cov_(static_cast<size_t>(x1_ - x0_) * static_cast<size_t>(y1_ - y0_), 0.f) {}
+
+  bool empty() const { return x1_ <= x0_ || y1_ <= y0_; }
+  int x0() const { return x0_; }
+  int y0() const { return y0_; }
+  int x1() const { return x1_; }
+  int y1() const { return y1_; }
+  float at(int x, int y) const {
+    return cov_[static_cast<size_t>(y - y0_) * static_cast<size_t>(x1_ - x0_) + (x - x0_)];
+  }
+  void put(int x, int y, double c) {
+    float& v = cov_[static_cast<size_t>(y - y0_) * static_cast<size_t>(x1_ - x0_) + (x - x0_)];
+    v = std::max(v, static_cast<float>(c));
+  }
+
+  // A segment with round caps of total width `width`. Widths under a pixel
+  // are drawn as a 1-px tent scaled by the width, so thin lines fade instead
+  // of vanishing or aliasing, and the ink per unit length equals the width.
+  void capsule(Point a, Point b, double width) {
+    const double r = width / 2;
+    const double reach = std::max(r, 0.5) + 1.0;
+    const int xa = lo_x(std::min(a.x, b.x) - reach), xb = hi_x(std::max(a.x, b.x) + reach);
+    const int ya = lo_y(std::min(a.y, b.y) - reach), yb = hi_y(std::max(a.y, b.y) + reach);
+    const double dx = b.x - a.x, dy = b.y - a.y;
+    const double len2 = dx * dx + dy * dy;
+    for (int y = ya; y < yb; ++y) {
+      for (int x = xa; x < xb; ++x) {
+        const double px = x + 0.5 - a.x, py = y + 0.5 - a.y;
+        double t = len2 > 0 ? (px * dx + py * dy) / len2 : 0.0;
+        t = std::clamp(t, 0.0, 1.0);
+        const double ex = px - t * dx, ey = py - t * dy;
+        const double d = std::sqrt(ex * ex + ey * ey);
+        const double c = width >= 1.0 ? std::clamp(r + 0.5 - d, 0.0, 1.0)
+                                      : width * std::clamp(1.0 - d, 0.0, 1.0);
+        if (c > 0) put(x, y, c);
+      }
+    }
+  }
+
+  void disk(Point c, double radius) { capsule(c, c, 2 * radius); }
+
+  void ring(Point c, double radius, double width) {
+    const double reach = radius + width / 2 + 1.0;
+    const int xa = lo_x(c.x - reach), xb = hi_x(c.x + reach);
+    const int ya = lo_y(c.y - reach), yb = hi_y(c.y + reach);
+    for (int y = ya; y < yb; ++y)
+      for (int x = xa; x < xb; ++x) {
+        const double d = std::hypot(x + 0.5 - c.x, y + 0.5 - c.y);
+        const double v = std::clamp(width / 2 + 0.5 - std::abs(d - radius), 0.0, 1.0);
+        if (v > 0) put(x, y, v);
+      }
+  }
+
+  // Signed distance to a convex polygon approximated by the largest
+  // distance to its edge lines: exact along edges, which is all that the
+  // one-pixel anti-aliasing ramp needs.
+  void convex(const std::vector<Point>& v) {
+    if (v.size() < 3) return;
+    double area = 0;
+    for (size_t i = 0; i < v.size(); ++i) {
+      const Point& p = v[i];
+      const Point& q = v[(i + 1) % v.size()];
+      area += p.x * q.y - q.x * p.y;
+    }
+    const double orient = area >= 0 ? 1.0 : -1.0;
+    double lx = v[0].x, hx = v[0].x, ly = v[0].y, hy = v[0].y;
+    for (const auto& p : v) {
+      lx = std::min(lx, p.x), hx = std::max(hx, p.x);
+      ly = std::min(ly, p.y), hy = std::max(hy, p.y);
+    }
+    const int xa = lo_x(lx - 1), xb = hi_x(hx + 1);
+    const int ya = lo_y(ly - 1), yb = hi_y(hy + 1);
+    for (int y = ya; y < yb; ++y)
+      for (int x = xa; x < xb; ++x) {
+        double sd = -1e300;
+        for (size_t i = 0; i < v.size(); ++i) {
+          const Point& p = v[i];
+          const Point& q = v[(i + 1) % v.size()];
+          const double ex = q.x - p.x, ey = q.y - p.y;
+          const double len = std::hypot(ex, ey);
+          if (len == 0) continue;
+          // Outward normal for a counter-clockwise (in math orientation) polygon.
+          const double nx = ey / len * orient, ny = -ex / len * orient;
+          sd = std::max(sd, (x + 0.5 - p.x) * nx + (y + 0.5 - p.y) * ny);
+        }
+        const double c = std::clamp(0.5 - sd, 0.0, 1.0);
+        if (c > 0) put(x, y, c);
+      }
+  }
+
+ private:
+  // Pixel ranges of geometry, clamped to the mask before converting to int.
+  int lo_x(double v) const { return static_cast<int>(std::clamp<double>(std::floor(v), x0_, x1_)); }
+  int hi_x(double v) const { return static_cast<int>(std::clamp<double>(std::ceil(v), x0_, x1_)); }
+  int lo_y(double v) const { return static_cast<int>(std::clamp<double>(std::floor(v), y0_, y1_)); }
+  int hi_y(double v) const { return static_cast<int>(std::clamp<double>(std::ceil(v), y0_, y1_)); }
+
+  int x0_, y0_, x1_, y1_;
+  std::vector<float> cov_;
+};
+
+namespace {
+
+constexpr double kPi = 3.14159265358979323846;
+
+// Splits a polyline into the "on" pieces of a dash pattern. Dashes get round
+// caps of radius w/2, so each drawn piece is shortened by w to make the
+// visible dash `on` pixels long; on ≤ w gives dots.
+std::vector<std::vector<Point>> dash_pieces(const std::vector<Point>& pts,
+                                            const std::vector<double>& pattern, double w) {
+  std::vector<std::vector<Point>> pieces;
+  double total = 0;
+  for (double v : pattern) total += std::max(v, 0.0);
+  if (pattern.size() < 2 || total <= 0) return {pts};
+  std::vector<double> lengths;
+  for (size_t i = 0; i < pattern.size(); ++i) {
+    const double v = std::max(pattern[i], 0.0);
+    lengths.push_back(i % 2 == 0 ? std::max(v - w, 0.0) : v + std::min(w, pattern[i - 1]));
+  }
+  size_t k = 0;
+  double left = lengths[0];
+  bool on = true;
+  std::vector<Point> current = {pts[0]};
+  for (size_t i = 0; i + 1 < pts.size(); ++i) {
+    Point a = pts[i];
+    const Point b = pts[i + 1];
+    double seg = std::hypot(b.x - a.x, b.y - a.y);
+    while (seg > left) {
+      const double t = left / seg;
+      const Point m{a.x + (b.x - a.x) * t, a.y + (b.y - a.y) * t};
+      if (on) {
+        current.push_back(m);
+        pieces.push_back(std::move(current));
+        current.clear();
+      } else {
+        current = {m};
+      }
+      seg -= left;
+      a = m;
+      on = !on;
+      k = (k + 1) % lengths.size();
+      left = lengths[k];
+      // Guard against an all-zero pattern stalling the walk.
+      if (left <= 0 && on) left = 1e-9;
+    }
+    left -= seg;
+    if (on) current.push_back(b);
+  }
+  if (on && !current.empty()) pieces.push_back(std::move(current));
+  return pieces;
+}
+
+uint8_t blend_channel(uint8_t dst, uint8_t src, double a) {
+  return static_cast<uint8_t>(std::lround(dst + (static_cast<double>(src) - dst) * a));
+}
+
+}  // namespace
+
+Canvas::Canvas(int width, int height, Color background) : width_(width), height_(height) {
+  TORCH_CHECK(width >= 1 && height >= 1 && width <= 16384 && height <= 16384,
+              "Canvas size must be in [1, 16384], got ", width, "x", height);
+  rgb_.resize(static_cast<size_t>(width) * height * 3);
+  for (size_t i = 0; i < rgb_.size(); i += 3) {
+    rgb_[i] = background.r;
+    rgb_[i + 1] = background.g;
+    rgb_[i + 2] = background.b;
+  }
+  reset_clip();
+}
+
+Color Canvas::pixel(int x, int y) const {
+  TORCH_CHECK(x >= 0 && y >= 0 && x < width_ && y < height_, "Canvas::pixel(", x, ", ", y,
+              ") outside ", width_, "x", height_);
+  const size_t i = (static_cast<size_t>(y) * width_ + x) * 3;
+  return Color(rgb_[i], rgb_[i + 1], rgb_[i + 2]);
+}
+
+void Canvas::set_pixel(int x, int y, Color c) {
+  if (x < 0 || y < 0 || x >= width_ || y >= height_) return;
+  const size_t i = (static_cast<size_t>(y) * width_ + x) * 3;
+  rgb_[i] = c.r;
+  rgb_[i + 1] = c.g;
+  rgb_[i + 2] = c.b;
+}
+
+void Canvas::blend_pixel(int x, int y, Color c, double alpha) {
+  if (x < clip_x0_ || y < clip_y0_ || x >= clip_x1_ || y >= clip_y1_ || !(alpha > 0)) return;
+  alpha = std::min(alpha, 1.0);
+  const size_t i = (static_cast<size_t>(y) * width_ + x) * 3;
+  rgb_[i] = blend_channel(rgb_[i], c.r, alpha);
+  rgb_[i + 1] = blend_channel(rgb_[i + 1], c.g, alpha);
+  rgb_[i + 2] = blend_channel(rgb_[i + 2], c.b, alpha);
+}
+
+void Canvas::set_clip(int x0, int y0, int x1, int y1) {
+  clip_x0_ = std::clamp(std::min(x0, x1), 0, width_);
+  clip_x1_ = std::clamp(std::max(x0, x1), 0, width_);
+  clip_y0_ = std::clamp(std::min(y0, y1), 0, height_);
+  clip_y1_ = std::clamp(std::max(y0, y1), 0, height_);
+}
+
+void Canvas::reset_clip() { set_clip(0, 0, width_, height_); }
+
+Canvas::Mask Canvas::mask_for(double x0, double y0, double x1, double y1) const {
+  // Clamp in floating point first: far off-canvas geometry must not overflow int.
+  auto cut = [](double v, int lo, int hi) {
+    return static_cast<int>(std::clamp<double>(v, lo, hi));
+  };
+  if (!(x1 >= x0) || !(y1 >= y0)) return Mask(0, 0, 0, 0);
+  return Mask(cut(std::floor(x0), clip_x0_, clip_x1_), cut(std::floor(y0), clip_y0_, clip_y1_),
+              cut(std::ceil(x1), clip_x0_, clip_x1_), cut(std::ceil(y1), clip_y0_, clip_y1_));
+}
+
+void Canvas::blend_mask(const Mask& mask, Color c) {
+  for (int y = mask.y0(); y < mask.y1(); ++y)
+    for (int x = mask.x0(); x < mask.x1(); ++x) {
+      const float a = mask.at(x, y);
+      if (a > 0) blend_pixel(x, y, c, a);
+    }
+}
+
+void Canvas::fill_rect(double x0, double y0, double x1, double y1, Color c, double alpha) {
+  if (x1 < x0) std::swap(x0, x1);
+  if (y1 < y0) std::swap(y0, y1);
+  if (!std::isfinite(x0 + x1 + y0 + y1)) return;
+  const int xa = static_cast<int>(std::clamp<double>(std::floor(x0), clip_x0_, clip_x1_));
+  const int xb = static_cast<int>(std::clamp<double>(std::ceil(x1), clip_x0_, clip_x1_));
+  const int ya = static_cast<int>(std::clamp<double>(std::floor(y0), clip_y0_, clip_y1_));
+  const int yb = static_cast<int>(std::clamp<double>(std::ceil(y1), clip_y0_, clip_y1_));
+  for (int y = ya; y < yb; ++y) {
+    const double cy = std::min<double>(y + 1, y1) - std::max<double>(y, y0);
+    for (int x = xa; x < xb; ++x) {
+      const double cx = std::min<double>(x + 1, x1) - std::max<double>(x, x0);
+      blend_pixel(x, y, c, alpha * cx * cy);
+    }
+  }
+}
+
+void Canvas::stroke_rect(double x0, double y0, double x1, double y1, const Stroke& stroke) {
+  polyline({{x0, y0}, {x1, y0}, {x1, y1}, {x0, y1}, {x0, y0}}, stroke);
+}
+
+void Canvas::stroke_into(Mask& mask, const std::vector<Point>& points, const Stroke& stroke) const {
+  if (points.empty() || !(stroke.width > 0)) return;
+  if (points.size() == 1) {
+    mask.disk(points[0], stroke.width / 2);
+    return;
+  }
+  for (const auto& piece : dash_pieces(points, stroke.dash, stroke.width)) {
+    if (piece.size() == 1) mask.disk(piece[0], stroke.width / 2);
+    for (size_t i = 0; i + 1 < piece.size(); ++i)
+      mask.capsule(piece[i], piece[i + 1], stroke.width);
+  }
+}
+
+void Canvas::polyline(const std::vector<Point>& points, const Stroke& stroke) {
+  if (points.empty()) return;
+  double lx = points[0].x, hx = lx, ly = points[0].y, hy = ly;
+  for (const auto& p : points) {
+    if (!std::isfinite(p.x) || !std::isfinite(p.y)) return;  // callers split at gaps
+    lx = std::min(lx, p.x), hx = std::max(hx, p.x);
+    ly = std::min(ly, p.y), hy = std::max(hy, p.y);
+  }
+  const double reach = stroke.width / 2 + 2;
+  Mask mask = mask_for(lx - reach, ly - reach, hx + reach, hy + reach);
+  if (mask.empty()) return;
+  stroke_into(mask, points, stroke);
+  blend_mask(mask, stroke.color);
+}
+
+void Canvas::line(Point a, Point b, const Stroke& stroke) { polyline({a, b}, stroke); }
+
+void Canvas::fill_circle(Point center, double radius, Color c) {
+  const double reach = radius + 2;
+  Mask mask = mask_for(center.x - reach, center.y - reach, center.x + reach, center.y + reach);
+  if (mask.empty()) return;
+  mask.disk(center, radius);
+  blend_mask(mask, c);
+}
+
+void Canvas::stroke_circle(Point center, double radius, const Stroke& stroke) {
+  if (!stroke.dash.empty()) {
+    std::vector<Point> pts;
+    const int n = std::max(16, static_cast<int>(radius * 2));
+    for (int i = 0; i <= n; ++i) {
+      const double a = 2 * kPi * i / n;
+      pts.push_back({center.x + radius * std::cos(a), center.y + radius * std::sin(a)});
+    }
+    polyline(pts, stroke);
+    return;
+  }
+  const double reach = radius + stroke.width + 2;
+  Mask mask = mask_for(center.x - reach, center.y - reach, center.x + reach, center.y + reach);
+  if (mask.empty()) return;
+  mask.ring(center, radius, stroke.width);
+  blend_mask(mask, stroke.color);
+}
+
+void Canvas::fill_convex_polygon(const std::vector<Point>& vertices, Color c) {
+  if (vertices.size() < 3) return;
+  double lx = vertices[0].x, hx = lx, ly = vertices[0].y, hy = ly;
+  for (const auto& p : vertices) {
+    lx = std::min(lx, p.x), hx = std::max(hx, p.x);
+    ly = std::min(ly, p.y), hy = std::max(hy, p.y);
+  }
+  Mask mask = mask_for(lx - 1, ly - 1, hx + 1, hy + 1);
+  if (mask.empty()) return;
+  mask.convex(vertices);
+  blend_mask(mask, c);
+}
+
+void Canvas::marker(Point p, Marker shape, double size, Color fill, Color edge) {
+  const double r = size / 2;
+  const double edge_w = std::max(1.0, size / 8);
+  auto outline = [&](const std::vector<Point>& v) {
+    if (edge == fill) return;
+    std::vector<Point> closed = v;
+    closed.push_back(v[0]);
+    polyline(closed, {edge, edge_w, {}});
+  };
+  switch (shape) {
+    case Marker::none:
+      return;
+    case Marker::circle:
+      fill_circle(p, r, fill);
+      if (edge != fill) stroke_circle(p, r - edge_w / 2, {edge, edge_w, {}});
+      return;
+    case Marker::square: {
+      // Equal area with the circle, so that mixed markers look equally heavy.
+      const double h = r * 0.886;
+      const std::vector<Point> v = {
+          {p.x - h, p.y - h}, {p.x + h, p.y - h}, {p.x + h, p.y + h}, {p.x - h, p.y + h}};
+      fill_convex_polygon(v, fill);
+      outline(v);
+      return;
+    }
+    case Marker::triangle: {
+      const double h = r * 1.2;
+      const std::vector<Point> v = {
+          {p.x, p.y - h}, {p.x + h * 0.866, p.y + h * 0.5}, {p.x - h * 0.866, p.y + h * 0.5}};
+      fill_convex_polygon(v, fill);
+      outline(v);
+      return;
+    }
+    case Marker::diamond: {
+      const double h = r * 1.15;
+      const std::vector<Point> v = {
+          {p.x, p.y - h}, {p.x + h * 0.8, p.y}, {p.x, p.y + h}, {p.x - h * 0.8, p.y}};
+      fill_convex_polygon(v, fill);
+      outline(v);
+      return;
+    }
+    case Marker::cross: {
+      const double h = r * 0.8;
+      const Stroke s{fill, std::max(1.5, size / 4.5), {}};
+      Mask mask = mask_for(p.x - r - 2, p.y - r - 2, p.x + r + 2, p.y + r + 2);
+      if (mask.empty()) return;
+      mask.capsule({p.x - h, p.y - h}, {p.x + h, p.y + h}, s.width);
+      mask.capsule({p.x - h, p.y + h}, {p.x + h, p.y - h}, s.width);
+      blend_mask(mask, fill);
+      return;
+    }
+    case Marker::plus: {
+      const Stroke s{fill, std::max(1.5, size / 4.5), {}};
+      Mask mask = mask_for(p.x - r - 2, p.y - r - 2, p.x + r + 2, p.y + r + 2);
+      if (mask.empty()) return;
+      mask.capsule({p.x - r, p.y}, {p.x + r, p.y}, s.width);
+      mask.capsule({p.x, p.y - r}, {p.x, p.y + r}, s.width);
+      blend_mask(mask, fill);
+      return;
+    }
+  }
+}
+
+TextMetrics Canvas::measure_text(const std::string& text, const TextStyle& style) {
+  const double unit = style.size * font::kCapPerEm / font::kCapHeight;
+  const double sw = font::stroke_width(style.size, style.bold);
+  TextMetrics m;
+  const auto codes = font::decode_utf8(text);
+  m.width = codes.empty() ? 0.0 : font::run_width(codes) * unit + sw;
+  m.ascent = font::kAscender * unit + sw / 2;
+  m.descent = font::kDescender * unit + sw / 2;
+  return m;
+}
+
+double Canvas::text_width(const std::string& text, double size, bool bold) {
+  TextStyle style;
+  style.size = size;
+  style.bold = bold;
+  return measure_text(text, style).width;
+}
+
+void Canvas::text(Point anchor, const std::string& text, const TextStyle& style) {
+  const auto codes = font::decode_utf8(text);
+  if (codes.empty() || !(style.size > 0)) return;
+  const double unit = style.size * font::kCapPerEm / font::kCapHeight;
+  const double sw = font::stroke_width(style.size, style.bold);
+  const TextMetrics m = measure_text(text, style);
+
+  // Text frame: x to the right along the baseline, y down, origin at the
+  // left end of the baseline; then aligned and rotated about the anchor.
+  double dx = 0, dy = 0;
+  if (style.halign == HAlign::center) dx = -m.width / 2;
+  if (style.halign == HAlign::right) dx = -m.width;
+  if (style.valign == VAlign::top) dy = m.ascent;
+  if (style.valign == VAlign::middle) dy = font::kCapHeight * unit / 2;
+  if (style.valign == VAlign::bottom) dy = -m.descent;
+  const double a = style.rotation * kPi / 180.0;
+  const double ca = std::cos(a), sa = std::sin(a);
+  auto place = [&](double tx, double ty) {
+    return Point{anchor.x + tx * ca + ty * sa, anchor.y - tx * sa + ty * ca};
+  };
+
+  std::vector<std::vector<Point>> strokes;
+  double pen = sw / 2;
+  double lx = 1e300, hx = -1e300, ly = 1e300, hy = -1e300;
+  for (char32_t c : codes) {
+    const auto& g = font::glyph(c);
+    for (const auto& s : g.strokes) {
+      std::vector<Point> pts;
+      pts.reserve(s.size());
+      for (const auto& p : s) {
+        const Point q = place(dx + pen + p.x * unit, dy - p.y * unit);
+        lx = std::min(lx, q.x), hx = std::max(hx, q.x);
+        ly = std::min(ly, q.y), hy = std::max(hy, q.y);
+        pts.push_back(q);
+      }
+      strokes.push_back(std::move(pts));
+    }
+    pen += g.advance * unit;
+  }
+  if (strokes.empty()) return;
+  const double reach = sw + 2;
+  if (hx + reach < clip_x0_ || lx - reach > clip_x1_ || hy + reach < clip_y0_ ||
+      ly - reach > clip_y1_)
+    return;
+  Mask mask = mask_for(lx - reach, ly - reach, hx + reach, hy + reach);
+  if (mask.empty()) return;
+  for (const auto& s : strokes) {
+    // Dots (i, j, '.', ':') are drawn a little larger than the stroke so
+    // that they survive anti-aliasing at small sizes.
+    if (s.size() == 1) mask.disk(s[0], std::max(sw * 0.62, 0.75));
+    for (size_t i = 0; i + 1 < s.size(); ++i) mask.capsule(s[i], s[i + 1], sw);
+  }
+  blend_mask(mask, style.color);
+}
+
+void Canvas::draw_image(int x, int y, const torch::Tensor& image, int scale) {
+  TORCH_CHECK(scale >= 1, "draw_image: scale must be ≥ 1, got ", scale);
+  const auto img = to_uint8_image(image);
+  const int64_t c = img.size(0), h = img.size(1), w = img.size(2);
+  const uint8_t* data = img.data_ptr<uint8_t>();
+  for (int64_t iy = 0; iy < h; ++iy)
+    for (int64_t ix = 0; ix < w; ++ix) {
+      Color col;
+      if (c == 1) {
+        const uint8_t v = data[iy * w + ix];
+        col = Color(v, v, v);
+      } else {
+        col = Color(data[(0 * h + iy) * w + ix], data[(1 * h + iy) * w + ix],
+                    data[(2 * h + iy) * w + ix]);
+      }
+      for (int sy = 0; sy < scale; ++sy)
+        for (int sx = 0; sx < scale; ++sx) {
+          const int px = x + static_cast<int>(ix) * scale + sx;
+          const int py = y + static_cast<int>(iy) * scale + sy;
+          if (px >= clip_x0_ && py >= clip_y0_ && px < clip_x1_ && py < clip_y1_)
+            set_pixel(px, py, col);
+        }
+    }
+}
+
+torch::Tensor Canvas::to_tensor() const {
+  auto hwc =
+      torch::from_blob(const_cast<uint8_t*>(rgb_.data()), {height_, width_, 3}, torch::kByte);
+  return hwc.permute({2, 0, 1}).contiguous();
+}
+
+std::string Canvas::encode_png() const {
+  return encode_png_pixels(rgb_.data(), width_, height_, 3);
+}
+
+void Canvas::write_png(const std::string& path) const { write_file_atomic(path, encode_png()); }
+
+}  // namespace sparseloop

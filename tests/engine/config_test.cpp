@@ -1,0 +1,101 @@
+#include "sparseloop/engine/config.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "sparseloop/util/error.h"
+#include "sparseloop/util/fs.h"
+#include "support/testing.h"
+
+using namespace sparseloop;
+
+namespace {
+
+/// A family config of every field type the visitors handle.
+struct TestConfig {
+  double lr = 2e-4;
+  std::string classes;
+  bool nonnegative = false;
+  int64_t strategy = 2;
+  template <class V>
+  void visit(V& v) {
+    v("lr", lr, "learning rate");
+    v("classes", classes, "classes");
+    v("nonnegative", nonnegative, "non-negative codes");
+    v("strategy", strategy, "strategy");
+  }
+};
+
+}  // namespace
+
+TEST(Config, ResolvedTomlRoundTripsThroughTheSavedFile) {
+  ts::TempDir dir;
+  CommonTrainConfig common;
+  common.model = "csc-ctrl";
+  common.out = dir.path() + "/run \"quoted\"";
+  common.max_steps = 123;
+  common.seed = 18446744073709551615ull;
+  common.resume = true;
+  TestConfig cfg;
+  cfg.lr = 3.25e-4;
+  cfg.classes = "0,1,2";
+  cfg.nonnegative = true;
+  write_file_atomic(dir.file("config.toml"), resolved_config_toml(common, "ctrl", cfg));
+  CommonTrainConfig c2;
+  TestConfig f2;
+  read_run_config(dir.path(), c2, f2);
+  EXPECT_EQ(c2.model, "csc-ctrl");
+  EXPECT_EQ(c2.out, common.out);
+  EXPECT_EQ(c2.max_steps, 123);
+  EXPECT_EQ(c2.seed, common.seed);
+  EXPECT_TRUE(c2.resume);
+  EXPECT_DOUBLE_EQ(f2.lr, 3.25e-4);
+  EXPECT_EQ(f2.classes, "0,1,2");
+  EXPECT_TRUE(f2.nonnegative);
+}
+
+TEST(Config, BadValuesNameTheSourceAndKey) {
+  TestConfig cfg;
+  ValuesReader r({{"lr", "fast"}}, "my.toml");
+  try {
+    cfg.visit(r);
+    FAIL() << "accepted lr = fast";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("my.toml"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("lr"), std::string::npos);
+  }
+  ValuesReader r2({{"nonnegative", "maybe"}}, "x");
+  EXPECT_THROW(cfg.visit(r2), InputError);
+  CommonTrainConfig common;
+  ValuesReader r3({{"seed", "-3"}}, "x");
+  EXPECT_THROW(common.visit(r3), InputError);
+  ValuesReader r4({{"strategy", "1"}, {"unknown-key", "1"}}, "x");
+  cfg.visit(r4);
+  EXPECT_EQ(cfg.strategy, 1);
+  EXPECT_EQ(r4.unused(), std::vector<std::string>{"unknown-key"});
+}
+
+TEST(Config, ReadsSectionsAndRejectsBrokenToml) {
+  ts::TempDir dir;
+  {
+    std::ofstream f(dir.file("a.toml"));
+    f << "model = \"ctrl\"\nmax_steps = 5\n[ctrl]\nlr = 0.001\nflag = true\n";
+  }
+  auto v = read_config_file(dir.file("a.toml"));
+  EXPECT_EQ(v["model"], "ctrl");
+  EXPECT_EQ(v["max-steps"], "5");  // underscores become the flag's dashes
+  EXPECT_EQ(std::stod(v["lr"]), 0.001);
+  EXPECT_EQ(v["flag"], "true");
+  {
+    std::ofstream f(dir.file("b.toml"));
+    f << "model = \n";
+  }
+  try {
+    read_config_file(dir.file("b.toml"));
+    FAIL();
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("b.toml"), std::string::npos);
+  }
+  EXPECT_THROW(read_config_file(dir.file("missing.toml")), InputError);
+}

@@ -1,0 +1,76 @@
+# The dependency rule of docs/architecture.md, checked on every include of the
+# library, the benchmarks and the tests (cmake -DROOT=<source dir> -P layering.cmake):
+#   util ← io ← {plot, sparse, data, metrics} ← engine ← families/<f> ← bench ← tools
+# A layer includes only itself and the layers below it; families never include
+# each other; only include/sparseloop/sparseloop.h and src/sparseloop.cpp see
+# every family. Fails with one line per forbidden include.
+if(NOT ROOT)
+  message(FATAL_ERROR "usage: cmake -DROOT=<source dir> -P layering.cmake")
+endif()
+
+set(below_util "util")
+set(below_io "util;io")
+set(below_plot "util;io;plot")
+set(below_sparse "util;sparse")
+set(below_data "util;io;data")
+set(below_metrics "util;metrics")
+set(below_engine "util;io;plot;data;metrics;engine")
+set(below_family "util;io;plot;sparse;data;metrics;engine")
+
+# The layer of a path relative to include/sparseloop, src or tests ("" when
+# the path is not inside a layer, e.g. tests/support).
+function(layer_of rel out)
+  set(layer "")
+  if(rel MATCHES "^families/([a-z_]+)/")
+    set(layer "families/${CMAKE_MATCH_1}")
+  elseif(rel MATCHES "^(util|io|plot|sparse|data|metrics|engine)/")
+    set(layer "${CMAKE_MATCH_1}")
+  endif()
+  set(${out} "${layer}" PARENT_SCOPE)
+endfunction()
+
+file(GLOB_RECURSE files RELATIVE "${ROOT}"
+     "${ROOT}/include/sparseloop/*.h" "${ROOT}/src/*.cpp" "${ROOT}/src/*.h"
+     "${ROOT}/tests/*.cpp" "${ROOT}/tests/*.h" "${ROOT}/bench/*.cpp" "${ROOT}/bench/*.h")
+set(violations 0)
+set(checked 0)
+foreach(file IN LISTS files)
+  string(REGEX REPLACE "^(include/sparseloop|src|tests)/" "" rel "${file}")
+  if(file MATCHES "^bench/")
+    set(own "bench")
+  else()
+    layer_of("${rel}" own)
+  endif()
+  if(own STREQUAL "")
+    continue()  # the umbrella (sparseloop.h, sparseloop.cpp), test support
+  endif()
+  if(own MATCHES "^families/")
+    set(allowed "${below_family};${own}")
+  elseif(own STREQUAL "bench")
+    set(allowed "${below_family};families/ctrl;families/sdnet;families/vdl;bench")
+  else()
+    set(allowed "${below_${own}}")
+  endif()
+  file(STRINGS "${ROOT}/${file}" includes REGEX "^#include \"(sparseloop|bench)/")
+  foreach(line IN LISTS includes)
+    math(EXPR checked "${checked} + 1")
+    string(REGEX REPLACE "^#include \"([^\"]+)\".*" "\\1" target "${line}")
+    if(target MATCHES "^bench/")
+      set(target_layer "bench")
+    elseif(target STREQUAL "sparseloop/sparseloop.h")
+      set(target_layer "everything")
+    else()
+      string(REGEX REPLACE "^sparseloop/" "" target_rel "${target}")
+      layer_of("${target_rel}" target_layer)
+    endif()
+    list(FIND allowed "${target_layer}" found)
+    if(found EQUAL -1)
+      message("${file}: includes ${target} (${target_layer}), but ${own} may include only: ${allowed}")
+      math(EXPR violations "${violations} + 1")
+    endif()
+  endforeach()
+endforeach()
+if(violations GREATER 0)
+  message(FATAL_ERROR "${violations} include(s) break the layering of docs/architecture.md")
+endif()
+message(STATUS "layering: ${checked} includes of sparseloop headers follow docs/architecture.md")
