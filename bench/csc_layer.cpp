@@ -11,18 +11,17 @@ nlohmann::json bench_csc_layer(const CscBenchOptions& o) {
               "bench: backward must be unrolled or implicit");
   torch::manual_seed(0);
   const int64_t pad = o.kernel / 2;
-  auto options = CscConv2dOptions(o.in, o.out, o.kernel)
-                     .stride(o.stride)
-                     .padding(pad)
-                     .steps(o.iterations)
-                     .lambda(0.1)
-                     .nonnegative(true)
-                     .step_factor(0.9)
-                     // L is estimated once (the dictionary does not change while
-                     // timing), so both columns time the same FISTA solve; the
-                     // reference below uses that same step.
-                     .step_refresh(StepRefresh::kOnChange)
-                     .implicit_backward(o.backward == "implicit");
+  // L is estimated once (the dictionary does not change while timing), so
+  // both columns time the same FISTA solve; the reference below uses that
+  // same step.
+  const auto csc = CscOptions()
+                       .steps(o.iterations)
+                       .lambda(0.1)
+                       .nonnegative(true)
+                       .step_factor(0.9)
+                       .step_refresh(StepRefresh::kOnChange)
+                       .implicit_backward(o.backward == "implicit");
+  auto options = CscConv2dOptions(o.in, o.out, o.kernel, csc).stride(o.stride).padding(pad);
   CscConv2d layer(options);
   layer->to(o.device);
   auto x = torch::randn({o.batch, o.in, o.size, o.size}, torch::TensorOptions().device(o.device));
@@ -60,9 +59,7 @@ nlohmann::json bench_csc_layer(const CscBenchOptions& o) {
     auto z32 = layer->forward(x).to(torch::kDouble);
     auto dict64 = layer->dictionary().to(torch::kDouble);
     auto op64 = conv_operator(dict64, ConvGeometry{o.stride, pad}, o.size, o.size);
-    auto z64 = fista(op64, x.to(torch::kDouble), make_prox(layer->options),
-                     make_fista_options(layer->options, layer->step()))
-                   .z;
+    auto z64 = solve_lasso(op64, x.to(torch::kDouble), csc.prox(), csc.solver(layer->step())).z;
     r["rel_error"] = ((z32 - z64).norm() / z64.norm().clamp_min(1e-30)).item<double>();
   }
   if (o.reference && o.backward == "unrolled") {
@@ -70,9 +67,7 @@ nlohmann::json bench_csc_layer(const CscBenchOptions& o) {
     auto ref = [&](const torch::Tensor& input) {
       auto dict = layer->dictionary();
       auto op = conv_operator_reference(dict, ConvGeometry{o.stride, pad}, o.size, o.size);
-      return fista(op, input, make_prox(layer->options),
-                   make_fista_options(layer->options, layer->step()))
-          .z;
+      return solve_lasso(op, input, csc.prox(), csc.solver(layer->step())).z;
     };
     auto ref_forward = [&] {
       torch::NoGradGuard no_grad;

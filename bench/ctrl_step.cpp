@@ -10,7 +10,7 @@ nlohmann::json bench_ctrl_step(const CtrlBenchOptions& o) {
   torch::manual_seed(0);
   CtrlConfig cfg;
   cfg.width = o.width;
-  cfg.fista_steps = o.fista_steps;
+  cfg.csc.steps(o.fista_steps);
   auto model = make_closed_loop_model(o.model, cfg, o.channels, o.size);
   model->to(o.device);
   model->train();

@@ -61,7 +61,9 @@ nlohmann::json time_model(const std::string& model, int64_t batch, int64_t size,
     opt.zero_grad();
     loss.backward();
     opt.step();
-    restarts += net->after_optimizer_step();
+    net->project_atoms();
+    for (const auto& l : net->csc_layers())
+      restarts += l->last_power_iterations() > 0 && l->last_cold_restart();
   };
   for (int i = 0; i < 2; ++i) train_step();  // cold power iterations, allocator warm-up
   cuda_synchronize();

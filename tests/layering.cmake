@@ -14,7 +14,7 @@ set(below_plot "util;io;plot")
 set(below_sparse "util;sparse")
 set(below_data "util;io;data")
 set(below_metrics "util;metrics")
-set(below_engine "util;io;plot;data;metrics;engine")
+set(below_engine "util;io;plot;sparse;data;metrics;engine")
 set(below_family "util;io;plot;sparse;data;metrics;engine")
 
 # The layer of a path relative to include/sparseloop, src or tests ("" when

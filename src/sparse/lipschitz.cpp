@@ -3,6 +3,8 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <cmath>
 
+#include "sparseloop/util/error.h"
+
 namespace sparseloop {
 
 torch::Tensor power_iteration_start(at::IntArrayRef shape, const torch::TensorOptions& options) {
@@ -32,6 +34,74 @@ PowerIterationResult power_iteration(const SparseOperator& op, torch::Tensor& v,
     previous = estimate;
   }
   return r;
+}
+
+const char* to_string(StepRefresh r) {
+  switch (r) {
+    case StepRefresh::kEveryForward: return "every-forward";
+    case StepRefresh::kOnChange: return "on-change";
+    case StepRefresh::kFixed: return "fixed";
+  }
+  return "?";
+}
+
+StepRefresh parse_step_refresh(const std::string& s, const std::string& flag) {
+  if (s == "every-forward") return StepRefresh::kEveryForward;
+  if (s == "on-change") return StepRefresh::kOnChange;
+  if (s == "fixed") return StepRefresh::kFixed;
+  throw InputError(flag + " '" + s + "': expected every-forward, on-change or fixed");
+}
+
+void LipschitzCache::register_buffers(torch::nn::Module& m) {
+  vector_ = m.register_buffer("power_vector", torch::zeros({0}));
+  lipschitz_ = m.register_buffer("lipschitz", torch::zeros({}, torch::kDouble));
+  dictionary_ = m.register_buffer("lipschitz_dictionary", torch::zeros({0}));
+}
+
+double LipschitzCache::value() const { return lipschitz_.item<double>(); }
+
+bool LipschitzCache::current(const torch::Tensor& dictionary) const {
+  torch::NoGradGuard no_grad;
+  return dictionary_.sizes() == dictionary.sizes() && lipschitz_.item<double>() > 0.0 &&
+         torch::equal(dictionary_, dictionary.detach().to(dictionary_.options()));
+}
+
+double LipschitzCache::refresh(const SparseOperator& op, const torch::Tensor& dictionary0,
+                               at::IntArrayRef code_shape, const LipschitzPolicy& p) {
+  torch::NoGradGuard no_grad;
+  const torch::Tensor dictionary = dictionary0.detach();
+  last_iterations_ = 0;
+  last_cold_ = false;
+  bool cold = vector_.sizes() != code_shape || dictionary_.sizes() != dictionary.sizes() ||
+              lipschitz_.item<double>() <= 0.0;
+  bool run = cold || p.refresh == StepRefresh::kEveryForward;
+  if (!cold && p.refresh != StepRefresh::kFixed) {
+    // How far the dictionary moved since L's estimate, both read in one
+    // device synchronization: any change (max |ΔD| > 0, exact), and the
+    // relative move that decides a cold restart.
+    const auto ref = dictionary_.to(dictionary.dtype());
+    const auto delta = dictionary - ref;
+    auto both = torch::stack({delta.abs().max().to(torch::kDouble),
+                              (delta.norm() / ref.norm().clamp_min(1e-30)).to(torch::kDouble)})
+                    .cpu();
+    const double max_change = both[0].item<double>(), move = both[1].item<double>();
+    if (max_change > 0.0) run = true;
+    if (p.restart_threshold > 0.0 && move > p.restart_threshold) cold = true;
+  }
+  if (run) {
+    auto v = cold ? power_iteration_start(code_shape, dictionary.options())
+                  : vector_.to(dictionary.options());
+    auto r = power_iteration(op, v, cold ? p.initial_power_iterations : p.power_iterations,
+                             cold ? 1e-6 : p.power_tolerance);
+    last_iterations_ = r.iterations;
+    last_cold_ = cold;
+    vector_.resize_(code_shape);
+    vector_.copy_(v);
+    lipschitz_.fill_(r.lipschitz);
+    dictionary_.resize_(dictionary.sizes());
+    dictionary_.copy_(dictionary);
+  }
+  return lipschitz_.item<double>();
 }
 
 }  // namespace sparseloop

@@ -26,6 +26,16 @@ torch::Tensor Prox::operator()(const torch::Tensor& v, double step) const {
   return z;
 }
 
+void Prox::apply_(torch::Tensor& v, double step) const {
+  const double tau = step * options_.lambda();
+  if (options_.nonnegative()) {
+    v.sub_(tau).clamp_min_(0.0);  // max(v − ηλ, 0)
+  } else if (tau > 0) {
+    at::softshrink_out(v, v, tau);  // elementwise: output may alias the input
+  }
+  if (options_.mu() > 0.0) v.div_(1.0 + step * options_.mu());
+}
+
 torch::Tensor Prox::penalty(const torch::Tensor& z) const {
   auto flat = z.reshape({z.size(0), -1});  // (B, n)
   auto g = options_.lambda() * flat.abs().sum(1);

@@ -23,7 +23,7 @@ TEST(GpuConvDictionary, SynthesisMatchesCpu) {
 TEST(GpuCscConv2d, ForwardBackwardMatchesCpu) {
   SKIP_WITHOUT_CUDA();
   torch::manual_seed(0);
-  CscConv2d cpu(CscConv2dOptions(3, 16, 3).padding(1).steps(4).lambda(0.05));
+  CscConv2d cpu(CscConv2dOptions(3, 16, 3, CscOptions().steps(4).lambda(0.05)).padding(1));
   auto gpu = std::dynamic_pointer_cast<CscConv2dImpl>(cpu->clone(torch::kCUDA));
   auto x = torch::randn({4, 3, 16, 16});
   auto zc = cpu->forward(x);

@@ -24,7 +24,7 @@ TEST(CscConv2d, OutputShapeMatchesConv2d) {
 // A CscConv2d drops into a Sequential where a Conv2d was, and trains.
 TEST(CscConv2d, DropInForConv2dInSequential) {
   torch::manual_seed(0);
-  torch::nn::Sequential net(CscConv2d(CscConv2dOptions(1, 4, 3).padding(1).nonnegative(true)),
+  torch::nn::Sequential net(CscConv2d(CscConv2dOptions(1, 4, 3, CscOptions().nonnegative(true)).padding(1)),
                             torch::nn::BatchNorm2d(4), torch::nn::Flatten(),
                             torch::nn::Linear(4 * 8 * 8, 2));
   torch::optim::SGD opt(net->parameters(), 0.05);
@@ -47,8 +47,7 @@ TEST(CscConv2d, DropInForConv2dInSequential) {
 TEST(CscConv2d, GradientsMatchFiniteDifferences) {
   torch::manual_seed(1);
   for (bool nonneg : {false, true}) {
-    CscConv2d layer(CscConv2dOptions(2, 4, 3).stride(2).padding(1).steps(3).lambda(0.05)
-                        .nonnegative(nonneg).step_refresh(StepRefresh::kFixed));
+    CscConv2d layer(CscConv2dOptions(2, 4, 3, CscOptions().steps(3).lambda(0.05).nonnegative(nonneg).step_refresh(StepRefresh::kFixed)).stride(2).padding(1));
     layer->to(torch::kDouble);
     auto x = torch::randn({2, 2, 7, 7}, f64);
     layer->forward(x);  // fixes L, so the step is a constant under perturbation
@@ -59,8 +58,8 @@ TEST(CscConv2d, GradientsMatchFiniteDifferences) {
     auto in_w = [&](const torch::Tensor& w) {
       auto dict = normalize_atoms(w);
       auto op = conv_operator(dict, ConvGeometry{2, 1}, 7, 7);
-      auto z = fista(op, x, make_prox(layer->options),
-                     make_fista_options(layer->options, layer->step())).z;
+      auto z = solve_lasso(op, x, layer->options.csc().prox(),
+                     layer->options.csc().solver(layer->step())).z;
       return (z * probe).sum();
     };
     EXPECT_LT(ts::gradcheck_error(in_w, w0), 1e-6);
@@ -94,11 +93,11 @@ TEST(CscConv2d, DecodeUsesTheSameDictionaryTensor) {
 
 TEST(CscConv2d, LargerLambdaGivesSparserCodes) {
   torch::manual_seed(2);
-  CscConv2d layer(CscConv2dOptions(3, 16, 3).padding(1).nonnegative(true));
+  CscConv2d layer(CscConv2dOptions(3, 16, 3, CscOptions().nonnegative(true)).padding(1));
   auto x = torch::randn({4, 3, 12, 12});
   double previous = -1;
   for (double lam : {0.01, 0.1, 0.5, 1.0}) {
-    layer->options.lambda(lam);
+    layer->options.csc().lambda(lam);
     const double zeros = (layer->forward(x) == 0).to(torch::kDouble).mean().item<double>();
     EXPECT_GE(zeros, previous);
     previous = zeros;
@@ -113,7 +112,7 @@ TEST(CscConv2d, LargerLambdaGivesSparserCodes) {
 // raising λ to a few σ removes them, while the strong codes survive.
 TEST(CscConv2d, RaisingLambdaRemovesSpuriousCodesOfNoise) {
   torch::manual_seed(5);
-  CscConv2d layer(CscConv2dOptions(1, 8, 3).padding(1).nonnegative(true).steps(2).step_factor(0.9));
+  CscConv2d layer(CscConv2dOptions(1, 8, 3, CscOptions().nonnegative(true).steps(2).step_factor(0.9)).padding(1));
   torch::NoGradGuard no_grad;
   // Clean images: a few strong non-negative atoms on a zero background that
   // covers most of the image, as on the MNIST digits.
@@ -128,7 +127,7 @@ TEST(CscConv2d, RaisingLambdaRemovesSpuriousCodesOfNoise) {
     double kept;             ///< fraction of the true atoms still active (clean)
   };
   auto effect = [&](double lambda) {
-    layer->options.lambda(lambda);
+    layer->options.csc().lambda(lambda);
     auto zc = layer->forward(x), zn = layer->forward(noisy);  // (16, 8, 24, 24)
     auto off = zc == 0;
     Effect e;
@@ -150,7 +149,7 @@ TEST(CscConv2d, RaisingLambdaRemovesSpuriousCodesOfNoise) {
 // follows step_factor / L.
 TEST(CscConv2d, StepFromPowerIteration) {
   torch::manual_seed(3);
-  CscConv2d layer(CscConv2dOptions(3, 8, 3).padding(1).step_factor(0.9));
+  CscConv2d layer(CscConv2dOptions(3, 8, 3, CscOptions().step_factor(0.9)).padding(1));
   layer->to(torch::kDouble);
   auto x = torch::randn({2, 3, 10, 10}, f64);
   layer->forward(x);
@@ -161,7 +160,7 @@ TEST(CscConv2d, StepFromPowerIteration) {
   EXPECT_GT(layer->lipschitz(), 0.99 * L);
   EXPECT_NEAR(layer->step(), 0.9 / layer->lipschitz(), 1e-12);
   // on-change: no refresh while the dictionary is unchanged.
-  layer->options.step_refresh(StepRefresh::kOnChange);
+  layer->options.csc().step_refresh(StepRefresh::kOnChange);
   const double before = layer->lipschitz();
   layer->forward(x);
   EXPECT_EQ(layer->lipschitz(), before);

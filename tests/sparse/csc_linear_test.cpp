@@ -7,7 +7,7 @@
 using namespace sparseloop;
 
 TEST(CscLinear, ShapesAndSameDictionaryForDecode) {
-  CscLinear layer(CscLinearOptions(20, 32).lambda(0.05).steps(5));
+  CscLinear layer(CscLinearOptions(20, 32, CscOptions().lambda(0.05).steps(5)));
   auto x = torch::randn({4, 20});
   auto z = layer->forward(x);
   EXPECT_EQ(z.sizes(), (std::vector<int64_t>{4, 32}));
@@ -17,16 +17,16 @@ TEST(CscLinear, ShapesAndSameDictionaryForDecode) {
 
 TEST(CscLinear, ConvergesToLassoSolutionWithTolerance) {
   torch::manual_seed(0);
-  CscLinear layer(CscLinearOptions(10, 25).lambda(0.2).tolerance(1e-12).max_steps(20000));
+  CscLinear layer(CscLinearOptions(10, 25, CscOptions().lambda(0.2).tolerance(1e-12).max_steps(20000)));
   layer->to(torch::kDouble);
   auto x = torch::randn({3, 10}, torch::kDouble);
   auto z = layer->forward(x);
-  EXPECT_LT(kkt_violation(layer->op(), x, z, make_prox(layer->options)), 1e-6);
+  EXPECT_LT(kkt_violation(layer->op(), x, z, layer->options.csc().prox()), 1e-6);
 }
 
 TEST(CscLinear, GradientsMatchFiniteDifferences) {
   torch::manual_seed(1);
-  CscLinear layer(CscLinearOptions(6, 9).lambda(0.05).steps(4).step_refresh(StepRefresh::kFixed));
+  CscLinear layer(CscLinearOptions(6, 9, CscOptions().lambda(0.05).steps(4).step_refresh(StepRefresh::kFixed)));
   layer->to(torch::kDouble);
   auto x = torch::randn({3, 6}, torch::kDouble);
   layer->forward(x);

@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "sparseloop/util/error.h"
+
 namespace sparseloop {
 
 /// Flags every `sparseloop train` run has (CLI.md, "sparseloop train").
@@ -58,6 +60,19 @@ struct CommonTrainConfig {
   }
 };
 
+/// A bool flag whose meaning is the opposite of the field it sets, e.g.
+/// `v("csc-signed", Negated{csc.nonnegative()}, …)`: a family may name a
+/// shared field from its own side without declaring a second copy of it.
+struct Negated {
+  bool& value;
+};
+
+/// Enum fields travel as text: the enum's namespace provides
+/// `const char* to_string(E)` and `void from_string(const std::string&, E&,
+/// const std::string& flag)` (which throws InputError naming `flag`).
+template <class E>
+inline constexpr bool is_enum_flag_v = std::is_enum_v<E>;
+
 /// A flat key → value-as-text map, the common currency of presets, config
 /// files and the saved config.toml.
 using ConfigValues = std::map<std::string, std::string>;
@@ -71,6 +86,13 @@ class TomlWriter {
   void operator()(const std::string& key, const int64_t& value, const std::string& help);
   void operator()(const std::string& key, const uint64_t& value, const std::string& help);
   void operator()(const std::string& key, const bool& value, const std::string& help);
+  void operator()(const std::string& key, Negated value, const std::string& help) {
+    (*this)(key, !value.value, help);
+  }
+  template <class E, std::enable_if_t<is_enum_flag_v<E>, int> = 0>
+  void operator()(const std::string& key, const E& value, const std::string& help) {
+    (*this)(key, std::string(to_string(value)), help);
+  }
   /// Starts a `[section]` (a model family's own fields).
   void section(const std::string& name);
   std::string str() const { return out_; }
@@ -90,6 +112,21 @@ class ValuesReader {
   void operator()(const std::string& key, int64_t& value, const std::string& help);
   void operator()(const std::string& key, uint64_t& value, const std::string& help);
   void operator()(const std::string& key, bool& value, const std::string& help);
+  void operator()(const std::string& key, Negated value, const std::string& help) {
+    bool b = !value.value;
+    (*this)(key, b, help);
+    value.value = !b;
+  }
+  template <class E, std::enable_if_t<is_enum_flag_v<E>, int> = 0>
+  void operator()(const std::string& key, E& value, const std::string& help) {
+    std::string text = to_string(value);
+    (*this)(key, text, help);
+    try {
+      from_string(text, value, "--" + key);
+    } catch (const InputError& e) {
+      throw InputError(source_ + ": " + e.what());
+    }
+  }
   /// Keys that no visited field consumed.
   std::vector<std::string> unused() const;
 
@@ -110,12 +147,17 @@ struct FlagSpec {
 /// Collects FlagSpecs from a config's visit(): `SpecCollector s; cfg.visit(s);`.
 class SpecCollector {
  public:
+  void operator()(const std::string& key, Negated value, const std::string& help) {
+    (*this)(key, !value.value, help);
+  }
   template <class T>
   void operator()(const std::string& key, const T& value, const std::string& help) {
     FlagSpec s;
     s.key = key;
     s.help = help;
-    if constexpr (std::is_same_v<T, bool>) {
+    if constexpr (is_enum_flag_v<T>) {
+      s.default_text = to_string(value);
+    } else if constexpr (std::is_same_v<T, bool>) {
       s.is_bool = true;
       s.default_text = value ? "true" : "false";
     } else if constexpr (std::is_same_v<T, std::string>) {

@@ -12,7 +12,7 @@
 
 #include <torch/torch.h>
 
-#include "sparseloop/sparse/fista.h"
+#include "sparseloop/sparse/operator.h"
 
 namespace sparseloop {
 

@@ -1,6 +1,7 @@
 // Proximal operators of the sparse-coding penalty
 //   g(z) = λ‖z‖₁ + μ/2‖z‖²  (+ the indicator of z ≥ 0 when non-negative),
-// the only place where FISTA (fista.h) touches the penalty.
+// the only place where the proximal-gradient solver (proximal_gradient.h)
+// touches the penalty.
 #pragma once
 
 #include <torch/torch.h>
@@ -26,6 +27,9 @@ class Prox {
 
   /// Applies prox_{step·g} elementwise; differentiable (autograd) in v.
   torch::Tensor operator()(const torch::Tensor& v, double step) const;
+
+  /// The same, in place on `v` (no autograd: for solves that record no graph).
+  void apply_(torch::Tensor& v, double step) const;
 
   /// Per-sample penalty g(z) for a batch (dim 0 = samples): shape (B,).
   torch::Tensor penalty(const torch::Tensor& z) const;

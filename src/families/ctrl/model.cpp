@@ -38,21 +38,25 @@ torch::Tensor flatten_normalize(const torch::Tensor& h) {
 
 }  // namespace
 
+CscOptions ctrl_csc_options() {
+  return CscOptions()
+      .lambda(0.01)
+      .steps(2)
+      .nonnegative(false)
+      .normalize_atoms(true)
+      .step_factor(1.0)
+      .step_refresh(StepRefresh::kOnChange)
+      .power_iterations(3);
+}
+
 CscCtrlImpl::CscCtrlImpl(CscCtrlOptions o) : options(o) {
   const auto specs = csc_ctrl_layers(o.channels(), o.image_size(), o.width());
   int64_t size = o.image_size();
   for (size_t i = 0; i < specs.size(); ++i) {
     const auto& s = specs[i];
-    auto layer = CscConv2d(CscConv2dOptions(s.in, s.out, 4)
+    auto layer = CscConv2d(CscConv2dOptions(s.in, s.out, 4, o.csc())
                                .stride(s.stride)
-                               .padding(s.padding)
-                               .lambda(o.lambda())
-                               .steps(o.steps())
-                               .nonnegative(o.nonnegative())
-                               .normalize_atoms(o.normalize_atoms())
-                               .step_factor(o.step_factor())
-                               .step_refresh(o.step_refresh())
-                               .power_iterations(3));
+                               .padding(s.padding));
     layers.push_back(register_module("csc" + std::to_string(i), layer));
     enc_bn.push_back(s.enc_bn ? register_module("enc_bn" + std::to_string(i),
                                                 torch::nn::BatchNorm2d(s.out))
@@ -164,8 +168,8 @@ double CscCtrlImpl::code_sparsity(const torch::Tensor& x) {
 }
 
 void CscCtrlImpl::set_lambda(double lambda) {
-  options.lambda(lambda);
-  for (auto& l : layers) l->options.lambda(lambda);
+  options.csc().lambda(lambda);
+  for (auto& l : layers) l->options.csc().lambda(lambda);
 }
 
 void recalibrate_batch_norm(ClosedLoopModel& model, const std::vector<torch::Tensor>& batches) {

@@ -128,16 +128,11 @@ std::shared_ptr<ClosedLoopModel> make_closed_loop_model(const std::string& model
                                                         int64_t size) {
   require(c.width >= 1, "--width must be >= 1");
   if (model == "csc-ctrl") {
-    require(c.lambda >= 0, "--lambda must be >= 0");
-    require(c.fista_steps >= 1, "--fista-steps must be >= 1");
-    return std::make_shared<CscCtrlImpl>(CscCtrlOptions()
-                                             .channels(channels)
-                                             .image_size(size)
-                                             .width(c.width)
-                                             .lambda(c.lambda)
-                                             .steps(c.fista_steps)
-                                             .nonnegative(c.nonnegative)
-                                             .step_factor(c.step_factor));
+    require(c.csc.lambda() >= 0, "--lambda must be >= 0");
+    require(c.csc.steps() >= 1, "--fista-steps must be >= 1");
+    require(c.csc.step_factor() > 0, "--step-factor must be > 0");
+    return std::make_shared<CscCtrlImpl>(
+        CscCtrlOptions().channels(channels).image_size(size).width(c.width).csc(c.csc));
   }
   if (model == "ctrl") {
     require(size == 32, "--model ctrl: the CTRL baseline takes 32×32 images (use csc-ctrl for 64)");

@@ -6,19 +6,23 @@
 
 namespace sparseloop {
 
-CscConv2dOptions csc_options(const ConvSpec& spec, const CscSettings& s) {
-  return CscConv2dOptions(spec.in_channels, spec.out_channels, spec.kernel_size)
+CscOptions sdnet_csc_options() {
+  return CscOptions()
+      .lambda(0.1)
+      .steps(2)
+      .nonnegative(true)
+      .normalize_atoms(true)
+      .step_factor(0.9)
+      .step_refresh(StepRefresh::kOnChange)
+      .power_iterations(50)
+      .power_tolerance(1e-3)
+      .restart_threshold(0.05);
+}
+
+CscConv2dOptions csc_options(const ConvSpec& spec, const CscOptions& csc) {
+  return CscConv2dOptions(spec.in_channels, spec.out_channels, spec.kernel_size, csc)
       .stride(spec.stride)
-      .padding(spec.padding)
-      .lambda(s.lambda)
-      .mu(s.mu)
-      .steps(s.steps)
-      .nonnegative(s.nonnegative)
-      .normalize_atoms(s.normalize_atoms)
-      .step_factor(s.step_factor)
-      .step_refresh(s.step_refresh)
-      .power_iterations(s.power_iterations)
-      .power_tolerance(s.power_tolerance);
+      .padding(spec.padding);
 }
 
 ConvFactory plain_conv_factory() {
@@ -31,10 +35,8 @@ ConvFactory plain_conv_factory() {
   };
 }
 
-ConvFactory csc_conv_factory(const CscSettings& settings) {
-  return [settings](const ConvSpec& c) {
-    return torch::nn::AnyModule(CscConv2d(csc_options(c, settings)));
-  };
+ConvFactory csc_conv_factory(const CscOptions& csc) {
+  return [csc](const ConvSpec& c) { return torch::nn::AnyModule(CscConv2d(csc_options(c, csc))); };
 }
 
 // ---------------------------------------------------------------------------
@@ -152,10 +154,6 @@ SdnetImpl::SdnetImpl(SdnetOptions o) : options_(std::move(o)) {
     stages_.push_back(register_module("layer" + std::to_string(s + 1), stage));
   }
   fc_ = register_module("fc", torch::nn::Linear(in_planes, o_.num_classes));
-  torch::NoGradGuard no_grad;
-  for (auto& layer : csc_layers()) previous_dictionaries_.push_back(layer->dictionary().clone());
-  lipschitz_current_ = torch::zeros({static_cast<int64_t>(previous_dictionaries_.size())},
-                                    torch::kDouble);
 }
 
 torch::Tensor SdnetImpl::stem_forward(const torch::Tensor& x, torch::Tensor* residual) {
@@ -218,17 +216,17 @@ std::vector<CscConv2d> SdnetImpl::csc_layers() const {
 void SdnetImpl::set_stem_lambda(double lambda) {
   TORCH_CHECK(stem_csc_, "Sdnet: this model has no CSC stem (a ResNet)");
   TORCH_CHECK(lambda >= 0.0, "Sdnet: lambda must be >= 0, got ", lambda);
-  stem_csc_->options.lambda(lambda);
+  stem_csc_->options.csc().lambda(lambda);
 }
 
 double SdnetImpl::stem_lambda() const {
-  return stem_csc_ ? stem_csc_->options.lambda() : 0.0;
+  return stem_csc_ ? stem_csc_->options.csc().lambda() : 0.0;
 }
 
 void SdnetImpl::project_atoms() {
   torch::NoGradGuard no_grad;
   for (auto& layer : csc_layers()) {
-    if (!layer->options.normalize_atoms()) continue;
+    if (!layer->options.csc().normalize_atoms()) continue;
     auto& w = layer->weight;
     auto norms = w.pow(2).sum({1, 2, 3}, /*keepdim=*/true).sqrt().clamp_min(1e-12);  // (C,1,1,1)
     w.div_(norms);
@@ -249,67 +247,6 @@ std::vector<std::array<int64_t, 2>> SdnetImpl::csc_input_sizes() const {
       }
   }
   return out;
-}
-
-int64_t SdnetImpl::after_optimizer_step() {
-  project_atoms();
-  const double threshold = options_.csc.restart_threshold;
-  torch::NoGradGuard no_grad;
-  auto layers = csc_layers();
-  // Relative moves ‖Ŵ_now − Ŵ_before‖ / ‖Ŵ_before‖ of every layer, read back
-  // to the host at once (one device synchronization per step, not per layer).
-  std::vector<torch::Tensor> moves;
-  std::vector<size_t> measured;
-  for (size_t i = 0; i < layers.size(); ++i) {
-    auto now = layers[i]->dictionary().detach();
-    const auto before = previous_dictionaries_[i].to(now.device());
-    if (threshold > 0 && before.sizes() == now.sizes()) {
-      moves.push_back(((now - before).norm() / before.norm().clamp_min(1e-30)).to(torch::kDouble));
-      measured.push_back(i);
-    }
-  }
-  int64_t restarts = 0;
-  if (!moves.empty()) {
-    auto moved = torch::stack(moves).to(torch::kCPU).contiguous();  // (measured,)
-    const double* m = moved.data_ptr<double>();
-    for (size_t k = 0; k < measured.size(); ++k) {
-      if (m[k] > threshold) {
-        // L = 0 marks the estimate as absent: the next forward starts cold.
-        layers[measured[k]]->named_buffers()["lipschitz"].fill_(0.0);
-        ++restarts;
-      }
-    }
-  }
-  for (size_t i = 0; i < layers.size(); ++i) {
-    auto now = layers[i]->dictionary().detach();
-    auto& before = previous_dictionaries_[i];
-    if (before.sizes() != now.sizes() || before.device() != now.device())
-      before = now.clone();
-    else
-      before.copy_(now);
-  }
-  return restarts;
-}
-
-std::vector<std::pair<std::string, torch::Tensor*>> SdnetImpl::step_state() {
-  std::vector<std::pair<std::string, torch::Tensor*>> out;
-  for (size_t i = 0; i < previous_dictionaries_.size(); ++i)
-    out.emplace_back("previous_dictionary." + std::to_string(i), &previous_dictionaries_[i]);
-  out.emplace_back("lipschitz_current", &lipschitz_current_);
-  return out;
-}
-
-void SdnetImpl::record_lipschitz_state() {
-  auto layers = csc_layers();
-  for (size_t i = 0; i < layers.size(); ++i)
-    lipschitz_current_[static_cast<int64_t>(i)] = layers[i]->lipschitz_current() ? 1.0 : 0.0;
-}
-
-void SdnetImpl::restore_lipschitz_state(bool all) {
-  auto layers = csc_layers();
-  for (size_t i = 0; i < layers.size(); ++i)
-    if (all || lipschitz_current_[static_cast<int64_t>(i)].item<double>() > 0.5)
-      layers[i]->mark_lipschitz_current();
 }
 
 double SdnetImpl::max_step_times_lipschitz() const {

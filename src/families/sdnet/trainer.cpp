@@ -208,24 +208,16 @@ SdnetData load_sdnet_data(const CommonTrainConfig& common, const SdnetConfig& cf
 // ---------------------------------------------------------------------------
 // Model
 
-CscSettings csc_settings(const SdnetConfig& cfg) {
-  require(cfg.csc_lambda >= 0, "--csc-lambda must be >= 0");
-  require(cfg.csc_steps >= 1, "--csc-steps must be >= 1");
-  require(cfg.csc_step_factor > 0 && cfg.csc_step_factor < 2,
+CscOptions sdnet_csc(const SdnetConfig& cfg) {
+  const CscOptions& c = cfg.csc;
+  require(c.lambda() >= 0, "--csc-lambda must be >= 0");
+  require(c.steps() >= 1, "--csc-steps must be >= 1");
+  require(c.step_factor() > 0 && c.step_factor() < 2,
           "--csc-step-factor must be in (0, 2) (FISTA converges for steps below 1/L)");
-  require(cfg.power_iterations >= 1, "--power-iterations must be >= 1");
-  require(cfg.power_tolerance >= 0, "--power-tolerance must be >= 0");
-  require(cfg.restart_threshold >= 0, "--restart-threshold must be >= 0");
-  CscSettings s;
-  s.lambda = cfg.csc_lambda;
-  s.steps = cfg.csc_steps;
-  s.step_factor = cfg.csc_step_factor;
-  s.nonnegative = !cfg.csc_signed;
-  s.step_refresh = parse_step_refresh(cfg.step_refresh, "--step-refresh");
-  s.power_iterations = cfg.power_iterations;
-  s.power_tolerance = cfg.power_tolerance;
-  s.restart_threshold = cfg.restart_threshold;
-  return s;
+  require(c.power_iterations() >= 1, "--power-iterations must be >= 1");
+  require(c.power_tolerance() >= 0, "--power-tolerance must be >= 0");
+  require(c.restart_threshold() >= 0, "--restart-threshold must be >= 0");
+  return c;
 }
 
 Sdnet build_sdnet(const std::string& model, const SdnetConfig& cfg, int64_t in_channels,
@@ -238,7 +230,7 @@ Sdnet build_sdnet(const std::string& model, const SdnetConfig& cfg, int64_t in_c
   o.shortcut = !cfg.no_shortcut;
   o.stem = cfg.stem == "auto" ? (image_size >= 128 ? StemKind::kImagenet : StemKind::kCifar)
                               : parse_stem(cfg.stem);
-  o.csc = csc_settings(cfg);
+  o.csc = sdnet_csc(cfg);
   // The smallest feature map must be ≥ 1 px: 8× (CIFAR stem) or 32× (ImageNet) downsampling.
   const int64_t down = o.stem == StemKind::kCifar ? 8 : 32;
   require(image_size >= down, "--image-size " + std::to_string(image_size) + ": the " +
@@ -310,7 +302,7 @@ double sdnet_learning_rate(const SdnetConfig& cfg, int64_t step, int64_t total_s
 nlohmann::json train_sdnet(const CommonTrainConfig& common, const SdnetConfig& cfg) {
   // Validate everything cheap before reading a dataset.
   sdnet_options_for(common.model);
-  csc_settings(cfg);
+  sdnet_csc(cfg);
   sdnet_learning_rate(cfg, 0, 1, 1);
   return train_sdnet_on(common, cfg, load_sdnet_data(common, cfg));
 }
@@ -352,9 +344,8 @@ nlohmann::json train_sdnet_on(const CommonTrainConfig& common_in, const SdnetCon
   CheckpointParts parts;
   parts.model = model.get();
   parts.optimizers = {&optimizer};
-  parts.tensors = model->step_state();
   TrainLoop loop(run, parts, spec);
-  if (common.resume && loop.resume()) model->restore_lipschitz_state();
+  if (common.resume) loop.resume();
   const int64_t per_epoch = loop.sampler().batches_per_epoch();
   const int64_t total = loop.total_steps();
   sdnet_learning_rate(cfg, 0, total, per_epoch);  // validates --schedule / --milestones
@@ -377,24 +368,25 @@ nlohmann::json train_sdnet_on(const CommonTrainConfig& common_in, const SdnetCon
     optimizer.zero_grad();
     loss.backward();
     optimizer.step();
-    const int64_t restarts = model->after_optimizer_step();
-    model->record_lipschitz_state();
+    model->project_atoms();
     m["loss"] = loss.item<double>();
     m["top1"] = 100.0 * logits.argmax(1).eq(y).to(torch::kDouble).mean().item<double>();
     m["lr"] = lr;
     if (auto stem = model->stem_csc()) m["stem_step"] = stem->step();
     if (!model->csc_layers().empty()) {
-      int64_t iterations = 0;
-      for (const auto& l : model->csc_layers()) iterations += l->last_power_iterations();
+      int64_t iterations = 0, cold = 0;
+      for (const auto& l : model->csc_layers()) {
+        iterations += l->last_power_iterations();
+        cold += l->last_power_iterations() > 0 && l->last_cold_restart();
+      }
       m["power_iterations"] = iterations;  // summed over layers, this step's forward
-      m["cold_restarts"] = restarts;       // layers restarted for the next step
+      m["cold_restarts"] = cold;           // layers whose L this forward re-estimated cold
     }
     return m;
   };
   auto validate = [&](TrainState&) {
     auto r = evaluate_classifier(model, data, data.splits.test, device, cfg.test_batch_size,
                                  cfg.test_limit);
-    model->record_lipschitz_state();
     nlohmann::json m;
     m["top1"] = r.top1;
     m["top5"] = r.top5;
@@ -447,21 +439,8 @@ SdnetRun load_sdnet_run(const std::string& run_dir, const std::string& checkpoin
                         r.data.image_size);
   load_weights(path, *r.model);
   r.model->to(device);
-  // Evaluate with exactly the L stored with the weights where it belongs to
-  // them. Checkpoints (best, step-*) record per layer whether their L was
-  // current (extra.lipschitz_current); layers whose L was not are refreshed by
-  // their first forward. The final weights are written right after the last
-  // validation forward, which refreshed L for exactly those weights.
-  const TensorFile file = load_safetensors(path);
-  const std::string flags = "extra.lipschitz_current";
-  if (file.contains(flags)) {
-    for (auto& [name, t] : r.model->step_state())
-      if (name == "lipschitz_current" && file.get(flags).sizes() == t->sizes())
-        t->copy_(file.get(flags));
-    r.model->restore_lipschitz_state();
-  } else {
-    r.model->restore_lipschitz_state(/*all=*/true);
-  }
+  // The CSC layers' buffers hold L with the dictionary it was estimated for:
+  // evaluation uses that L where it belongs to these weights (csc_layer.h).
   r.model->eval();
   return r;
 }

@@ -140,8 +140,6 @@ VdlInferenceResult vdl_inference(VdlDecoder& decoder, const torch::Tensor& y,
   auto yf = flat_targets(y, *decoder, "vdl_inference").detach();  // (B, d)
   const int64_t B = yf.size(0);
   const int64_t l = decoder->options.code_dim();
-  const double P = static_cast<double>(decoder->options.output_dim());
-  const double eta = o.step();
   TORCH_CHECK(B >= 1, "vdl_inference: empty batch");
   torch::Tensor target;  // encoder codes (B, l), constants
   if (z_enc.defined()) {
@@ -153,135 +151,101 @@ VdlInferenceResult vdl_inference(VdlDecoder& decoder, const torch::Tensor& y,
   if (z_init.defined()) {
     TORCH_CHECK(z_init.dim() == 2 && z_init.size(0) == B && z_init.size(1) == l,
                 "vdl_inference: initial codes must be (", B, ", ", l, "), got ", z_init.sizes());
-    z = z_init.detach().to(yf.options()).clone();
+    z = z_init.detach().to(yf.options());
   } else if (target.defined()) {
-    z = target.clone();  // warm start from the encoder (use_Zs_enc_as_init)
+    z = target;  // warm start from the encoder (use_Zs_enc_as_init)
   } else {
     z = torch::zeros({B, l}, yf.options());
   }
+  auto r = proximal_gradient(vdl_smooth_part(decoder, yf, target, e),
+                             Prox(ProxOptions().lambda(e.lambda()).nonnegative(o.nonnegative())),
+                             ProximalGradientOptions()
+                                 .step(o.step())
+                                 .iterations(o.max_steps())
+                                 .tolerance(o.tolerance())
+                                 .momentum(o.momentum() ? Momentum::kFista : Momentum::kNone)
+                                 .stop_rule(o.stop_rule()),
+                             z);
+  VdlInferenceResult out;
+  out.z = r.z;
+  out.iterations = r.iterations;
+  out.sample_steps = r.sample_iterations;
+  out.mean_steps = r.sample_iterations.to(torch::kDouble).mean().item<double>();
+  return out;
+}
+
+SmoothPart vdl_smooth_part(VdlDecoder& decoder, const torch::Tensor& yf,
+                           const torch::Tensor& target, const VdlEnergyOptions& e) {
+  const int64_t B = yf.size(0);
+  const int64_t l = decoder->options.code_dim();
+  const double P = static_cast<double>(decoder->options.output_dim());
   const double gamma = target.defined() ? e.gamma() : 0.0;
-  const double code_coef = 2.0 * eta * gamma / static_cast<double>(l);  // η·∂/∂z of γ(1/l)‖z−e‖²
   const bool use_hinge = e.beta() > 0 && B >= 2;
-  const double tau = eta * e.lambda();  // shrinkage threshold ηλ
-
-  // The smooth step v = x − η(∇rec(x) + ∇code(x)), affine in x for the
-  // linear decoder: v = c₀ + xM with M = (1 − 2ηγ/l)I − (2η/P)WᵀW (l×l) and
-  // c₀ = (2η/P)yW + (2ηγ/l)e (B×l), so one (B×l)·(l×l) product per step.
-  torch::Tensor M, c0;          // linear decoder: v = c₀ + xM
-  torch::Tensor W1, b1, W2, W1t, W2t;  // non-linear decoder, transposes cached once
-  if (decoder->is_linear()) {
-    const auto Wt = decoder->linear->weight.detach().to(yf.dtype()).t().contiguous();  // (l, d)
-    auto G = dense_linear(Wt, Wt);                                     // WᵀW: (l, l)
-    G = (G + G.t()).mul_(0.5);  // exactly symmetric, so that x·Mᵀ = x·M below
-    M = G.mul_(-2.0 * eta / P);
-    M.diagonal().add_(1.0 - code_coef);
-    c0 = dense_linear(yf, Wt).mul_(2.0 * eta / P);                     // (2η/P)yW: (B, l)
-    if (gamma > 0) c0.add_(target, code_coef);
-  } else {
-    W1 = decoder->layer1->weight.detach().to(yf.dtype());   // (h, l)
-    b1 = decoder->layer1->bias.detach().to(yf.dtype());     // (h,)
-    W2 = decoder->layer2->weight.detach().to(yf.dtype());   // (d, h)
-    W1t = W1.t().contiguous();                              // (l, h)
-    W2t = W2.t().contiguous();                              // (h, d)
-  }
-  const double rec_scale = 2.0 / P;
-  auto smooth_step = [&](const torch::Tensor& x, torch::Tensor& v) {
-    if (decoder->is_linear()) {
-      v = dense_linear(x, M).add_(c0);  // (B, l)(l, l) + (B, l)
-      return;
-    }
-    // ∇rec = (2/P)[((W₂ReLU(W₁x + b₁) − y)W₂) ⊙ 1(W₁x + b₁ > 0)]W₁  (no autograd)
-    auto pre = dense_linear(x, W1, b1);                             // (B, h)
-    auto r = dense_linear(torch::relu(pre), W2).sub_(yf);           // (B, d)
-    auto gh = dense_linear(r, W2t).mul_(pre > 0);                   // (B, h)
-    auto g = dense_linear(gh, W1t);                                 // (B, l)
-    v = x.mul(1.0 - code_coef).add_(g, -eta * rec_scale);
-    if (gamma > 0) v.add_(target, code_coef);
-  };
-
   const double n1 = static_cast<double>(B - 1);
   const double inv_sqrt_n1 = 1.0 / std::sqrt(std::max(n1, 1.0));
-  const bool check_stop = o.tolerance() > 0;  // tolerance 0: exactly max_steps, no bookkeeping
-  const bool authors = o.stop_rule() == VdlStopRule::kAuthors;
-  torch::Tensor x = z;  // FISTA's extrapolated point ("aux")
-  torch::Tensor v;      // proximal-gradient argument, then the new codes
-  torch::Tensor centered = torch::empty_like(z);
-  torch::Tensor diff = torch::empty_like(z);
-  auto stopped = torch::zeros({B, 1}, yf.options().dtype(torch::kBool));  // frozen / flagged
-  auto sample_steps = torch::zeros({B}, yf.options().dtype(torch::kLong));
-  bool any_stopped = false;
-  double t = 1.0;
-  int64_t k = 0;
-  for (; k < o.max_steps(); ++k) {
-    smooth_step(x, v);
+  // What the forward step reuses across iterations: the decoder's weights
+  // (transposed once), and for the linear decoder the affine map of the
+  // step, rebuilt only if η changes.
+  struct State {
+    torch::Tensor M, c0;                  // linear: y − η∇f(y) = c₀ + yM
+    double eta = -1.0;
+    torch::Tensor W1, b1, W2, W1t, W2t;   // non-linear
+    torch::Tensor centered;               // hinge workspace (B, l)
+  };
+  auto st = std::make_shared<State>();
+  VdlDecoder dec = decoder;
+  if (!dec->is_linear()) {
+    st->W1 = dec->layer1->weight.detach().to(yf.dtype());   // (h, l)
+    st->b1 = dec->layer1->bias.detach().to(yf.dtype());     // (h,)
+    st->W2 = dec->layer2->weight.detach().to(yf.dtype());   // (d, h)
+    st->W1t = st->W1.t().contiguous();                      // (l, h)
+    st->W2t = st->W2.t().contiguous();                      // (h, d)
+  }
+  SmoothPart f;
+  f.grad = [dec, yf, target, e](const torch::Tensor& z) mutable {
+    return vdl_smooth_grad(dec, yf, z, target, e);
+  };
+  f.forward_step = [=](const torch::Tensor& x, double eta) mutable {
+    const double code_coef = 2.0 * eta * gamma / static_cast<double>(l);  // η·∂/∂z of γ(1/l)‖z−e‖²
+    torch::Tensor v;
+    if (dec->is_linear()) {
+      // The smooth step v = x − η(∇rec(x) + ∇code(x)) is affine in x:
+      // v = c₀ + xM with M = (1 − 2ηγ/l)I − (2η/P)WᵀW (l×l) and
+      // c₀ = (2η/P)yW + (2ηγ/l)e (B×l), so one (B×l)·(l×l) product per step.
+      if (st->eta != eta) {
+        const auto Wt = dec->linear->weight.detach().to(yf.dtype()).t().contiguous();  // (l, d)
+        auto G = dense_linear(Wt, Wt);                                                // WᵀW: (l, l)
+        G = (G + G.t()).mul_(0.5);  // exactly symmetric, so that x·Mᵀ = x·M below
+        st->M = G.mul_(-2.0 * eta / P);
+        st->M.diagonal().add_(1.0 - code_coef);
+        st->c0 = dense_linear(yf, Wt).mul_(2.0 * eta / P);  // (2η/P)yW: (B, l)
+        if (gamma > 0) st->c0.add_(target, code_coef);
+        st->eta = eta;
+      }
+      v = dense_linear(x, st->M).add_(st->c0);  // (B, l)(l, l) + (B, l)
+    } else {
+      // ∇rec = (2/P)[((W₂ReLU(W₁x + b₁) − y)W₂) ⊙ 1(W₁x + b₁ > 0)]W₁  (no autograd)
+      auto pre = dense_linear(x, st->W1, st->b1);                   // (B, h)
+      auto r = dense_linear(torch::relu(pre), st->W2).sub_(yf);     // (B, d)
+      auto gh = dense_linear(r, st->W2t).mul_(pre > 0);             // (B, h)
+      auto g = dense_linear(gh, st->W1t);                           // (B, l)
+      v = x.mul(1.0 - code_coef).add_(g, -eta * 2.0 / P);
+      if (gamma > 0) v.add_(target, code_coef);
+    }
     if (use_hinge) {
       // v −= ηβ ∇h(x), ∇h = −2 (T − s_j)₊ (x_ij − m_j) / ((n−1) s_j)  (variance_hinge.h)
-      at::sub_out(centered, x, x.mean(0, /*keepdim=*/true));                          // (B, l)
-      auto s = centered.square().sum(0, /*keepdim=*/true).sqrt_().mul_(inv_sqrt_n1);  // (1, l)
+      if (!st->centered.defined()) st->centered = torch::empty_like(x);
+      at::sub_out(st->centered, x, x.mean(0, /*keepdim=*/true));                          // (B, l)
+      auto s = st->centered.square().sum(0, /*keepdim=*/true).sqrt_().mul_(inv_sqrt_n1);  // (1, l)
       auto a = torch::relu(e.threshold() - s).mul_(2.0 * eta * e.beta() / n1);
       a = torch::where(s > 0, a.div_(s.clamp_min(1e-30)), torch::zeros_like(a));
-      v.addcmul_(centered, a);
+      v.addcmul_(st->centered, a);
     }
-    if (authors && any_stopped) {
-      // A flagged sample gets zero gradient and zero threshold: z = relu(x) (or x, signed).
-      v = torch::where(stopped, x, v - tau);
-      if (o.nonnegative()) {
-        v.clamp_min_(0.0);
-      } else {
-        v = torch::where(stopped, x,
-                         torch::where(v > 0, v, torch::clamp_max(v + 2.0 * tau, 0.0)));
-      }
-    } else if (o.nonnegative()) {
-      v.sub_(tau).clamp_min_(0.0);  // max(v − ηλ, 0)
-    } else {
-      // Soft threshold: v − ηλ above ηλ, v + ηλ below −ηλ, 0 between.
-      v.sub_(tau);
-      v = torch::where(v > 0, v, torch::clamp_max(v + 2.0 * tau, 0.0));
-    }
-    if (!authors && any_stopped) v = torch::where(stopped, z, v);  // frozen codes stay
-    at::sub_out(diff, v, z);
-    if (check_stop) {
-      // Relative change per sample.
-      auto change = diff.norm(2, 1);  // (B,)
-      auto base = z.norm(2, 1);       // (B,)
-      if (!authors) {
-        // 0/0 (a code that stays 0) is converged; x/0 with x > 0 is not.
-        auto converged = torch::where(base > 0, change < o.tolerance() * base, change == 0);
-        sample_steps.add_(stopped.squeeze(1).logical_not());
-        stopped.logical_or_(converged.unsqueeze(1));
-      } else {
-        auto converged = (base > 0).logical_and(change < o.tolerance() * base);  // NaN → false
-        stopped = converged.unsqueeze(1);
-        sample_steps.add_(converged.logical_not());
-      }
-    } else {
-      sample_steps.add_(1);
-    }
-    // FISTA: t_{k+1} = (1 + √(1 + 4t_k²))/2, x = z_{k+1} + ((t_k − 1)/t_{k+1})(z_{k+1} − z_k).
-    z = v;
-    if (o.momentum()) {
-      const double t_next = 0.5 * (1.0 + std::sqrt(1.0 + 4.0 * t * t));
-      const double mom = (t - 1.0) / t_next;
-      t = t_next;
-      x = mom == 0.0 ? z : torch::add(z, diff, mom);
-    } else {
-      x = z;
-    }
-    if (check_stop) {
-      const int64_t n_stopped = stopped.sum().item<int64_t>();
-      any_stopped = n_stopped > 0;
-      if (n_stopped == B) {
-        ++k;
-        break;
-      }
-    }
-  }
-  VdlInferenceResult r;
-  r.z = z;
-  r.iterations = k;
-  r.sample_steps = sample_steps.cpu();
-  r.mean_steps = sample_steps.to(torch::kDouble).mean().item<double>();
-  return r;
+    return v;
+  };
+  // No `restrict`: the variance hinge is a statistic of the whole batch, so
+  // converged samples are masked, not dropped.
+  return f;
 }
 
 // ------------------------------------------------------------------- model

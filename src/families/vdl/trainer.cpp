@@ -202,11 +202,11 @@ VdlTrainOptions resolve_vdl_options(const std::string& model, const VdlConfig& c
   require(c.anneal_decoder_factor > 0, "--anneal-decoder-factor must be > 0");
   require(c.patience >= 0, "--patience must be >= 0");
   VdlTrainOptions o;
-  VdlStopRule rule;
+  StopRule rule;
   if (c.stop_rule == "freeze")
-    rule = VdlStopRule::kFreeze;
+    rule = StopRule::kFreeze;
   else if (c.stop_rule == "authors")
-    rule = VdlStopRule::kAuthors;
+    rule = StopRule::kAuthors;
   else
     throw InputError("--stop-rule " + c.stop_rule + ": must be freeze or authors");
   const double beta = c.beta < 0 ? (sdl ? 0.0 : 10.0) : c.beta;

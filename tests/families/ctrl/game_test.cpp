@@ -13,12 +13,14 @@ using namespace sparseloop;
 namespace {
 
 CscCtrlOptions tiny() {
-  return CscCtrlOptions().channels(1).image_size(32).width(4).lambda(0.01).steps(2);
+  return CscCtrlOptions().channels(1).image_size(32).width(4).csc(
+      ctrl_csc_options().lambda(0.01).steps(2));
 }
 
 std::shared_ptr<CscCtrlImpl> copy_of(const CscCtrlImpl& src) {
   // kFixed: the copies keep the original's L (copied with the buffers).
-  auto dst = std::make_shared<CscCtrlImpl>(CscCtrlOptions(src.options).step_refresh(StepRefresh::kFixed));
+  auto dst = std::make_shared<CscCtrlImpl>(CscCtrlOptions(src.options).csc(
+      CscOptions(src.options.csc()).step_refresh(StepRefresh::kFixed)));
   torch::NoGradGuard g;
   auto sp = src.named_parameters(), dp = dst->named_parameters();
   for (auto& p : sp) dp[p.key()].copy_(p.value());

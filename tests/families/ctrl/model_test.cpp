@@ -10,7 +10,8 @@ namespace {
 
 CscCtrl tiny_model() {
   torch::manual_seed(0);
-  return CscCtrl(CscCtrlOptions().channels(1).image_size(32).width(4).lambda(0.01).steps(2));
+  return CscCtrl(CscCtrlOptions().channels(1).image_size(32).width(4).csc(
+      ctrl_csc_options().lambda(0.01).steps(2)));
 }
 
 }  // namespace

@@ -207,7 +207,7 @@ TEST(SdnetTrainer, PresetsAreListedAndValid) {
     ValuesReader r(family, p.name);
     c.visit(r);
     EXPECT_TRUE(r.unused().empty()) << p.name;
-    EXPECT_NO_THROW(csc_settings(c)) << p.name;
+    EXPECT_NO_THROW(sdnet_csc(c)) << p.name;
   }
   EXPECT_EQ(names, (std::vector<std::string>{"cifar10-sdnet", "cifar100-sdnet", "imagenet-sdnet",
                                              "mnist-sdnet"}));

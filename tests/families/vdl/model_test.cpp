@@ -206,7 +206,7 @@ TEST(VdlInference, AuthorsStopRuleMatchesTranscription) {
   auto dec = make_decoder(8, 25, 0, 13);
   auto p = make_problem(dec, 20, 14);
   auto o = VdlInferenceOptions().energy(kVdl).step(0.5).max_steps(200).tolerance(1e-3).stop_rule(
-      VdlStopRule::kAuthors);
+      StopRule::kAuthors);
   auto r = vdl_inference(dec, p.y, p.enc, o);
   int64_t steps = 0;
   auto ref = authors_ista(dec, p.y, p.enc, kVdl, 0.5, 200, 1e-3, &steps);
@@ -285,7 +285,7 @@ TEST(VdlInference, StopsAtCapAndHandlesZeroCodes) {
   EXPECT_EQ(fr.z.abs().max().item<double>(), 0.0);
   auto au = vdl_inference(dec, y0, e0,
                           VdlInferenceOptions().energy(noh).max_steps(50).stop_rule(
-                              VdlStopRule::kAuthors));
+                              StopRule::kAuthors));
   EXPECT_EQ(au.iterations, 50);
 }
 

@@ -47,6 +47,12 @@ class ClosedLoopModel : public torch::nn::Module {
   virtual int64_t image_size() const = 0;
 };
 
+/// The CSC layers of CSC-CTRL (Dai et al., CPAL 2024, §4): λ = 0.01, 2
+/// unrolled steps, unit-norm atoms, step 1/L; signed codes (non-negative ones
+/// stalled in docs/results.md's MNIST runs); L re-estimated once per update
+/// with 3 warm power iterations.
+CscOptions ctrl_csc_options();
+
 struct CscCtrlOptions {
   /// Image channels (1 for MNIST, 3 for CIFAR/STL/ImageNet).
   TORCH_ARG(int64_t, channels) = 1;
@@ -54,20 +60,10 @@ struct CscCtrlOptions {
   TORCH_ARG(int64_t, image_size) = 32;
   /// Width of the first layer; doubles per layer (64 → 512 features at 32×32).
   TORCH_ARG(int64_t, width) = 64;
-  /// λ of every CSC layer (paper: 0.01).
-  TORCH_ARG(double, lambda) = 0.01;
-  /// Unrolled FISTA steps per CSC layer.
-  TORCH_ARG(int64_t, steps) = 2;
-  /// Non-negative codes (the probe found signed codes train better).
-  TORCH_ARG(bool, nonnegative) = false;
-  /// Unit-norm atoms before every forward.
-  TORCH_ARG(bool, normalize_atoms) = true;
-  /// FISTA step factor (η = factor / L).
-  TORCH_ARG(double, step_factor) = 1.0;
   /// LeakyReLU slope in the encoder.
   TORCH_ARG(double, negative_slope) = 0.2;
-  /// When the CSC layers re-estimate ‖D‖² (on-change: once per update).
-  TORCH_ARG(StepRefresh, step_refresh) = StepRefresh::kOnChange;
+  /// The CSC layers' settings (ctrl_csc_options(): the paper's).
+  TORCH_ARG(CscOptions, csc) = ctrl_csc_options();
 };
 
 /// Re-estimates every BatchNorm's running statistics of `model` as the exact
@@ -89,7 +85,7 @@ class CscCtrlImpl : public ClosedLoopModel {
   std::vector<torch::Tensor> shared_parameters() override;
   double code_sparsity(const torch::Tensor& x) override;
   void set_lambda(double lambda) override;
-  double lambda() const override { return options.lambda(); }
+  double lambda() const override { return options.csc().lambda(); }
   void calibrate(const torch::Tensor& x) override;
   int64_t feature_dim() const override;
   int64_t image_channels() const override { return options.channels(); }

@@ -32,10 +32,7 @@ struct CtrlConfig {
   double beta2 = 0.9;
   std::string lr_decay = "none";   ///< none | linear (to 0 at the last step, as CTRL)
   int64_t encoder_steps = 1;       ///< ascent steps per descent step
-  double lambda = 0.01;            ///< λ of the CSC layers
-  int64_t fista_steps = 2;
-  bool nonnegative = false;
-  double step_factor = 1.0;
+  CscOptions csc = ctrl_csc_options();  ///< the CSC layers (csc-ctrl)
   int64_t width = 64;              ///< first layer width (doubles per layer)
   int64_t latent = 128;            ///< CTRL baseline feature dimension
   double eps_sq = kDefaultEpsilonSq;
@@ -54,10 +51,10 @@ struct CtrlConfig {
     v("beta2", beta2, "Adam β2");
     v("lr-decay", lr_decay, "none | linear (to zero at the last step)");
     v("encoder-steps", encoder_steps, "encoder (ascent) steps per decoder (descent) step");
-    v("lambda", lambda, "λ of every CSC layer");
-    v("fista-steps", fista_steps, "unrolled FISTA steps per CSC layer");
-    v("nonnegative", nonnegative, "non-negative codes");
-    v("step-factor", step_factor, "FISTA step = factor / L");
+    v("lambda", csc.lambda(), "λ of every CSC layer");
+    v("fista-steps", csc.steps(), "unrolled FISTA steps per CSC layer");
+    v("nonnegative", csc.nonnegative(), "non-negative codes");
+    v("step-factor", csc.step_factor(), "FISTA step = factor / L");
     v("width", width, "width of the first layer (doubles per layer)");
     v("latent", latent, "feature dimension of the CTRL baseline");
     v("eps-sq", eps_sq, "ε² of the coding rate");

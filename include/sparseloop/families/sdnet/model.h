@@ -39,37 +39,20 @@ using ConvFactory = std::function<torch::nn::AnyModule(const ConvSpec&)>;
 
 /// The CSC layer settings of SDNet (authors' Lib/config/default.py and
 /// experiments/*.yaml): 2 unrolled steps, λ = 0.1, non-negative codes,
-/// unit-norm atoms, step 0.9/L with L from warm-started power iteration.
-struct CscSettings {
-  double lambda = 0.1;
-  double mu = 0.0;
-  int64_t steps = 2;
-  bool nonnegative = true;
-  bool normalize_atoms = true;
-  double step_factor = 0.9;
-  /// kOnChange: L is re-estimated only when the dictionary changed (every
-  /// training step, never in evaluation); see docs/sdnet.md for the
-  /// evidence that this equals the authors' refresh-before-every-forward.
-  StepRefresh step_refresh = StepRefresh::kOnChange;
-  /// Warm-started power iterations per refresh: at most this many, stopping
-  /// once L's estimate changes by less than `power_tolerance` (relative).
-  int64_t power_iterations = 50;
-  double power_tolerance = 1e-3;
-  /// A layer whose (unit-norm) dictionary moved by more than this (relative
-  /// Frobenius norm) in one optimizer step re-estimates L from a cold start
-  /// (100 iterations) instead of the warm-started vector: after a large move
-  /// the old top eigenvector can sit at the wrong frequency, and a warm start
-  /// then underestimates L (0: never; see Sdnet::after_optimizer_step).
-  double restart_threshold = 0.05;
-};
+/// unit-norm atoms, step 0.9/L with L
+/// from warm-started power iteration, re-estimated only when the dictionary
+/// changed (docs/sdnet.md: the same steps as the authors' refresh before
+/// every forward), at most 50 warm iterations to 1e-3, and a cold restart
+/// after a move of more than 5 % in one step.
+CscOptions sdnet_csc_options();
 
 /// CscConv2dOptions for one conv of the network.
-CscConv2dOptions csc_options(const ConvSpec& spec, const CscSettings& settings);
+CscConv2dOptions csc_options(const ConvSpec& spec, const CscOptions& csc);
 
 /// torch::nn::Conv2d(in, out, k, stride, padding, bias = false).
 ConvFactory plain_conv_factory();
-/// CscConv2d with `settings`.
-ConvFactory csc_conv_factory(const CscSettings& settings);
+/// CscConv2d with `csc`.
+ConvFactory csc_conv_factory(const CscOptions& csc);
 
 struct BasicBlockOptions {
   BasicBlockOptions(int64_t in_planes, int64_t planes, int64_t stride)
@@ -126,7 +109,7 @@ struct SdnetOptions {
   StemKind stem = StemKind::kCifar;
   /// Residual connections (the -all models are also trained without them).
   bool shortcut = true;
-  CscSettings csc;
+  CscOptions csc = sdnet_csc_options();
 };
 
 /// The options of a named model of CLI.md: sdnet18, sdnet34, sdnet18-all,
@@ -165,24 +148,8 @@ class SdnetImpl : public torch::nn::Module {
   /// Rescales every CSC atom to unit norm in place, without autograd. The
   /// authors normalize the weights in place at each forward (a projection);
   /// calling this after each optimizer step does the same, so weight decay
-  /// and the step never drift the atoms' norms.
+  /// and the optimizer's momentum never drift the atoms' norms.
   void project_atoms();
-  /// Call after every optimizer step: project_atoms(), then, for each CSC
-  /// layer whose unit-norm dictionary moved by more than
-  /// options().csc.restart_threshold since the previous call, makes the next
-  /// forward re-estimate L from a cold start. Returns how many layers restart.
-  int64_t after_optimizer_step();
-  /// The dictionaries as of the last after_optimizer_step (for checkpoints:
-  /// a resumed run then restarts exactly the layers an uninterrupted one would).
-  std::vector<std::pair<std::string, torch::Tensor*>> step_state();
-  /// Records which CSC layers hold an L current for their dictionary (into
-  /// step_state(), so checkpoints carry it); call at the end of every
-  /// training step and validation.
-  void record_lipschitz_state();
-  /// After restoring a checkpoint: marks as current the layers recorded so
-  /// (see CscConv2dImpl::mark_lipschitz_current); `all`: every layer (a final
-  /// or best checkpoint, written right after a validation forward).
-  void restore_lipschitz_state(bool all = false);
   /// max over CSC layers of η·L, with L = ‖D‖² of the layer's current
   /// dictionary at its last input size by a long cold power iteration in
   /// float64 (the check that the step policy keeps η ≤ 1/L); 0 without CSC layers.
@@ -201,8 +168,6 @@ class SdnetImpl : public torch::nn::Module {
   std::vector<torch::nn::Sequential> stages_;
   torch::nn::Linear fc_{nullptr};
   std::array<int64_t, 2> stem_input_{0, 0}, stem_down_input_{0, 0};
-  std::vector<torch::Tensor> previous_dictionaries_;  ///< per csc_layers(), for restarts
-  torch::Tensor lipschitz_current_;  ///< (layers,) 1 where L is current (record_lipschitz_state)
 };
 TORCH_MODULE(Sdnet);
 

@@ -26,14 +26,7 @@ struct SdnetConfig {
   std::string stem = "auto";        ///< cifar | imagenet | auto (imagenet when input ≥ 128 px)
   bool no_shortcut = false;         ///< drop the residual connections
   // CSC layers (authors' experiments/*.yaml)
-  double csc_lambda = 0.1;
-  int64_t csc_steps = 2;
-  double csc_step_factor = 0.9;
-  bool csc_signed = false;          ///< signed codes instead of non-negative
-  std::string step_refresh = "on-change";
-  int64_t power_iterations = 50;
-  double power_tolerance = 1e-3;
-  double restart_threshold = 0.05;
+  CscOptions csc = sdnet_csc_options();
   int64_t check_step_every = 0;     ///< log max η·L (exact L) every N steps (0: never)
   // Optimizer and schedule
   double lr = 0.1;
@@ -58,16 +51,17 @@ struct SdnetConfig {
     v("width", width, "SDNet/ResNet base width (paper: 64)");
     v("stem", stem, "input stem: cifar | imagenet | auto");
     v("no-shortcut", no_shortcut, "no residual connections (SDNet-all without shortcut)");
-    v("csc-lambda", csc_lambda, "λ of every CSC layer during training (paper: 0.1)");
-    v("csc-steps", csc_steps, "unrolled FISTA steps per CSC layer (paper: 2)");
-    v("csc-step-factor", csc_step_factor, "FISTA step = factor / L (paper: 0.9)");
-    v("csc-signed", csc_signed, "signed codes (paper: non-negative)");
-    v("step-refresh", step_refresh, "when L is re-estimated: on-change | every-forward | fixed");
-    v("power-iterations", power_iterations,
+    v("csc-lambda", csc.lambda(), "λ of every CSC layer during training (paper: 0.1)");
+    v("csc-steps", csc.steps(), "unrolled FISTA steps per CSC layer (paper: 2)");
+    v("csc-step-factor", csc.step_factor(), "FISTA step = factor / L (paper: 0.9)");
+    v("csc-signed", Negated{csc.nonnegative()}, "signed codes (paper: non-negative)");
+    v("step-refresh", csc.step_refresh(),
+      "when L is re-estimated: on-change | every-forward | fixed");
+    v("power-iterations", csc.power_iterations(),
       "most warm-started power iterations per refresh of L");
-    v("power-tolerance", power_tolerance,
+    v("power-tolerance", csc.power_tolerance(),
       "stop the power iteration when L changes by less than this (0: always --power-iterations)");
-    v("restart-threshold", restart_threshold,
+    v("restart-threshold", csc.restart_threshold(),
       "cold re-estimate of L when a dictionary moves more than this in one step (0: never)");
     v("check-step-every", check_step_every,
       "every N steps (a multiple of --log-every) log max η·L over the CSC layers with an exact L (diagnostic; 0: never)");
@@ -126,8 +120,8 @@ SdnetData prepare_sdnet_data(DataSplits splits, const std::string& name, const S
 Sdnet build_sdnet(const std::string& model, const SdnetConfig& cfg, int64_t in_channels,
                   int64_t num_classes, int64_t image_size);
 
-/// Resolved CSC settings of a config (InputError naming the flag on bad values).
-CscSettings csc_settings(const SdnetConfig& cfg);
+/// The config's CSC settings, checked (InputError naming the flag on bad values).
+CscOptions sdnet_csc(const SdnetConfig& cfg);
 
 struct ClassifierMetrics {
   double top1 = 0;  ///< percent

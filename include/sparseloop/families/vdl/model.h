@@ -18,6 +18,7 @@
 #include <torch/torch.h>
 
 #include "sparseloop/families/vdl/lista.h"
+#include "sparseloop/sparse/proximal_gradient.h"
 
 namespace sparseloop {
 
@@ -99,20 +100,6 @@ torch::Tensor vdl_smooth_grad(VdlDecoder& decoder, const torch::Tensor& y, const
 
 // --------------------------------------------------------------- inference
 
-/// What happens to a sample once its relative change ‖z_k − z_{k−1}‖/‖z_{k−1}‖
-/// falls under the tolerance.
-enum class VdlStopRule {
-  /// Its code is frozen from then on (no gradient, no momentum) and the
-  /// batch ends when every sample is frozen. A code that stays exactly 0
-  /// (0/0) counts as converged: z_k = z_{k−1} means a fixed point of the
-  /// proximal-gradient map. Default.
-  kFreeze,
-  /// The authors' `utils.ISTA`: flags are recomputed every step; a flagged
-  /// sample gets a step with zero gradient and zero threshold, so FISTA's
-  /// momentum still moves it; ‖z_{k−1}‖ = 0 counts as not converged.
-  kAuthors,
-};
-
 struct VdlInferenceOptions {
   /// Energy weights λ, β, T, γ.
   TORCH_ARG(VdlEnergyOptions, energy) = VdlEnergyOptions();
@@ -126,7 +113,9 @@ struct VdlInferenceOptions {
   TORCH_ARG(bool, nonnegative) = true;
   /// FISTA momentum (false: ISTA).
   TORCH_ARG(bool, momentum) = true;
-  TORCH_ARG(VdlStopRule, stop_rule) = VdlStopRule::kFreeze;
+  /// What a converged sample does (proximal_gradient.h): kFreeze, or the
+  /// authors' kAuthors (their momentum keeps moving flagged samples).
+  TORCH_ARG(StopRule, stop_rule) = StopRule::kFreeze;
 };
 
 struct VdlInferenceResult {
@@ -135,6 +124,14 @@ struct VdlInferenceResult {
   torch::Tensor sample_steps;     ///< (B,) int64: steps in which each sample was not converged
   double mean_steps = 0;          ///< mean of sample_steps (the authors' `inf_steps`)
 };
+
+/// The smooth part of E (all terms but λ‖z‖₁) as a problem of the
+/// proximal-gradient solver, for flattened inputs yf (B, d) and encoder codes
+/// `target` (B, l) or undefined: ∇ is vdl_smooth_grad's, and the forward step
+/// is fused (the linear decoder's is affine in z: one (B×l)·(l×l) product).
+/// Not restrictable to a subset of samples: the hinge couples them.
+SmoothPart vdl_smooth_part(VdlDecoder& decoder, const torch::Tensor& yf,
+                           const torch::Tensor& target, const VdlEnergyOptions& energy);
 
 /// Minimises E over z by FISTA with a fixed step and per-sample early
 /// stopping, starting from `z_init` (default: `z_enc`, or zeros when that is

@@ -1,4 +1,4 @@
-#include "sparseloop/sparse/fista.h"
+#include "sparseloop/sparse/lasso.h"
 
 #include <gtest/gtest.h>
 
@@ -43,7 +43,7 @@ TEST(Fista, OrthonormalDictionaryClosedForm) {
     for (double mu : {0.0, 0.3}) {
       Prox prox(ProxOptions().lambda(0.4).mu(mu).nonnegative(nonneg));
       auto expected = prox(linear_analysis(x, Q), 1.0);
-      auto z = fista(op, x, prox, FistaOptions().step(1.0).steps(50)).z;
+      auto z = solve_lasso(op, x, prox, ProximalGradientOptions().step(1.0).iterations(50)).z;
       EXPECT_LT((z - expected).abs().max().item<double>(), 1e-12);
     }
   }
@@ -58,7 +58,7 @@ TEST(Fista, ReachesLassoMinimizerKkt) {
   auto x = torch::randn({4, 20}, f64);
   for (bool nonneg : {false, true}) {
     Prox prox(ProxOptions().lambda(0.5).nonnegative(nonneg));
-    auto z = fista(op, x, prox, FistaOptions().step(1.0 / L).steps(3000)).z;
+    auto z = solve_lasso(op, x, prox, ProximalGradientOptions().step(1.0 / L).iterations(3000)).z;
     EXPECT_LT(kkt_violation(op, x, z, prox), 1e-5) << "nonneg " << nonneg;
     EXPECT_GT((z == 0).sum().item<int64_t>(), 0);  // sparse
   }
@@ -67,7 +67,7 @@ TEST(Fista, ReachesLassoMinimizerKkt) {
   const double Lc = lipschitz_of(cop, {1, 6, 9, 9});
   auto xc = torch::randn({2, 2, 9, 9}, f64);
   Prox prox(ProxOptions().lambda(0.3));
-  auto zc = fista(cop, xc, prox, FistaOptions().step(1.0 / Lc).steps(3000)).z;
+  auto zc = solve_lasso(cop, xc, prox, ProximalGradientOptions().step(1.0 / Lc).iterations(3000)).z;
   EXPECT_LT(kkt_violation(cop, xc, zc, prox), 1e-5);
 }
 
@@ -85,7 +85,7 @@ TEST(Fista, RecoversPlantedSparseCode) {
   auto x = linear_synthesis(z0, W);
   const double L = lipschitz_of(op, {1, C});
   Prox prox(ProxOptions().lambda(1e-3).nonnegative(true));
-  auto z = fista(op, x, prox, FistaOptions().step(1.0 / L).tolerance(1e-10).max_steps(20000)).z;
+  auto z = solve_lasso(op, x, prox, ProximalGradientOptions().step(1.0 / L).tolerance(1e-10).iterations(20000)).z;
   EXPECT_LT(((z - z0).norm() / z0.norm()).item<double>(), 1e-2);
   EXPECT_TRUE(torch::equal(z.gt(0.1), z0.gt(0)));
 }
@@ -97,9 +97,9 @@ TEST(Fista, ObjectiveBelowIstaAfterSameSteps) {
   const double L = lipschitz_of(op, {1, 6, 16, 16});
   auto x = torch::randn({4, 3, 16, 16}, f64);
   Prox prox(ProxOptions().lambda(0.1));
-  auto opts = FistaOptions().step(1.0 / L).steps(40);
-  auto zf = fista(op, x, prox, opts).z;
-  auto zi = fista(op, x, prox, FistaOptions(opts).momentum(false)).z;
+  auto opts = ProximalGradientOptions().step(1.0 / L).iterations(40);
+  auto zf = solve_lasso(op, x, prox, opts).z;
+  auto zi = solve_lasso(op, x, prox, ProximalGradientOptions(opts).momentum(Momentum::kNone)).z;
   EXPECT_LT(lasso_objective(op, x, zf, prox).sum().item<double>(),
             lasso_objective(op, x, zi, prox).sum().item<double>());
 }
@@ -114,10 +114,10 @@ TEST(Fista, PerSampleToleranceIsIndependentOfTheBatch) {
   auto x = torch::randn({5, 12}, f64);
   x[1] *= 1e-3;  // a tiny signal converges (to 0) at once
   Prox prox(ProxOptions().lambda(0.2));
-  auto opts = FistaOptions().step(1.0 / L).tolerance(1e-6).max_steps(5000);
-  auto batch = fista(op, x, prox, opts);
+  auto opts = ProximalGradientOptions().step(1.0 / L).tolerance(1e-6).iterations(5000);
+  auto batch = solve_lasso(op, x, prox, opts);
   for (int64_t b = 0; b < 5; ++b) {
-    auto alone = fista(op, x.narrow(0, b, 1), prox, opts);
+    auto alone = solve_lasso(op, x.narrow(0, b, 1), prox, opts);
     EXPECT_TRUE(torch::equal(alone.z[0], batch.z[b])) << "sample " << b;
     EXPECT_EQ(alone.sample_iterations[0].item<int64_t>(),
               batch.sample_iterations[b].item<int64_t>());
@@ -133,8 +133,8 @@ TEST(Fista, WarmStartAtSolutionStaysThere) {
   const double L = lipschitz_of(op, {1, 20});
   auto x = torch::randn({2, 10}, f64);
   Prox prox(ProxOptions().lambda(0.3));
-  auto z = fista(op, x, prox, FistaOptions().step(1.0 / L).steps(20000)).z;
-  auto again = fista(op, x, prox, FistaOptions().step(1.0 / L).steps(3), z).z;
+  auto z = solve_lasso(op, x, prox, ProximalGradientOptions().step(1.0 / L).iterations(20000)).z;
+  auto again = solve_lasso(op, x, prox, ProximalGradientOptions().step(1.0 / L).iterations(3), z).z;
   EXPECT_LT((again - z).abs().max().item<double>(), 1e-6);
 }
 
@@ -176,16 +176,16 @@ TEST(Fista, MomentumScheduleMatchesBeckTeboulle) {
         z_prev = z;
         t = t_next;
       }
-      auto opts = FistaOptions().step(eta).steps(steps);
-      auto got = warm ? fista(op, x, prox, opts, z0).z : fista(op, x, prox, opts).z;
+      auto opts = ProximalGradientOptions().step(eta).iterations(steps);
+      auto got = warm ? solve_lasso(op, x, prox, opts, z0).z : solve_lasso(op, x, prox, opts).z;
       EXPECT_LT((got - z).abs().max().item<double>(), 1e-12) << "warm " << warm << " steps " << steps;
       // Tolerance mode runs the same iterates (a tolerance that never triggers).
-      auto tol = FistaOptions().step(eta).tolerance(1e-300).max_steps(steps);
-      auto got_tol = warm ? fista(op, x, prox, tol, z0).z : fista(op, x, prox, tol).z;
+      auto tol = ProximalGradientOptions().step(eta).tolerance(1e-300).iterations(steps);
+      auto got_tol = warm ? solve_lasso(op, x, prox, tol, z0).z : solve_lasso(op, x, prox, tol).z;
       EXPECT_LT((got_tol - z).abs().max().item<double>(), 1e-12) << "tolerance mode, steps " << steps;
     }
     // Two steps are two ISTA steps.
-    auto two = fista(op, x, prox, FistaOptions().step(eta).steps(2), warm ? z0 : torch::Tensor()).z;
+    auto two = solve_lasso(op, x, prox, ProximalGradientOptions().step(eta).iterations(2), warm ? z0 : torch::Tensor()).z;
     auto ista = step(step(z0));
     EXPECT_LT((two - ista).abs().max().item<double>(), 1e-12);
   }

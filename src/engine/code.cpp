@@ -1,0 +1,108 @@
+#include "sparseloop/engine/code.h"
+
+#include <cmath>
+
+#include "sparseloop/io/safetensors.h"
+#include "sparseloop/metrics/image_quality.h"
+#include "sparseloop/sparse/conv_dictionary.h"
+#include "sparseloop/sparse/lasso.h"
+#include "sparseloop/sparse/linear_dictionary.h"
+#include "sparseloop/sparse/lipschitz.h"
+#include "sparseloop/util/error.h"
+#include "sparseloop/util/log.h"
+
+namespace sparseloop {
+namespace {
+
+torch::Tensor floating(const torch::Tensor& t, const std::string& what) {
+  require(t.is_floating_point(), what + " must be floating point (F32 or F64), got " +
+                                     std::string(c10::toString(t.scalar_type())));
+  require(torch::isfinite(t).all().item<bool>(), what + " contains NaN or Inf");
+  return t.scalar_type() == torch::kDouble ? t : t.to(torch::kFloat);
+}
+
+}  // namespace
+
+nlohmann::json code_files(const CodeRequest& f) {
+  const torch::Device device = f.device;
+  require(f.lambda >= 0 && std::isfinite(f.lambda), "--lambda must be >= 0");
+  require(f.iterations >= 1, "--iterations must be >= 1");
+  require(f.tolerance >= 0, "--tolerance must be >= 0");
+  require(f.step >= 0, "--step must be >= 0 (0 means 1/L)");
+  require(f.mu >= 0, "--mu must be >= 0");
+
+  auto dfile = load_safetensors(f.dictionary);
+  auto xfile = load_safetensors(f.input);
+  auto weight = floating(dfile.get("weight"), f.dictionary + ": 'weight'");
+  auto x = floating(xfile.get("x"), f.input + ": 'x'");
+  const auto dtype = (weight.scalar_type() == torch::kDouble || x.scalar_type() == torch::kDouble)
+                         ? torch::kDouble
+                         : torch::kFloat;
+  weight = weight.to(device, dtype);
+  x = x.to(device, dtype);
+
+  SparseOperator op;
+  if (weight.dim() == 4) {
+    require(weight.size(2) == weight.size(3),
+            f.dictionary + ": 'weight' must have square kernels (C, M, k, k)");
+    require(x.dim() == 4 && x.size(1) == weight.size(1),
+            f.input + ": 'x' must be (B, " + std::to_string(weight.size(1)) +
+                ", H, W) to match the dictionary's " + std::to_string(weight.size(1)) +
+                " input channels");
+    require(f.stride >= 1, "--stride must be >= 1");
+    require(f.padding >= 0, "--padding must be >= 0");
+    const int64_t k = weight.size(2);
+    require(x.size(2) + 2 * f.padding >= k && x.size(3) + 2 * f.padding >= k,
+            f.input + ": images smaller than the kernel " + std::to_string(k) +
+                " (with --padding " + std::to_string(f.padding) + ")");
+    op = conv_operator(weight, ConvGeometry{f.stride, f.padding}, x.size(2), x.size(3));
+  } else if (weight.dim() == 2) {
+    require(x.dim() == 2 && x.size(1) == weight.size(1),
+            f.input + ": 'x' must be (B, " + std::to_string(weight.size(1)) +
+                ") to match the dictionary (C, d)");
+    op = linear_operator(weight);
+  } else {
+    throw InputError(f.dictionary + ": 'weight' must be 4-D (C, M, k, k) or 2-D (C, d)");
+  }
+  require(x.size(0) >= 1, f.input + ": 'x' holds no samples");
+
+  torch::NoGradGuard no_grad;
+  // L = ‖D‖² by power iteration on one code-shaped sample, run to convergence.
+  auto code_shape = op.analysis(x.narrow(0, 0, 1)).sizes().vec();
+  auto v = power_iteration_start(code_shape, x.options());
+  auto pi = power_iteration(op, v, 5000, 1e-9);
+  require(pi.lipschitz > 0, f.dictionary + ": the dictionary is all zeros");
+  // Power iteration approaches L from below; a 0.1% margin keeps η ≤ 1/L.
+  const double lipschitz = pi.lipschitz * 1.001;
+  const double step = f.step > 0 ? f.step : 1.0 / lipschitz;
+  Prox prox(ProxOptions().lambda(f.lambda).mu(f.mu).nonnegative(f.nonnegative));
+  auto opts = ProximalGradientOptions()
+                  .step(step)
+                  .iterations(f.iterations)
+                  .tolerance(f.tolerance)
+                  .momentum(f.solver == "fista" ? Momentum::kFista : Momentum::kNone);
+  auto result = solve_lasso(op, x, prox, opts);
+  auto x_hat = op.synthesis(result.z);
+  require(torch::isfinite(result.z).all().item<bool>(),
+          "the solver diverged (NaN/Inf); is --step larger than 1/L = " +
+              std::to_string(1.0 / lipschitz) + "?");
+
+  save_safetensors(f.output, {{"z", result.z}, {"x_hat", x_hat}},
+                   {{"lambda", std::to_string(f.lambda)},
+                    {"solver", f.solver},
+                    {"iterations", std::to_string(result.iterations)}});
+  const double objective = lasso_objective(op, x, result.z, prox).sum().item<double>();
+  const double sparsity = (result.z == 0).to(torch::kDouble).mean().item<double>();
+  const double range = (x.max() - x.min()).item<double>();
+  const double psnr_db = psnr(x_hat, x, range > 0 ? range : 1.0);
+  const double kkt = kkt_violation(op, x, result.z, prox);
+  say("code: " + std::to_string(result.iterations) + " iterations, objective " +
+      std::to_string(objective) + ", sparsity " + std::to_string(sparsity) + ", PSNR " +
+      std::to_string(psnr_db) + " dB, KKT violation " + std::to_string(kkt) + " -> " + f.output);
+  return {{"objective", objective}, {"sparsity", sparsity},   {"psnr", psnr_db},
+          {"iterations", result.iterations}, {"lipschitz", lipschitz}, {"step", step},
+          {"kkt_violation", kkt}};
+}
+
+
+}  // namespace sparseloop

@@ -1,0 +1,196 @@
+#include "sparseloop/sparse/proximal_gradient.h"
+
+#include <cmath>
+
+namespace sparseloop {
+
+torch::Tensor SmoothPart::step_from(const torch::Tensor& y, double step) const {
+  if (forward_step) return forward_step(y, step);
+  return torch::add(y, grad(y), -step);  // y − η∇f(y)
+}
+
+namespace {
+
+/// Per-sample ℓ2 norm over all but dim 0: (B, ...) → (B,).
+torch::Tensor sample_norm(const torch::Tensor& t) {
+  return t.reshape({t.size(0), -1}).norm(2, 1);
+}
+
+/// A (B,) mask shaped to broadcast over a batch like `like`: (B, 1, …).
+torch::Tensor per_sample(const torch::Tensor& mask, const torch::Tensor& like) {
+  std::vector<int64_t> shape(like.dim(), 1);
+  shape[0] = like.size(0);
+  return mask.view(shape);
+}
+
+/// FISTA's t-sequence (Beck & Teboulle 2009): t₁ = 1, t_{k+1} = (1 + √(1 + 4t_k²))/2,
+/// y_{k+1} = z_k + ((t_k − 1)/t_{k+1})(z_k − z_{k−1}). `next()` returns the
+/// coefficient (t_k − 1)/t_{k+1} for the iterate just computed; the first is 0,
+/// so two FISTA steps are two ISTA steps.
+struct MomentumSchedule {
+  Momentum policy;
+  double t = 1.0;
+  double next() {
+    if (policy == Momentum::kNone) return 0.0;
+    const double t_next = 0.5 * (1.0 + std::sqrt(1.0 + 4.0 * t * t));
+    const double c = (t - 1.0) / t_next;
+    t = t_next;
+    return c;
+  }
+};
+
+/// The first iterate z₁ = prox(z₀ − η∇f(z₀)), from z₀ = 0 without applying f's
+/// operator to zeros when the problem can.
+torch::Tensor first_forward_step(const SmoothPart& f, const torch::Tensor& z0, double eta) {
+  if (z0.defined()) return f.step_from(z0, eta);
+  TORCH_CHECK(static_cast<bool>(f.forward_step_from_zero),
+              "proximal_gradient: no start given and the problem has no forward_step_from_zero");
+  return f.forward_step_from_zero(eta);
+}
+
+/// The whole batch iterates together: exactly `iterations` steps (tolerance 0),
+/// or with converged samples masked (frozen, or the authors' rule). In-place
+/// arithmetic when no autograd graph is being recorded.
+ProximalGradientResult full_batch(const SmoothPart& f, const Prox& g,
+                                  const ProximalGradientOptions& o, const torch::Tensor& z0) {
+  const double eta = o.step();
+  const bool inplace = !torch::GradMode::is_enabled();
+  const bool check_stop = o.tolerance() > 0;
+  const bool authors = o.stop_rule() == StopRule::kAuthors;
+  MomentumSchedule momentum{o.momentum()};
+  torch::Tensor z = z0;  // current iterate z_k (undefined: 0)
+  torch::Tensor y = z0;  // extrapolated point
+  torch::Tensor stopped, stopped_b, sample_steps;  // (B,), (B, 1, …), (B,)
+  bool any_stopped = false;
+  int64_t k = 0;
+  for (; k < o.iterations(); ++k) {
+    // v = prox(y − η∇f(y)); flagged samples (authors) take prox(y) with no
+    // gradient and no threshold.
+    torch::Tensor v = k == 0 ? first_forward_step(f, z0, eta) : f.step_from(y, eta);
+    if (authors && any_stopped) {
+      v = torch::where(stopped_b, g(y, 0.0), g(v, eta));
+    } else if (inplace) {
+      g.apply_(v, eta);
+    } else {
+      v = g(v, eta);
+    }
+    if (!z.defined()) z = torch::zeros_like(v);  // z₀ = 0, now that its shape is known
+    if (check_stop && !stopped.defined()) {
+      const auto bool_opts = v.options().dtype(torch::kBool);
+      stopped = torch::zeros({v.size(0)}, bool_opts);
+      stopped_b = per_sample(stopped, v);
+      sample_steps = torch::zeros({v.size(0)}, v.options().dtype(torch::kLong));
+    }
+    if (!authors && any_stopped) v = torch::where(stopped_b, z, v);  // frozen codes stay
+    torch::Tensor diff = v - z;  // z_{k+1} − z_k
+    if (check_stop) {
+      auto change = sample_norm(diff);  // (B,)
+      auto base = sample_norm(z);       // (B,)
+      if (authors) {
+        auto converged = (base > 0).logical_and(change < o.tolerance() * base);  // NaN → false
+        stopped.copy_(converged);
+        sample_steps.add_(converged.logical_not());
+      } else {
+        // 0/0 (a code that stays 0) is converged; x/0 with x > 0 is not.
+        auto converged = torch::where(base > 0, change < o.tolerance() * base, change == 0);
+        sample_steps.add_(stopped.logical_not());
+        stopped.logical_or_(converged);
+      }
+    }
+    z = v;
+    const double c = momentum.next();
+    if (c == 0.0) {
+      y = z;
+    } else if (inplace) {
+      y = torch::add(z, diff.mul_(c));
+    } else {
+      y = z + c * diff;
+    }
+    if (check_stop) {
+      const int64_t n_stopped = stopped.sum().item<int64_t>();
+      any_stopped = n_stopped > 0;
+      if (n_stopped == z.size(0)) {
+        ++k;
+        break;
+      }
+    }
+  }
+  ProximalGradientResult r;
+  r.z = z;
+  r.iterations = k;
+  r.sample_iterations = check_stop ? sample_steps.cpu()
+                                   : torch::full({z.size(0)}, k, torch::kLong);
+  return r;
+}
+
+/// Separable problems with frozen samples: converged samples leave the batch,
+/// so the work shrinks as samples converge (differentiable: index ops).
+ProximalGradientResult shrinking_batch(const SmoothPart& f, const Prox& g,
+                                       const ProximalGradientOptions& o, const torch::Tensor& z0) {
+  const double eta = o.step();
+  MomentumSchedule momentum{o.momentum()};
+  torch::Tensor z;                // the whole batch, updated as samples advance
+  torch::Tensor active;           // (A,) indices of the samples still iterating
+  torch::Tensor za, za_prev;      // their current and previous iterates
+  torch::Tensor iters;            // (B,) iterations per sample, CPU
+  SmoothPart fa = f;              // f restricted to the active samples
+  double c = 0.0;                 // momentum coefficient of the next step
+  int64_t k = 0;
+  for (; k < o.iterations() && (k == 0 || active.numel() > 0); ++k) {
+    torch::Tensor znew;
+    if (k == 0) {
+      znew = g(first_forward_step(f, z0, eta), eta);  // z₁, the whole batch
+      z = z0.defined() ? z0 : torch::zeros_like(znew);
+      active = torch::arange(z.size(0), torch::TensorOptions().dtype(torch::kLong).device(z.device()));
+      iters = torch::zeros({z.size(0)}, torch::kLong);
+      za = z;
+      za_prev = z;
+    } else {
+      auto y = c == 0.0 ? za : za + c * (za - za_prev);  // (A, ...)
+      znew = g(fa.step_from(y, eta), eta);
+    }
+    c = momentum.next();
+    // Relative change per active sample; 0/0 (a code that stays 0) is converged.
+    auto change = sample_norm(znew - za);  // (A,)
+    auto base = sample_norm(za);           // (A,)
+    auto rel = torch::where(base > 0, change / base.clamp_min(1e-300),
+                            torch::where(change > 0, torch::full_like(change, INFINITY),
+                                         torch::zeros_like(change)));
+    za_prev = za;
+    za = znew;
+    z = z.index_copy(0, active, za);
+    iters.index_fill_(0, active.to(torch::kCPU), k + 1);
+    auto done = (rel < o.tolerance()).to(torch::kCPU);  // (A,) bool
+    if (done.any().item<bool>()) {
+      auto keep = (~done).nonzero().squeeze(1).to(z.device());  // positions within active
+      active = active.index_select(0, keep);
+      za = za.index_select(0, keep);
+      za_prev = za_prev.index_select(0, keep);
+      if (active.numel() > 0) fa = f.restrict(active);
+    }
+  }
+  ProximalGradientResult r;
+  r.z = z;
+  r.iterations = k;
+  r.sample_iterations = iters;
+  return r;
+}
+
+}  // namespace
+
+ProximalGradientResult proximal_gradient(const SmoothPart& f, const Prox& g,
+                                         const ProximalGradientOptions& o,
+                                         const torch::Tensor& z0) {
+  TORCH_CHECK(o.step() > 0.0 && std::isfinite(o.step()),
+              "proximal_gradient: step must be positive and finite, got ", o.step());
+  TORCH_CHECK(o.iterations() >= 1, "proximal_gradient: iterations must be >= 1, got ",
+              o.iterations());
+  TORCH_CHECK(o.tolerance() >= 0, "proximal_gradient: tolerance must be >= 0");
+  TORCH_CHECK(static_cast<bool>(f.grad) || static_cast<bool>(f.forward_step),
+              "proximal_gradient: the smooth part has no gradient");
+  if (o.tolerance() > 0 && f.restrict && o.stop_rule() == StopRule::kFreeze)
+    return shrinking_batch(f, g, o, z0);
+  return full_batch(f, g, o, z0);
+}
+
+}  // namespace sparseloop
