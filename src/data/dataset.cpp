@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "sparseloop/data/sampler.h"
+#include "sparseloop/util/random.h"
 
 namespace sparseloop {
 namespace {

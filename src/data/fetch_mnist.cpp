@@ -7,7 +7,7 @@
 
 #include "sparseloop/data/fetch.h"
 #include "sparseloop/data/mnist.h"
-#include "sparseloop/data/sampler.h"
+#include "sparseloop/util/random.h"
 #include "sparseloop/util/error.h"
 #include "sparseloop/util/fs.h"
 #include "sparseloop/util/gzip.h"

@@ -91,6 +91,7 @@ nlohmann::json TrainLoop::do_validate(const ValidateFn& validate) {
   record["epoch"] = state_.epoch;
   record["split"] = "val";
   run_.log(record);
+  write_training_curves(run_.path(), spec_.curves);
   if (m.contains(spec_.metric) && m[spec_.metric].is_number()) {
     const double v = m[spec_.metric].get<double>();
     const bool better = state_.best_step < 0 || (spec_.maximize ? v > state_.best_metric

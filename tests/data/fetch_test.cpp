@@ -12,7 +12,7 @@
 #include "support/data_files.h"
 #include "sparseloop/data/fetch.h"
 #include "sparseloop/data/mnist.h"
-#include "sparseloop/data/sampler.h"
+#include "sparseloop/util/random.h"
 #include "sparseloop/util/error.h"
 #include "sparseloop/util/fs.h"
 #include "support/testing.h"

@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "sparseloop/data/sampler.h"
+#include "sparseloop/util/random.h"
 #include "sparseloop/data/transforms.h"
 
 using namespace sparseloop;

@@ -147,7 +147,7 @@ void expect_one_line_exit_two(const std::vector<BadCase>& cases) {
 std::string fake_run(const ts::TempDir& dir) {
   const std::string run = dir.file("fake");
   make_dirs(run);
-  write_file_atomic(run + "/config.toml", "model = \"sdnet18\"\ndata = \"mnist\"\n");
+  write_file_atomic(run + "/config.toml", "model = \"sdnet18\"\ndata = \"mnist\"\n[sdnet]\n");
   return run;
 }
 

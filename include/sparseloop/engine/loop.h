@@ -16,6 +16,7 @@
 #include "sparseloop/engine/config.h"
 #include "sparseloop/engine/progress.h"
 #include "sparseloop/engine/run_dir.h"
+#include "sparseloop/engine/run_report.h"
 
 namespace sparseloop {
 
@@ -37,6 +38,9 @@ struct LoopSpec {
   std::string unit = "img";
   /// Validation metrics for the progress line (shortened names).
   std::vector<std::string> progress_keys;
+  /// Training curves redrawn into the run folder after every validation
+  /// (engine/run_report.h), so every run carries its curves as PNG.
+  std::vector<CurvePanel> curves;
 };
 
 /// Fills the cadence fields from the common flags.

@@ -8,7 +8,7 @@
 #include <sstream>
 
 #include "sparseloop/data/registry.h"
-#include "sparseloop/data/sampler.h"
+#include "sparseloop/util/random.h"
 #include "sparseloop/data/transforms.h"
 #include "sparseloop/plot/image_grid.h"
 #include "sparseloop/plot/plot.h"
@@ -20,7 +20,9 @@
 #include "sparseloop/families/ctrl/nearest_subspace.h"
 #include "sparseloop/families/ctrl/trainer.h"
 #include "sparseloop/families/ctrl/reference_classifier.h"
+#include "sparseloop/engine/denoise.h"
 #include "sparseloop/engine/run_dir.h"
+#include "sparseloop/engine/run_report.h"
 #include "sparseloop/util/error.h"
 #include "sparseloop/util/fs.h"
 #include "sparseloop/util/log.h"
@@ -278,72 +280,32 @@ static nlohmann::json reconstruct_ctrl(const std::string& run_dir, const CtrlAna
   return r;
 }
 
-static nlohmann::json denoise_ctrl(const std::string& run_dir, const CtrlAnalysisOptions& o, double sigma,
-                            const std::vector<double>& lambdas) {
-  require(sigma >= 0 && std::isfinite(sigma), "--sigma must be >= 0");
-  for (double l : lambdas) require(l >= 0, "--lambda values must be >= 0");
+static nlohmann::json denoise_ctrl(const std::string& run_dir, const CtrlAnalysisOptions& o,
+                                   double sigma, const std::vector<double>& lambdas) {
   Context c = load_context(run_dir, o, false);
   auto& model = *c.run.model;
   const double trained_lambda = model.lambda();
-  auto gen = make_generator(o.seed, 0xD0155u);
-  // One fixed noise draw for every λ, so the rows differ only by λ.
-  auto clean_all = c.data.prepare(c.test, torch::arange(c.test.size(), torch::kLong));
-  auto noisy_all = clean_all + sigma * torch::randn(clean_all.sizes(), gen, torch::kFloat);
-  nlohmann::json rows = nlohmann::json::array();
-  nlohmann::json noisy_row = {
-      {"lambda", nullptr},
-      {"input", "noisy"},
-      {"psnr", psnr_per_sample(to_unit(noisy_all.clamp(-1, 1)), to_unit(clean_all), 1.0)
-                   .mean()
-                   .item<double>()},
-      {"ssim", ssim(noisy_all.clamp(-1, 1), clean_all, 2.0)},
-      {"mse", mse(to_unit(noisy_all.clamp(-1, 1)), to_unit(clean_all))}};
-  std::vector<double> ps, ss;
-  std::vector<torch::Tensor> example_rows{clean_all.narrow(0, 0, 12),
-                                          noisy_all.narrow(0, 0, 12).clamp(-1, 1)};
-  std::vector<std::string> example_labels{"clean", "noisy σ=" + format_number(sigma)};
-  {
-    torch::NoGradGuard no_grad;
-    model.eval();
-    for (double lam : lambdas) {
-      model.set_lambda(lam);
-      std::vector<torch::Tensor> outs;
-      for (int64_t i = 0; i < noisy_all.size(0); i += o.batch_size) {
-        auto x = noisy_all.narrow(0, i, std::min(o.batch_size, noisy_all.size(0) - i)).to(o.device);
-        outs.push_back(model.decode(model.encode(x)).cpu());
-      }
-      auto xh = torch::cat(outs);
-      nlohmann::json row = {{"lambda", lam},
-                            {"psnr", psnr_per_sample(to_unit(xh), to_unit(clean_all), 1.0)
-                                         .mean()
-                                         .item<double>()},
-                            {"ssim", ssim(xh, clean_all, 2.0)},
-                            {"mse", mse(to_unit(xh), to_unit(clean_all))}};
-      rows.push_back(row);
-      ps.push_back(row["psnr"]);
-      ss.push_back(row["ssim"]);
-      example_rows.push_back(xh.narrow(0, 0, 12));
-      example_labels.push_back("λ=" + format_number(lam));
-    }
+  model.eval();
+  DenoiseProblem p;
+  p.sigma = sigma;
+  p.lambdas = lambdas;
+  p.trained_lambda = trained_lambda;
+  p.samples = c.test.size();
+  p.batch_size = o.batch_size;
+  p.seed = o.seed;
+  p.out = c.out;
+  p.lambda_label = "λ of the CSC layers";
+  p.clean = [&](int64_t start, int64_t count) {
+    return c.data.prepare(c.test, torch::arange(start, start + count, torch::kLong)).to(o.device);
+  };
+  p.to_pixels = [](const torch::Tensor& x, int64_t) { return to_unit(x.clamp(-1, 1)); };
+  p.reconstruct = [&](const torch::Tensor& noisy, double lambda) {
+    model.set_lambda(lambda);
+    auto xh = model.decode(model.encode(noisy));
     model.set_lambda(trained_lambda);
-  }
-  write_png(c.out + "/denoise_examples.png", grid_rows(example_rows, example_labels));
-  LineChart chart;
-  chart.title = "Denoising by raising λ at inference (σ = " + format_number(sigma) + ")";
-  chart.x = {"λ of the CSC layers", lambdas.size() > 2 ? AxisScale::log : AxisScale::linear};
-  chart.y = {"PSNR (dB)"};
-  chart.series.push_back({"reconstruction of the noisy input", lambdas, ps});
-  chart.series.back().marker = Marker::circle;
-  chart.references.push_back({noisy_row["psnr"].get<double>(), "noisy input"});
-  chart.references.push_back({trained_lambda, "trained λ", false});
-  save_plot(c.out + "/denoise.png", chart);
-  nlohmann::json r = {{"sigma", sigma},
-                      {"trained_lambda", trained_lambda},
-                      {"noisy", noisy_row},
-                      {"rows", rows},
-                      {"images", c.test.size()}};
-  write_file_atomic(c.out + "/denoise.json", r.dump(2) + "\n");
-  return r;
+    return std::make_pair(xh, torch::Tensor());
+  };
+  return denoise_by_lambda(p);
 }
 
 static nlohmann::json interpolate_ctrl(const std::string& run_dir, const CtrlAnalysisOptions& o,
@@ -462,35 +424,7 @@ static nlohmann::json similarity_ctrl(const std::string& run_dir, const CtrlAnal
 namespace sparseloop {
 namespace {
 
-std::vector<std::string> find_pngs(const std::string& dir) {
-  std::vector<std::string> out;
-  std::error_code ec;
-  if (!std::filesystem::is_directory(dir, ec)) return out;
-  for (auto it = std::filesystem::recursive_directory_iterator(dir, ec);
-       it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
-    if (ec) break;
-    const auto& p = it->path();
-    if (p.string().find("/checkpoints") != std::string::npos) continue;
-    if (p.extension() == ".png") out.push_back(p.string());
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
-Series curve(const std::vector<nlohmann::json>& records, const std::string& split,
-             const std::string& key, const std::string& name) {
-  Series s;
-  s.name = name;
-  for (const auto& r : records) {
-    if (r.value("split", "") != split || !r.contains(key) || !r[key].is_number()) continue;
-    s.x.push_back(r.value("step", 0.0));
-    s.y.push_back(r[key].get<double>());
-  }
-  return s;
-}
-
-std::string caption_for(const std::string& file) {
-  const std::string name = std::filesystem::path(file).stem().string();
+std::string caption_for(const std::string& name) {
   if (name == "reconstruct") return "Test inputs (rows 'input') over their reconstructions g(f(x)).";
   if (name == "reconstruct_unseen") return "Classes never seen in training: inputs over g(f(x)).";
   if (name == "denoise") return "PSNR of reconstructions of noisy inputs as λ is raised at inference.";
@@ -500,22 +434,30 @@ std::string caption_for(const std::string& file) {
   if (name == "similarity_zhat") return "|cos| similarity of Ẑ = f(g(f(X))), sorted by class.";
   if (name.rfind("pca_class", 0) == 0)
     return "Class " + name.substr(9) + ": decoded samples best aligned with each principal component.";
-  if (name == "training_curves") return "Closed-loop objective terms during training.";
-  if (name == "validation_curves") return "Validation metrics during training.";
-  return name;
+  return "";
 }
 
 }  // namespace
 
+std::vector<CurvePanel> ctrl_curves() {
+  return {{"training_curves",
+           "Closed-loop objective during training (every ΔR term is in metrics.jsonl)",
+           "nats",
+           {{"train", "delta_r", "ΔR(Z, Ẑ) (descent)"},
+            {"train", "enc_delta_r", "ΔR(Z, Ẑ) (ascent)"},
+            {"train", "objective", "objective T (descent)"},
+            {"train", "rate_z", "R(Z)"}}},
+          {"validation_curves",
+           "Validation (images held out of training)",
+           "value",
+           {{"val", "consistency_accuracy", "consistency accuracy"}, {"val", "ssim", "SSIM"}}},
+          {"validation_psnr", "Validation PSNR", "PSNR (dB)", {{"val", "psnr", "PSNR of g(f(x))"}}}};
+}
+
 static nlohmann::json report_ctrl(const std::string& run_dir, const CtrlAnalysisOptions& o) {
   // A complete report without extra commands: evaluate and draw the
   // reconstructions when the run has not been evaluated yet.
-  nlohmann::json ev;
-  if (file_exists(run_dir + "/eval.json")) {
-    ev = nlohmann::json::parse(read_file(run_dir + "/eval.json"));
-  } else {
-    ev = evaluate_ctrl(run_dir, o);
-  }
+  if (!file_exists(run_dir + "/eval.json")) evaluate_ctrl(run_dir, o);
   if (!file_exists(run_dir + "/reconstruct/reconstruct.png") &&
       !file_exists(run_dir + "/reconstruct.png")) {
     CtrlAnalysisOptions ro = o;
@@ -525,90 +467,51 @@ static nlohmann::json report_ctrl(const std::string& run_dir, const CtrlAnalysis
   CommonTrainConfig common;
   CtrlConfig config;
   read_run_config(run_dir, common, config);
-  auto records = read_metrics(run_dir);
-  nlohmann::json summary;
-  if (file_exists(run_dir + "/summary.json"))
-    summary = nlohmann::json::parse(read_file(run_dir + "/summary.json"));
-
-  // One line chart per panel, all against the training step.
-  auto step_chart = [](const std::string& title, const std::string& y_label) {
-    LineChart c;
-    c.title = title;
-    c.x.label = "step";
-    c.y.label = y_label;
-    return c;
+  RunReportSpec spec;
+  spec.title = std::string(common.model == "csc-ctrl" ? "CSC-CTRL" : "CTRL") + " on " + common.data;
+  spec.subtitle = "Closed-loop transcription run " + run_dir;
+  spec.meta = {{"model", common.model},
+               {"data", common.data + (config.classes.empty() ? "" : " (classes " + config.classes + ")")},
+               {"strategy", std::to_string(config.strategy)}};
+  spec.curves = ctrl_curves();
+  spec.caption = caption_for;
+  spec.results = [](Report& r, const nlohmann::json& ev) {
+    if (ev.is_null()) return;
+    auto num = [&](const char* key, int decimals, const std::string& unit = "") {
+      return ev.contains(key) && ev[key].is_number()
+                 ? format_number(ev[key].get<double>(), decimals) + unit
+                 : std::string("—");
+    };
+    std::vector<MetricCard> cards = {
+        {"Consistency accuracy", num("consistency_accuracy", 3),
+         ev.contains("classifier_accuracy_on_real")
+             ? "classifier on real test images: " + num("classifier_accuracy_on_real", 3)
+             : "",
+         "independent classifier on g(f(x))"},
+        {"PSNR", num("psnr", 2, " dB"), "", "g(f(x)) vs x, test images"},
+        {"SSIM", num("ssim", 3), "", ""},
+        {"Nearest subspace", num("nearest_subspace_accuracy", 3), "", "10 components per class"},
+        {"Code sparsity", num("code_sparsity", 3), "", "zeros in the CSC codes"},
+        {"ΔR(Z, Ẑ)", num("delta_r", 3), "", "test set"}};
+    if (ev.contains("fid")) cards.push_back({"FID", num("fid", 1), "", ""});
+    if (ev.contains("inception_score"))
+      cards.push_back({"Inception Score", num("inception_score", 2), "", ""});
+    r.cards(cards);
+    if (ev.contains("unseen")) {
+      Table t;
+      t.caption = "Generalization to classes never seen in training";
+      t.header = {"classes", "PSNR (dB)", "SSIM", "consistency accuracy"};
+      const auto& u = ev["unseen"];
+      t.rows.push_back({"seen", ev.value("psnr", 0.0), ev.value("ssim", 0.0),
+                        ev.value("consistency_accuracy", 0.0)});
+      t.rows.push_back({"unseen", u.value("psnr", 0.0), u.value("ssim", 0.0),
+                        u.value("consistency_accuracy", 0.0)});
+      t.decimals = {-1, 2, 3, 3};
+      r.table(t);
+    }
   };
-  LineChart terms = step_chart("Closed-loop objective during training", "nats");
-  terms.series.push_back(curve(records, "train", "delta_r", "ΔR(Z, Ẑ) (descent)"));
-  terms.series.push_back(curve(records, "train", "enc_delta_r", "ΔR(Z, Ẑ) (ascent)"));
-  terms.series.push_back(curve(records, "train", "objective", "objective T (descent)"));
-  terms.series.push_back(curve(records, "train", "rate_z", "R(Z)"));
-  LineChart val = step_chart("Validation", "value");
-  val.series.push_back(curve(records, "val", "consistency_accuracy", "consistency accuracy"));
-  val.series.push_back(curve(records, "val", "ssim", "SSIM"));
-  LineChart val_psnr = step_chart("Validation PSNR", "PSNR (dB)");
-  val_psnr.series.push_back(curve(records, "val", "psnr", "PSNR of g(f(x))"));
-
-  const std::string title = common.model == "csc-ctrl" ? "CSC-CTRL" : "CTRL";
-  Report r(title + " on " + common.data);
-  r.subtitle("Closed-loop transcription run " + run_dir)
-      .meta("model", common.model)
-      .meta("data", common.data + (config.classes.empty() ? "" : " (classes " + config.classes + ")"))
-      .meta("steps", std::to_string(summary.value("steps", int64_t(0))))
-      .meta("strategy", std::to_string(config.strategy))
-      .meta("checkpoint", ev.value("checkpoint", std::string("best")));
-  r.section("Results");
-  auto num = [&](const char* key, int decimals, const std::string& unit = "") {
-    return ev.contains(key) && ev[key].is_number()
-               ? format_number(ev[key].get<double>(), decimals) + unit
-               : std::string("—");
-  };
-  std::vector<MetricCard> cards = {
-      {"Consistency accuracy", num("consistency_accuracy", 3),
-       ev.contains("classifier_accuracy_on_real")
-           ? "classifier on real test images: " + num("classifier_accuracy_on_real", 3)
-           : "",
-       "independent classifier on g(f(x))"},
-      {"PSNR", num("psnr", 2, " dB"), "", "g(f(x)) vs x, test images"},
-      {"SSIM", num("ssim", 3), "", ""},
-      {"Nearest subspace", num("nearest_subspace_accuracy", 3), "", "10 components per class"},
-      {"Code sparsity", num("code_sparsity", 3), "", "zeros in the CSC codes"},
-      {"ΔR(Z, Ẑ)", num("delta_r", 3), "", "test set"}};
-  if (ev.contains("fid")) cards.push_back({"FID", num("fid", 1), "", ""});
-  if (ev.contains("inception_score")) cards.push_back({"Inception Score", num("inception_score", 2), "", ""});
-  r.cards(cards);
-  if (ev.contains("unseen")) {
-    Table t;
-    t.caption = "Generalization to classes never seen in training";
-    t.header = {"classes", "PSNR (dB)", "SSIM", "consistency accuracy"};
-    auto& u = ev["unseen"];
-    t.rows.push_back({"seen", ev.value("psnr", 0.0), ev.value("ssim", 0.0),
-                      ev.value("consistency_accuracy", 0.0)});
-    t.rows.push_back({"unseen", u.value("psnr", 0.0), u.value("ssim", 0.0),
-                      u.value("consistency_accuracy", 0.0)});
-    t.decimals = {-1, 2, 3, 3};
-    r.table(t);
-  }
-  r.section("Training");
-  if (!records.empty()) {
-    r.figure(render_plot(terms), "Every ΔR term is logged to metrics.jsonl.");
-    r.figure(render_plot(val), "Validation images are held out of training.");
-    r.figure(render_plot(val_psnr));
-  }
-  if (!summary.is_null())
-    r.paragraph("Trained " + std::to_string(summary.value("steps", int64_t(0))) + " steps in " +
-                format_number(summary.value("train_seconds", 0.0), 0) + " s (" +
-                format_number(summary.value("images_per_second", 0.0), 0) +
-                " images/s); best validation at step " +
-                std::to_string(summary.value("best_step", int64_t(-1))) + ".");
-  r.section("Figures");
-  for (const auto& png : find_pngs(run_dir)) r.figure_file(png, caption_for(png));
-  r.section("Configuration");
-  r.details("config.toml", read_file(run_dir + "/config.toml"));
-  r.details("eval.json", ev.dump(2));
-  const std::string path = (o.out.empty() ? run_dir : o.out) + "/report.html";
-  r.write(path);
-  return {{"report", path}, {"eval", ev}};
+  const std::string path = write_run_report(run_dir, o.out, spec);
+  return {{"report", path}, {"eval", nlohmann::json::parse(read_file(run_dir + "/eval.json"))}};
 }
 
 // ---------------------------------------------------------------------------
@@ -651,7 +554,6 @@ nlohmann::json ctrl_reconstruct(const ReconstructRequest& a) {
 nlohmann::json ctrl_denoise(const DenoiseRequest& a) {
   auto o = options_from(a, "denoise");
   auto r = denoise_ctrl(a.run, o, a.sigma, a.lambdas);
-  say("denoise: " + o.out + "/denoise.png and denoise.json");
   return r;
 }
 

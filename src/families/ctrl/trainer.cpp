@@ -6,9 +6,11 @@
 #include "sparseloop/data/transforms.h"
 #include "sparseloop/metrics/image_quality.h"
 #include "sparseloop/engine/checkpoint.h"
+#include "sparseloop/families/ctrl/analysis.h"
 #include "sparseloop/families/ctrl/game.h"
 #include "sparseloop/engine/loop.h"
 #include "sparseloop/families/ctrl/reference_classifier.h"
+#include "sparseloop/engine/run.h"
 #include "sparseloop/engine/run_dir.h"
 #include "sparseloop/util/error.h"
 #include "sparseloop/util/fs.h"
@@ -171,7 +173,7 @@ nlohmann::json train_ctrl(const CommonTrainConfig& common, const CtrlConfig& con
   const int64_t num_classes = data.train.num_classes;
 
   auto model = make_closed_loop_model(resolved.model, config, data.train.channels(), data.size);
-  run.write_json("model_info.json", {{"model", resolved.model},
+  write_model_info(run, {{"model", resolved.model},
                                      {"channels", data.train.channels()},
                                      {"image_size", data.size},
                                      {"num_classes", num_classes},
@@ -212,6 +214,7 @@ nlohmann::json train_ctrl(const CommonTrainConfig& common, const CtrlConfig& con
   spec.metric = labelled ? "consistency_accuracy" : "psnr";
   spec.maximize = true;
   spec.progress_keys = {"delta_r", "consistency_accuracy", "psnr"};
+  spec.curves = ctrl_curves();
   CheckpointParts parts{model.get(), {&game.encoder_optimizer(), &game.decoder_optimizer()}, {}};
   TrainLoop loop(run, parts, spec);
   // Fixed training batches for the BatchNorm statistics of evaluation (see
@@ -288,27 +291,13 @@ nlohmann::json train_ctrl(const CommonTrainConfig& common, const CtrlConfig& con
 CtrlRun load_ctrl_run(const std::string& run_dir, const std::string& checkpoint,
                       torch::Device device) {
   CtrlRun r;
-  read_run_config(run_dir, r.common, r.config);
-  nlohmann::json info;
-  try {
-    info = nlohmann::json::parse(read_file(run_dir + "/model_info.json"));
-  } catch (const nlohmann::json::exception& e) {
-    throw InputError(run_dir + "/model_info.json: damaged (" + std::string(e.what()) + ")");
-  }
-  r.model = make_closed_loop_model(r.common.model, r.config, info.value("channels", int64_t(1)),
-                                   info.value("image_size", int64_t(32)));
-  std::string file;
-  if (checkpoint == "final") {
-    file = run_dir + "/model.safetensors";
-  } else {
-    file = run_dir + "/checkpoints/" + checkpoint + "/model.safetensors";
-  }
-  require(file_exists(file), "--checkpoint " + checkpoint + ": " + file +
-                                 " does not exist (best | final | step-XXXXXXXX)");
-  load_weights(file, *r.model);
-  r.model->to(device);
-  r.model->eval();
-  r.weights = file;
+  RunFolder run = open_run(run_dir, checkpoint, "ctrl");
+  r.common = run.common;
+  read_family_config(run, r.config);
+  r.model = make_closed_loop_model(r.common.model, r.config, model_info_int(run, "channels"),
+                                   model_info_int(run, "image_size"));
+  load_run_model(run, *r.model, device);
+  r.weights = run.weights;
   return r;
 }
 

@@ -7,7 +7,7 @@
 
 #include "sparseloop/data/cifar.h"
 #include "sparseloop/data/corruptions.h"
-#include "sparseloop/data/sampler.h"
+#include "sparseloop/util/random.h"
 #include "sparseloop/engine/family.h"
 #include "sparseloop/families/sdnet/analysis.h"
 #include "sparseloop/engine/run_dir.h"

@@ -9,6 +9,7 @@
 #include "sparseloop/plot/report.h"
 #include "sparseloop/engine/config.h"
 #include "sparseloop/engine/run_dir.h"
+#include "sparseloop/engine/run_report.h"
 #include "sparseloop/util/error.h"
 #include "sparseloop/util/fs.h"
 
@@ -36,45 +37,80 @@ nlohmann::json read_json(const std::string& path) {
   }
 }
 
-LineChart training_chart(const std::vector<nlohmann::json>& records, bool accuracy) {
-  LineChart c;
-  Series train, val, val5;
-  train.name = accuracy ? "train batch top-1" : "train loss";
-  val.name = accuracy ? "test top-1" : "test loss";
-  val5.name = "test top-5";
-  for (const auto& r : records) {
-    const bool is_val = r.value("split", "") == "val";
-    const double step = number_or_nan(r, "step");
-    const double v = number_or_nan(r, accuracy ? "top1" : "loss");
-    if (!std::isfinite(v)) continue;
-    (is_val ? val : train).x.push_back(step);
-    (is_val ? val : train).y.push_back(v);
-    if (is_val && accuracy && std::isfinite(number_or_nan(r, "top5"))) {
-      val5.x.push_back(step);
-      val5.y.push_back(number_or_nan(r, "top5"));
-    }
+std::vector<std::string> robust_sections(Report& rep, const std::string& run_dir) {
+  std::vector<std::string> shown;
+  std::vector<std::string> robust_files;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(run_dir + "/robust", ec)) {
+    const std::string n = e.path().filename().string();
+    if (n.rfind("robust-", 0) == 0 && e.path().extension() == ".json")
+      robust_files.push_back(e.path().string());
   }
-  val.marker = Marker::circle;
-  val5.marker = Marker::square;
-  val5.line = LineStyle::dashed;
-  c.series = {train, val};
-  if (accuracy && !val5.x.empty()) c.series.push_back(val5);
-  c.x.label = "optimizer step";
-  c.y.label = accuracy ? "accuracy (%)" : "cross-entropy";
-  c.title = accuracy ? "Accuracy" : "Loss";
-  if (!accuracy) c.y.scale = AxisScale::log;
-  return c;
+  std::sort(robust_files.begin(), robust_files.end());
+  for (const auto& path : robust_files) {
+    const auto r = read_json(path);
+    const bool csc = !r.at("fit").is_null();
+    rep.section("Robust inference: " + r.value("corruption", std::string("?")) + " noise");
+    std::ostringstream p;
+    p << "Clean accuracy " << format_number(number_or_nan(r, "clean_accuracy"), 2) << " % on "
+      << r.value("samples", int64_t(0)) << " test images. ";
+    if (csc)
+      p << "λ selected from the stem's reconstruction residual with the line λ ≈ "
+        << format_number(r["fit"]["slope"].get<double>()) << "·r + "
+        << format_number(r["fit"]["intercept"].get<double>()) << ", fitted on "
+        << r.value("calibration", std::string("?")) << " images.";
+    else
+      p << "The model has no CSC stem, so there is no λ to change.";
+    rep.paragraph(p.str());
+    Table t;
+    t.caption = "Accuracy (%) per corruption level";
+    t.header = {"level", "default λ"};
+    if (csc)
+      t.header.insert(t.header.end(),
+                      {"selected λ", "acc. selected", "best λ", "acc. best (oracle)"});
+    const auto baselines = r.value("baselines", nlohmann::json::array());
+    for (const auto& b : baselines) t.header.push_back(b.at("name").get<std::string>());
+    for (size_t i = 0; i < r["levels"].size(); ++i) {
+      const auto& l = r["levels"][i];
+      std::vector<TableCell> row{l["level"].get<double>(),
+                                 number_or_nan(l, "accuracy_default_lambda")};
+      if (csc) {
+        row.emplace_back(number_or_nan(l, "selected_lambda"));
+        row.emplace_back(number_or_nan(l, "accuracy_selected_lambda"));
+        row.emplace_back(number_or_nan(l, "best_lambda"));
+        row.emplace_back(number_or_nan(l, "accuracy_best_lambda"));
+      }
+      for (const auto& b : baselines) row.emplace_back(b.at("accuracy").at(i).get<double>());
+      t.rows.push_back(row);
+    }
+    t.decimals = {-1, 2};
+    if (csc) t.decimals.insert(t.decimals.end(), {3, 2, 2, 2});
+    t.decimals.resize(t.header.size(), 2);
+    rep.table(t);
+    const std::string stem = path.substr(0, path.size() - 5);
+    for (const auto& [suffix, caption] :
+         std::vector<std::pair<std::string, std::string>>{
+             {".png", "Accuracy per level"},
+             {"-lambda.png", "Accuracy against the stem's λ"},
+             {"-fit.png", "Residual → λ fit"}})
+      if (file_exists(stem + suffix)) {
+        rep.figure_file(stem + suffix, caption);
+        shown.push_back(stem + suffix);
+      }
+  }
+  return shown;
 }
 
 }  // namespace
 
-std::string write_sdnet_training_curves(const std::string& run_dir) {
-  const auto records = read_metrics(run_dir);
-  if (records.empty()) return "";
-  const std::string path = run_dir + "/training_curves.png";
-  save_plot(path, training_chart(records, true));
-  save_plot(run_dir + "/training_loss.png", training_chart(records, false));
-  return path;
+std::vector<CurvePanel> sdnet_curves() {
+  return {{"training_curves",
+           "Accuracy",
+           "accuracy (%)",
+           {{"train", "top1", "train batch top-1"}, {"val", "top1", "test top-1"},
+            {"val", "top5", "test top-5"}}},
+          {"training_loss", "Loss", "cross-entropy",
+           {{"train", "loss", "train loss"}, {"val", "loss", "test loss"}}, /*log_y=*/true}};
 }
 
 void write_robust_figures(const nlohmann::json& r, const std::string& stem) {
@@ -168,105 +204,34 @@ void write_robust_figures(const nlohmann::json& r, const std::string& stem) {
 std::string write_sdnet_report(const std::string& run_dir, const std::string& out_dir) {
   require(file_exists(run_dir + "/config.toml"),
           "--run " + run_dir + ": not a sparseloop run (no config.toml)");
-  make_dirs(out_dir);
-  const std::string config = read_file(run_dir + "/config.toml");
-  const auto records = read_metrics(run_dir);
   const ConfigValues values = read_config_file(run_dir + "/config.toml");
   const std::string model = values.count("model") ? values.at("model") : "?";
-  Report rep("SDNet run: " + model);
-  rep.subtitle("Dai et al., \"Revisiting Sparse Convolutional Model for Visual Recognition\", "
-               "NeurIPS 2022 — run " + run_dir);
-  rep.meta("model", model);
-
-  // Summary cards.
-  std::vector<MetricCard> cards;
-  double best = std::numeric_limits<double>::quiet_NaN(), last = best, last5 = best;
-  int64_t steps = 0;
-  for (const auto& r : records) {
-    steps = std::max<int64_t>(steps, r.value("step", int64_t(0)));
-    if (r.value("split", "") != "val") continue;
-    last = number_or_nan(r, "top1");
-    last5 = number_or_nan(r, "top5");
-    if (!std::isfinite(best) || last > best) best = last;
-  }
-  rep.meta("steps", std::to_string(steps));
-  rep.section("Results");
-  cards.push_back({"best test top-1", format_number(best, 2) + " %", "", "over validations"});
-  cards.push_back({"final test top-1", format_number(last, 2) + " %", "",
-                   "top-5 " + format_number(last5, 2) + " %"});
-  if (file_exists(run_dir + "/eval.json")) {
-    const auto e = read_json(run_dir + "/eval.json");
-    cards.push_back({"eval top-1", format_number(number_or_nan(e, "top1"), 2) + " %",
-                     "", "checkpoint " + e.value("checkpoint", std::string("?"))});
-  }
-  rep.cards(cards);
-  if (!records.empty()) {
-    rep.figure(render_plot(training_chart(records, true)), "Accuracy during training");
-    rep.figure(render_plot(training_chart(records, false)), "Loss during training");
-  }
-
-  // Robust inference results.
-  std::vector<std::string> robust_files;
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator(run_dir + "/robust", ec)) {
-    const std::string n = e.path().filename().string();
-    if (n.rfind("robust-", 0) == 0 && e.path().extension() == ".json")
-      robust_files.push_back(e.path().string());
-  }
-  std::sort(robust_files.begin(), robust_files.end());
-  for (const auto& path : robust_files) {
-    const auto r = read_json(path);
-    const bool csc = !r.at("fit").is_null();
-    rep.section("Robust inference: " + r.value("corruption", std::string("?")) + " noise");
-    std::ostringstream p;
-    p << "Clean accuracy " << format_number(number_or_nan(r, "clean_accuracy"), 2) << " % on "
-      << r.value("samples", int64_t(0)) << " test images. ";
-    if (csc)
-      p << "λ selected from the stem's reconstruction residual with the line λ ≈ "
-        << format_number(r["fit"]["slope"].get<double>()) << "·r + "
-        << format_number(r["fit"]["intercept"].get<double>()) << ", fitted on "
-        << r.value("calibration", std::string("?")) << " images.";
-    else
-      p << "The model has no CSC stem, so there is no λ to change.";
-    rep.paragraph(p.str());
-    Table t;
-    t.caption = "Accuracy (%) per corruption level";
-    t.header = {"level", "default λ"};
-    if (csc)
-      t.header.insert(t.header.end(),
-                      {"selected λ", "acc. selected", "best λ", "acc. best (oracle)"});
-    const auto baselines = r.value("baselines", nlohmann::json::array());
-    for (const auto& b : baselines) t.header.push_back(b.at("name").get<std::string>());
-    for (size_t i = 0; i < r["levels"].size(); ++i) {
-      const auto& l = r["levels"][i];
-      std::vector<TableCell> row{l["level"].get<double>(),
-                                 number_or_nan(l, "accuracy_default_lambda")};
-      if (csc) {
-        row.emplace_back(number_or_nan(l, "selected_lambda"));
-        row.emplace_back(number_or_nan(l, "accuracy_selected_lambda"));
-        row.emplace_back(number_or_nan(l, "best_lambda"));
-        row.emplace_back(number_or_nan(l, "accuracy_best_lambda"));
-      }
-      for (const auto& b : baselines) row.emplace_back(b.at("accuracy").at(i).get<double>());
-      t.rows.push_back(row);
+  const auto records = read_metrics(run_dir);
+  RunReportSpec spec;
+  spec.title = "SDNet run: " + model;
+  spec.subtitle = "Dai et al., \"Revisiting Sparse Convolutional Model for Visual Recognition\", "
+                  "NeurIPS 2022 — run " + run_dir;
+  spec.meta = {{"model", model}};
+  spec.curves = sdnet_curves();
+  spec.results = [&records](Report& rep, const nlohmann::json& e) {
+    double best = std::numeric_limits<double>::quiet_NaN(), last = best, last5 = best;
+    for (const auto& r : records) {
+      if (r.value("split", "") != "val") continue;
+      last = number_or_nan(r, "top1");
+      last5 = number_or_nan(r, "top5");
+      if (!std::isfinite(best) || last > best) best = last;
     }
-    t.decimals = {-1, 2};
-    if (csc) t.decimals.insert(t.decimals.end(), {3, 2, 2, 2});
-    t.decimals.resize(t.header.size(), 2);
-    rep.table(t);
-    const std::string stem = path.substr(0, path.size() - 5);
-    for (const auto& [suffix, caption] :
-         std::vector<std::pair<std::string, std::string>>{
-             {".png", "Accuracy per level"},
-             {"-lambda.png", "Accuracy against the stem's λ"},
-             {"-fit.png", "Residual → λ fit"}})
-      if (file_exists(stem + suffix)) rep.figure_file(stem + suffix, caption);
-  }
-  rep.section("Configuration");
-  rep.details("config.toml", config);
-  const std::string out = out_dir + "/report.html";
-  rep.write(out);
-  return out;
+    std::vector<MetricCard> cards;
+    cards.push_back({"best test top-1", format_number(best, 2) + " %", "", "over validations"});
+    cards.push_back({"final test top-1", format_number(last, 2) + " %", "",
+                     "top-5 " + format_number(last5, 2) + " %"});
+    if (!e.is_null())
+      cards.push_back({"eval top-1", format_number(number_or_nan(e, "top1"), 2) + " %", "",
+                       "checkpoint " + e.value("checkpoint", std::string("?"))});
+    rep.cards(cards);
+  };
+  spec.extra = [&run_dir](Report& rep) { return robust_sections(rep, run_dir); };
+  return write_run_report(run_dir, out_dir, spec);
 }
 
 }  // namespace sparseloop

@@ -7,12 +7,12 @@
 #include "sparseloop/data/fetch.h"
 #include "sparseloop/data/image_folder.h"
 #include "sparseloop/data/mnist.h"
-#include "sparseloop/data/sampler.h"
+#include "sparseloop/util/random.h"
 #include "sparseloop/data/stl10.h"
 #include "sparseloop/data/transforms.h"
-#include "sparseloop/io/safetensors.h"
 #include "sparseloop/engine/checkpoint.h"
 #include "sparseloop/engine/loop.h"
+#include "sparseloop/engine/run.h"
 #include "sparseloop/engine/run_dir.h"
 #include "sparseloop/families/sdnet/report.h"
 #include "sparseloop/util/error.h"
@@ -327,6 +327,10 @@ nlohmann::json train_sdnet_on(const CommonTrainConfig& common_in, const SdnetCon
   run.write_config(resolved_config_toml(common, "sdnet", cfg));
 
   Sdnet model = build_sdnet(common.model, cfg, data.channels, data.num_classes, data.image_size);
+  write_model_info(run, {{"model", common.model},
+                         {"channels", data.channels},
+                         {"num_classes", data.num_classes},
+                         {"image_size", data.image_size}});
   model->to(device);
   // Authors' train.py: SGD over all parameters (dictionaries, BN, fc), weight decay on all.
   torch::optim::SGD optimizer(model->parameters(),
@@ -341,6 +345,7 @@ nlohmann::json train_sdnet_on(const CommonTrainConfig& common_in, const SdnetCon
   spec.metric = "top1";
   spec.maximize = true;
   spec.progress_keys = {"loss", "top1"};
+  spec.curves = sdnet_curves();
   CheckpointParts parts;
   parts.model = model.get();
   parts.optimizers = {&optimizer};
@@ -404,7 +409,6 @@ nlohmann::json train_sdnet_on(const CommonTrainConfig& common_in, const SdnetCon
     return n;
   }();
   run.write_json("summary.json", summary);
-  write_sdnet_training_curves(common.out);
   return summary;
 }
 
@@ -415,33 +419,27 @@ SdnetRun load_sdnet_run(const std::string& run_dir, const std::string& checkpoin
                         torch::Device device, const std::string& data_override,
                         const std::string& data_dir_override) {
   SdnetRun r;
-  require(file_exists(run_dir + "/config.toml"),
-          "--run " + run_dir + ": not a sparseloop run (no config.toml)");
-  // The weights file first: a bad --checkpoint fails before the data is read.
-  std::string path;
-  if (checkpoint == "final") {
-    path = run_dir + "/model.safetensors";
-  } else if (checkpoint == "best" || checkpoint.rfind("step-", 0) == 0) {
-    path = run_dir + "/checkpoints/" + checkpoint + "/model.safetensors";
-  } else {
-    throw InputError("--checkpoint '" + checkpoint + "': expected best, final or step-XXXXXXXX");
-  }
-  if (checkpoint == "best" && !file_exists(path) && file_exists(run_dir + "/model.safetensors"))
-    path = run_dir + "/model.safetensors";
-  require(file_exists(path), "--checkpoint " + checkpoint + ": " + path + " does not exist");
-  read_run_config(run_dir, r.common, r.config);
-  require(is_sdnet_model(r.common.model),
-          "--run " + run_dir + ": model " + r.common.model + " is not an SDNet/ResNet");
+  // The run and its weights file first: a bad --checkpoint fails before the data is read.
+  RunFolder run = open_run(run_dir, checkpoint, "sdnet");
+  r.common = run.common;
+  read_family_config(run, r.config);
   if (!data_override.empty()) r.common.data = data_override;
   if (!data_dir_override.empty()) r.common.data_dir = data_dir_override;
+  const int64_t channels = model_info_int(run, "channels");
+  const int64_t classes = model_info_int(run, "num_classes");
+  const int64_t size = model_info_int(run, "image_size");
   r.data = load_sdnet_data(r.common, r.config);
-  r.model = build_sdnet(r.common.model, r.config, r.data.channels, r.data.num_classes,
-                        r.data.image_size);
-  load_weights(path, *r.model);
-  r.model->to(device);
+  require(r.data.channels == channels && r.data.num_classes == classes &&
+              r.data.image_size == size,
+          "--data " + r.common.data + ": " + std::to_string(r.data.channels) + "×" +
+              std::to_string(r.data.image_size) + "² images in " +
+              std::to_string(r.data.num_classes) + " classes, but the run's model takes " +
+              std::to_string(channels) + "×" + std::to_string(size) + "² in " +
+              std::to_string(classes));
+  r.model = build_sdnet(r.common.model, r.config, channels, classes, size);
   // The CSC layers' buffers hold L with the dictionary it was estimated for:
   // evaluation uses that L where it belongs to these weights (csc_layer.h).
-  r.model->eval();
+  load_run_model(run, *r.model, device);
   return r;
 }
 

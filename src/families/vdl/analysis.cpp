@@ -15,7 +15,9 @@
 #include "sparseloop/plot/report.h"
 #include "sparseloop/metrics/image_quality.h"
 #include "sparseloop/families/vdl/probes.h"
+#include "sparseloop/engine/denoise.h"
 #include "sparseloop/engine/run_dir.h"
+#include "sparseloop/engine/run_report.h"
 #include "sparseloop/families/vdl/trainer.h"
 #include "sparseloop/util/error.h"
 #include "sparseloop/util/fs.h"
@@ -135,90 +137,36 @@ nlohmann::json vdl_reconstruct(const ReconstructRequest& a) {
 // ---------------------------------------------------------------- denoise
 
 nlohmann::json vdl_denoise(const DenoiseRequest& a) {
-  require(a.sigma >= 0 && std::isfinite(a.sigma), "--sigma must be >= 0");
-  const std::vector<double>& lambdas = a.lambdas;
-  for (double v : lambdas) require(v >= 0, "--lambda values must be >= 0");
   auto l = load(a);
-  const std::string out = a.output_dir("denoise");
-  make_dirs(out);
   auto split = limited(l.data.test, a.limit);
   auto& model = l.run.model;
   const auto dev = l.run.device;
-  torch::NoGradGuard no_grad;
-  // Rows: the noisy input, the encoder's reconstruction (the paper's amortised
-  // denoising), then FISTA at test time with each λ (warm start from the encoder).
-  struct Acc {
-    double psnr = 0, ssim = 0, mse = 0, zeros = 0;
+  // Rows: the encoder's reconstruction (the paper's amortised denoising), then
+  // FISTA at test time with each λ, warm-started from the encoder's codes.
+  DenoiseProblem p;
+  p.sigma = a.sigma;
+  p.lambdas = a.lambdas;
+  p.trained_lambda = l.run.options.inference.energy().lambda();
+  p.samples = split.size();
+  p.batch_size = a.batch_size;
+  p.seed = a.seed;
+  p.out = a.output_dir("denoise");
+  p.lambda_label = "λ of test-time FISTA";
+  p.clean = [&](int64_t start, int64_t count) { return split.x.narrow(0, start, count).to(dev); };
+  p.to_pixels = [&](const torch::Tensor& x, int64_t start) {
+    return l.data.to_pixels(x, split.narrow(start, x.size(0)));
   };
-  std::vector<Acc> acc(2 + lambdas.size());
-  torch::Tensor show_clean, show_noisy, show_enc, show_fista;
-  const int64_t l_dim = model->options.code_dim();
-  for (int64_t start = 0, b = 0; start < split.size(); start += a.batch_size, ++b) {
-    const int64_t len = std::min(a.batch_size, split.size() - start);
-    auto rows = split.narrow(start, len);
-    auto y = rows.x.to(dev);
-    auto gen = at::detail::createCPUGenerator(a.seed * 1000003ULL + static_cast<uint64_t>(b));
-    auto y_noisy = y + a.sigma * torch::randn(y.sizes(), gen, torch::kFloat).to(dev);
-    auto clean = l.data.to_pixels(y, rows).cpu();
-    auto add = [&](Acc& s, const torch::Tensor& x_hat_norm, const torch::Tensor& codes) {
-      auto px = l.data.to_pixels(x_hat_norm, rows).cpu();
-      s.psnr += psnr_per_sample(px, clean, 1.0).sum().item<double>();
-      s.ssim += ssim_per_sample(px.clamp(0, 1), clean.clamp(0, 1), 1.0).sum().item<double>();
-      s.mse += (px - clean).pow(2).reshape({len, -1}).mean(1).sum().item<double>();
-      if (codes.defined()) s.zeros += (codes == 0).sum().item<double>();
-      return px;
-    };
-    auto noisy_px = add(acc[0], y_noisy, {});
-    auto z = model->encoder->forward(y_noisy);
-    auto enc_px = add(acc[1], model->decoder->forward(z), z);
-    torch::Tensor fista_px;
-    for (size_t k = 0; k < lambdas.size(); ++k) {
-      auto o = l.run.options.inference;
-      o.energy(VdlEnergyOptions(o.energy()).lambda(lambdas[k]));
-      auto zf = vdl_inference(model->decoder, y_noisy, z, o).z;
-      auto px = add(acc[2 + k], model->decoder->forward(zf), zf);
-      if (k == 0) fista_px = px;
-    }
-    if (b == 0) {
-      const int64_t n = std::min<int64_t>(16, len);
-      show_clean = clean.narrow(0, 0, n).clamp(0, 1);
-      show_noisy = noisy_px.narrow(0, 0, n).clamp(0, 1);
-      show_enc = enc_px.narrow(0, 0, n).clamp(0, 1);
-      if (fista_px.defined()) show_fista = fista_px.narrow(0, 0, n).clamp(0, 1);
-    }
-  }
-  const double N = static_cast<double>(split.size());
-  auto row = [&](const Acc& s, bool codes) {
-    nlohmann::json j = {{"psnr", s.psnr / N}, {"ssim", s.ssim / N}, {"mse", s.mse / N}};
-    if (codes) j["sparsity"] = s.zeros / (N * static_cast<double>(l_dim));
-    return j;
+  p.methods.push_back({"encoder", [&](const torch::Tensor& noisy) {
+                         auto z = model->encoder->forward(noisy);
+                         return std::make_pair(model->decoder->forward(z), z);
+                       }});
+  p.reconstruct = [&](const torch::Tensor& noisy, double lambda) {
+    auto o = l.run.options.inference;
+    o.energy(VdlEnergyOptions(o.energy()).lambda(lambda));
+    auto z = vdl_inference(model->decoder, noisy, model->encoder->forward(noisy), o).z;
+    return std::make_pair(model->decoder->forward(z), z);
   };
-  nlohmann::json j = {{"sigma", a.sigma},
-                      {"samples", split.size()},
-                      {"noisy", row(acc[0], false)},
-                      {"encoder", row(acc[1], true)},
-                      {"lambdas", nlohmann::json::array()}};
-  for (size_t k = 0; k < lambdas.size(); ++k) {
-    auto r = row(acc[2 + k], true);
-    r["lambda"] = lambdas[k];
-    j["lambdas"].push_back(r);
-  }
-  std::vector<torch::Tensor> grid = {show_clean, show_noisy, show_enc};
-  std::vector<std::string> labels = {"clean", "noisy σ=" + fixed(a.sigma, 2), "encoder"};
-  if (show_fista.defined()) {
-    grid.push_back(show_fista);
-    labels.push_back("FISTA λ=" + fixed(lambdas[0], 3));
-  }
-  write_png(out + "/denoise.png", image_grid_with_rows(grid, labels));
-  j["figure"] = out + "/denoise.png";
-  write_text(out + "/denoise.json", j);
-  std::ostringstream t;
-  t << "denoising at σ = " << a.sigma << " (" << split.size() << " test samples): noisy "
-    << fixed(j["noisy"]["psnr"], 2) << " dB, encoder " << fixed(j["encoder"]["psnr"], 2) << " dB";
-  for (const auto& r : j["lambdas"])
-    t << ", FISTA λ=" << r["lambda"].get<double>() << " " << fixed(r["psnr"], 2) << " dB";
-  say(t.str() + " -> " + out);
-  return j;
+  return denoise_by_lambda(p);
 }
 
 // ------------------------------------------------------------------ atoms
@@ -231,11 +179,10 @@ nlohmann::json vdl_atoms(const AtomsRequest& a) {
   make_dirs(out);
   const int64_t d = run.model->options.input_dim(), l = run.model->options.code_dim();
   VdlData shape;  // pictures only need the image shape
-  shape.height = shape.width = static_cast<int64_t>(std::lround(std::sqrt(static_cast<double>(d))));
-  if (shape.height * shape.width != d) {
-    shape.height = 1;
-    shape.width = d;
-  }
+  shape.channels = run.channels;
+  shape.height = run.height;
+  shape.width = run.width;
+  require(shape.dim() == d, a.run + "/model_info.json: image shape does not match the model");
   const int64_t n = a.count > 0 ? std::min(a.count, l) : l;
   // 16 per row as the paper's figures (8 rows for 128 atoms), fewer for small sets.
   const int64_t nrow = std::min<int64_t>(16, n);
@@ -333,45 +280,29 @@ nlohmann::json vdl_probe(const ProbeRequest& a) {
 
 // ----------------------------------------------------------------- report
 
+std::vector<CurvePanel> vdl_curves() {
+  return {{"training_energy", "Energy per sample", "energy",
+           {{"train", "energy", "train (FISTA codes)"}, {"val", "energy", "validation"}}},
+          {"training_sparsity", "Fraction of zero code entries", "sparsity",
+           {{"train", "sparsity", "train (FISTA codes)"}, {"val", "sparsity", "validation"}}},
+          {"validation_psnr", "Validation PSNR (encoder codes)", "PSNR (dB)",
+           {{"val", "psnr", "validation"}}},
+          {"inference_steps", "FISTA steps per sample", "steps",
+           {{"train", "inference_steps", "train"}}}};
+}
+
 nlohmann::json vdl_report(const ReportRequest& a) {
-  const torch::Device device = a.device;
-  auto run = load_vdl_run(a.run, a.checkpoint, device);
-  const std::string out = a.output_dir("report");
-  make_dirs(out);
-  Report r(run.common.model + " on " + run.common.data);
-  r.subtitle("Evtimova & LeCun, Sparse Coding with Multi-Layer Decoders using Variance "
-             "Regularization (TMLR 2022); run " + a.run);
-  r.meta("model", run.common.model).meta("preset", run.common.preset.empty() ? "none" : run.common.preset);
-  // Curves from metrics.jsonl.
-  auto records = read_metrics(a.run);
-  auto curve = [&](const std::string& key, const std::string& split) {
-    Series s{split};
-    for (const auto& rec : records)
-      if (rec.value("split", "") == split && rec.contains(key) && rec[key].is_number()) {
-        s.x.push_back(rec.value("step", 0.0));
-        s.y.push_back(rec[key].get<double>());
-      }
-    return s;
-  };
-  r.section("Training");
-  for (const auto& [key, title] : std::vector<std::pair<std::string, std::string>>{
-           {"energy", "energy per sample"},
-           {"sparsity", "fraction of zero code entries"},
-           {"psnr", "validation PSNR (dB, encoder codes)"},
-           {"inference_steps", "FISTA steps per sample"}}) {
-    LineChart c;
-    c.title = title;
-    c.x = {"step"};
-    c.y = {key};
-    for (const char* split : {"train", "val"}) {
-      auto s = curve(key, split);
-      if (!s.x.empty()) c.series.push_back(s);
-    }
-    if (!c.series.empty()) r.figure(render_plot(c), title);
-  }
-  if (file_exists(a.run + "/eval.json")) {
-    auto e = nlohmann::json::parse(read_file(a.run + "/eval.json"));
-    r.section("Test results (encoder codes)");
+  CommonTrainConfig common;
+  VdlConfig config;
+  read_run_config(a.run, common, config);
+  RunReportSpec spec;
+  spec.title = common.model + " on " + common.data;
+  spec.subtitle = "Evtimova & LeCun, Sparse Coding with Multi-Layer Decoders using Variance "
+                  "Regularization (TMLR 2022); run " + a.run;
+  spec.meta = {{"model", common.model}, {"preset", common.preset.empty() ? "none" : common.preset}};
+  spec.curves = vdl_curves();
+  spec.results = [](Report& r, const nlohmann::json& e) {
+    if (e.is_null()) return;
     std::vector<MetricCard> cards = {
         {"PSNR", fixed(e.value("psnr", 0.0), 2) + " dB", "", "de-normalised, peak 1"},
         {"sparsity", fixed(100 * e.value("sparsity", 0.0), 1) + " %", "", "zeros in the codes"},
@@ -380,22 +311,18 @@ nlohmann::json vdl_report(const ReportRequest& a) {
       cards.push_back({"denoised PSNR", fixed(e["denoise_psnr"], 2) + " dB", "",
                        "σ = " + fixed(e.value("denoise_sigma", 1.0), 2)});
     r.cards(cards);
-    r.details("eval.json", e.dump(2));
-  }
-  for (const auto& [file, caption] : std::vector<std::pair<std::string, std::string>>{
-           {"/atoms/atoms.png", "Dictionary atoms"},
-           {"/atoms/one_hot_decodes.png", "One-hot decodes D(e_i) − D(0)"},
-           {"/reconstruct/reconstructions.png", "Inputs, encoder and FISTA reconstructions"},
-           {"/denoise/denoise.png", "Denoising"},
-           {"/probe/probe.png", "Few-shot linear probe"}})
-    if (file_exists(a.run + file)) {
-      r.section(caption);
-      r.figure_file(a.run + file, caption);
-    }
-  r.details("Resolved configuration", read_file(a.run + "/config.toml"));
-  r.write(out + "/report.html");
-  say("report -> " + out + "/report.html");
-  return {{"report", out + "/report.html"}};
+  };
+  spec.caption = [](const std::string& stem) -> std::string {
+    if (stem == "atoms") return "Dictionary atoms";
+    if (stem == "one_hot_decodes") return "One-hot decodes D(e_i) − D(0)";
+    if (stem == "reconstructions") return "Inputs, encoder and FISTA reconstructions";
+    if (stem == "denoise") return "Denoising";
+    if (stem == "probe") return "Few-shot linear probe";
+    return "";
+  };
+  const std::string path = write_run_report(a.run, a.out, spec);
+  say("report -> " + path);
+  return {{"report", path}};
 }
 
 }  // namespace sparseloop

@@ -1,5 +1,7 @@
 #include "sparseloop/families/vdl/trainer.h"
 
+#include "sparseloop/families/vdl/analysis.h"
+
 #include <ATen/CPUGeneratorImpl.h>
 
 #include <cmath>
@@ -9,10 +11,10 @@
 #include "sparseloop/data/fetch.h"
 #include "sparseloop/data/mnist.h"
 #include "sparseloop/data/patches.h"
-#include "sparseloop/io/safetensors.h"
 #include "sparseloop/families/vdl/variance_hinge.h"
 #include "sparseloop/engine/checkpoint.h"
 #include "sparseloop/engine/loop.h"
+#include "sparseloop/engine/run.h"
 #include "sparseloop/engine/run_dir.h"
 #include "sparseloop/util/error.h"
 #include "sparseloop/util/fs.h"
@@ -462,6 +464,11 @@ nlohmann::json train_vdl(const CommonTrainConfig& common_in, const VdlConfig& cf
 
   RunDir run(common.out, common.resume);
   run.write_config(resolved_config_toml(common, "vdl", cfg));
+  write_model_info(run, {{"model", common.model},
+                         {"input_dim", data.dim()},
+                         {"channels", data.channels},
+                         {"height", data.height},
+                         {"width", data.width}});
   LoopSpec spec = loop_spec_from(common);
   spec.dataset_size = data.train.size();
   spec.batch_size = common.batch_size;
@@ -469,6 +476,7 @@ nlohmann::json train_vdl(const CommonTrainConfig& common_in, const VdlConfig& cf
   spec.maximize = false;
   spec.unit = "img";
   spec.progress_keys = {"rec_loss", "sparsity", "inference_steps", "psnr", "energy"};
+  spec.curves = vdl_curves();
   TrainLoop loop(run, CheckpointParts{model.get(),
                                       {&trainer.decoder_optimizer(), &trainer.encoder_optimizer()},
                                       {}},
@@ -552,24 +560,16 @@ nlohmann::json train_vdl(const CommonTrainConfig& common_in, const VdlConfig& cf
 VdlRun load_vdl_run(const std::string& dir, const std::string& checkpoint, torch::Device device) {
   VdlRun r;
   r.dir = dir;
-  read_run_config(dir, r.common, r.config);
+  RunFolder run = open_run(dir, checkpoint, "vdl");
+  r.common = run.common;
+  read_family_config(run, r.config);
   r.options = resolve_vdl_options(r.common.model, r.config);
-  std::string weights;
-  if (checkpoint == "final")
-    weights = dir + "/model.safetensors";
-  else
-    weights = dir + "/checkpoints/" + checkpoint + "/model.safetensors";
-  require(file_exists(weights),
-          "--checkpoint " + checkpoint + ": " + weights +
-              " does not exist (use best, final or a step-XXXXXXXX folder of " + dir +
-              "/checkpoints)");
-  auto file = load_safetensors(weights);
-  const int64_t input_dim = file.get("encoder.U.weight").size(1);
-  r.model = make_vdl_model(r.common.model, r.config, input_dim);
-  load_weights(weights, *r.model);
-  r.model->to(device);
-  r.model->eval();
+  r.model = make_vdl_model(r.common.model, r.config, model_info_int(run, "input_dim"));
+  load_run_model(run, *r.model, device);
   r.device = device;
+  r.channels = model_info_int(run, "channels");
+  r.height = model_info_int(run, "height");
+  r.width = model_info_int(run, "width");
   return r;
 }
 

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "sparseloop/engine/analysis.h"
+#include "sparseloop/engine/run_report.h"
 
 namespace sparseloop {
 
@@ -40,6 +41,9 @@ nlohmann::json ctrl_pca(const PcaRequest& request);
 /// |cos| similarity of Z (and of Ẑ) sorted by class: similarity_z.png,
 /// similarity_zhat.png, similarity.json (mean within/between classes).
 nlohmann::json ctrl_similarity(const SimilarityRequest& request);
+
+/// The training-curve panels of a closed-loop run (RUN/<file>.png).
+std::vector<CurvePanel> ctrl_curves();
 
 /// report.html (in `out`, else RUN_DIR): metrics, training curves and every
 /// figure found in the run; evaluates and draws reconstructions first when

@@ -8,11 +8,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include "sparseloop/engine/run_report.h"
+
 namespace sparseloop {
 
-/// RUN_DIR/training_curves.png: test top-1 per epoch and training loss per
-/// logged step. Returns the path, or "" when metrics.jsonl has no records.
-std::string write_sdnet_training_curves(const std::string& run_dir);
+/// The training-curve panels of a run: RUN/training_curves.png (train batch
+/// and test top-1/top-5) and RUN/training_loss.png (log scale).
+std::vector<CurvePanel> sdnet_curves();
 
 /// From the JSON of `sparseloop robust` (RobustResult::to_json): writes
 /// PATH_STEM.png (accuracy per level), and when the model has a CSC stem
@@ -20,8 +22,9 @@ std::string write_sdnet_training_curves(const std::string& run_dir);
 /// (calibration residual against best λ with the fitted line).
 void write_robust_figures(const nlohmann::json& robust, const std::string& path_stem);
 
-/// OUT_DIR/report.html for the run: configuration, summary cards, training
-/// curves, eval.json and every RUN_DIR/robust/robust-*.json found. Returns its path.
+/// OUT_DIR/report.html for the run (engine/run_report.h): summary cards,
+/// training curves, a section per RUN_DIR/robust/robust-*.json found, the
+/// other figures and the configuration. Returns its path.
 std::string write_sdnet_report(const std::string& run_dir, const std::string& out_dir);
 
 }  // namespace sparseloop

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "sparseloop/engine/analysis.h"
+#include "sparseloop/engine/run_report.h"
 
 namespace sparseloop {
 
@@ -22,7 +23,10 @@ nlohmann::json vdl_denoise(const DenoiseRequest& request);
 nlohmann::json vdl_atoms(const AtomsRequest& request);
 /// Few-shot linear probes on frozen codes against raw pixels: probe.json, probe.png.
 nlohmann::json vdl_probe(const ProbeRequest& request);
-/// report.html: curves, test metrics and every figure the other analyses wrote.
+/// The training-curve panels of a run (RUN/<file>.png).
+std::vector<CurvePanel> vdl_curves();
+/// report.html (in `out`, else RUN): curves, test metrics and every figure
+/// the other analyses wrote.
 nlohmann::json vdl_report(const ReportRequest& request);
 
 }  // namespace sparseloop

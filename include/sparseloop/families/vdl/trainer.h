@@ -218,6 +218,7 @@ struct VdlRun {
   VdlTrainOptions options;
   VdlModel model{nullptr};
   torch::Device device = torch::kCPU;
+  int64_t channels = 1, height = 28, width = 28;  ///< the samples' image shape (model_info.json)
 };
 
 /// Reads RUN/config.toml and the weights of `checkpoint` ("best", "final" =
