@@ -15,7 +15,8 @@ const std::vector<std::string>& image_dataset_names() {
   return names;
 }
 
-DataSplits load_dataset_by_name(const std::string& data, const std::string& dir) {
+DataSplits load_dataset_by_name(const std::string& data, const std::string& dir,
+                                const DatasetOptions& options) {
   auto need_dir = [&] {
     require(!dir.empty(), "--data " + data + " needs --data-dir (the folder holding its files)");
   };
@@ -30,11 +31,11 @@ DataSplits load_dataset_by_name(const std::string& data, const std::string& dir)
   }
   if (data == "stl10") {
     need_dir();
-    return load_stl10(dir, 64);
+    return load_stl10(dir, options.stl10_size);
   }
   if (data == "folder") {
     need_dir();
-    return load_image_folder(dir, ImageFolderOptions{});
+    return load_image_folder(dir, options.folder);
   }
   std::string all;
   for (const auto& n : image_dataset_names()) all += (all.empty() ? "" : " ") + n;

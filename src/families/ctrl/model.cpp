@@ -1,5 +1,7 @@
 #include "sparseloop/families/ctrl/model.h"
 
+#include "sparseloop/engine/batch_norm.h"
+
 #include <cmath>
 
 #include "sparseloop/sparse/conv_dictionary.h"
@@ -173,24 +175,9 @@ void CscCtrlImpl::set_lambda(double lambda) {
 }
 
 void recalibrate_batch_norm(ClosedLoopModel& model, const std::vector<torch::Tensor>& batches) {
-  std::vector<torch::nn::BatchNorm2dImpl*> norms;
-  for (auto& m : model.modules(false))
-    if (auto* bn = m->as<torch::nn::BatchNorm2d>()) norms.push_back(bn);
-  if (norms.empty() || batches.empty()) return;
-  const bool was_training = model.is_training();
-  std::vector<c10::optional<double>> momenta;
-  for (auto* bn : norms) {
-    momenta.push_back(bn->options.momentum());
-    bn->reset_running_stats();
-    bn->options.momentum(c10::nullopt);  // running stats = plain average over the passes
-  }
-  model.train();
-  {
-    torch::NoGradGuard no_grad;
-    for (const auto& x : batches) model.decode(model.encode(x));  // updates f's and g's stats
-  }
-  for (size_t i = 0; i < norms.size(); ++i) norms[i]->options.momentum(momenta[i]);
-  model.train(was_training);
+  // f's statistics from real images, g's from their codes, as in training.
+  recalibrate_batch_norm(static_cast<torch::nn::Module&>(model), batches,
+                         [&model](const torch::Tensor& x) { model.decode(model.encode(x)); });
 }
 
 // ---------------------------------------------------------------------------

@@ -3,13 +3,10 @@
 #include <cmath>
 #include <sstream>
 
-#include "sparseloop/data/cifar.h"
-#include "sparseloop/data/fetch.h"
-#include "sparseloop/data/image_folder.h"
-#include "sparseloop/data/mnist.h"
 #include "sparseloop/util/random.h"
-#include "sparseloop/data/stl10.h"
+#include "sparseloop/data/registry.h"
 #include "sparseloop/data/transforms.h"
+#include "sparseloop/engine/batch_norm.h"
 #include "sparseloop/engine/checkpoint.h"
 #include "sparseloop/engine/loop.h"
 #include "sparseloop/engine/run.h"
@@ -178,31 +175,20 @@ SdnetData prepare_sdnet_data(DataSplits splits, const std::string& name, const S
 
 SdnetData load_sdnet_data(const CommonTrainConfig& common, const SdnetConfig& cfg) {
   const std::string& name = common.data;
-  const std::string& dir = common.data_dir;
-  DataSplits splits;
-  if (name == "mnist") {
-    // No --data-dir: the embedded digits (8 000 train / 2 000 test), fetched on first use.
-    const std::string d = dir.empty() ? ensure_embedded_mnist() : dir;
-    splits = load_mnist(d);
-  } else if (name == "cifar10" || name == "cifar100" || name == "stl10" || name == "folder") {
-    require(!dir.empty(), "--data " + name + " needs --data-dir");
-    if (name == "cifar10") splits = load_cifar10(dir);
-    if (name == "cifar100") splits = load_cifar100(dir);
-    if (name == "stl10") splits = load_stl10(dir, cfg.image_size > 0 ? cfg.image_size : 96);
-    if (name == "folder") {
-      ImageFolderOptions o;
-      o.crop = 0;
-      o.size = cfg.load_size;
-      o.channels = 3;
-      require(cfg.load_size >= (cfg.image_size > 0 ? cfg.image_size : 224),
-              "--load-size " + std::to_string(cfg.load_size) + ": must be >= --image-size");
-      splits = load_image_folder(dir, o);
-    }
-  } else {
-    throw InputError("--data '" + name +
-                     "': SDNet trains on mnist, cifar10, cifar100, stl10 or folder");
-  }
-  return prepare_sdnet_data(std::move(splits), name, cfg);
+  require(name == "mnist" || name == "cifar10" || name == "cifar100" || name == "stl10" ||
+              name == "folder",
+          "--data '" + name + "': SDNet trains on mnist, cifar10, cifar100, stl10 or folder");
+  // STL-10 at the network's size (96 by default); folders stored at
+  // --load-size, uncropped (training crops at random, testing at the centre).
+  DatasetOptions o;
+  o.stl10_size = cfg.image_size > 0 ? cfg.image_size : 96;
+  o.folder.crop = 0;
+  o.folder.size = cfg.load_size;
+  o.folder.channels = 3;
+  if (name == "folder")
+    require(cfg.load_size >= (cfg.image_size > 0 ? cfg.image_size : 224),
+            "--load-size " + std::to_string(cfg.load_size) + ": must be >= --image-size");
+  return prepare_sdnet_data(load_dataset_by_name(name, common.data_dir, o), name, cfg);
 }
 
 // ---------------------------------------------------------------------------
@@ -389,7 +375,22 @@ nlohmann::json train_sdnet_on(const CommonTrainConfig& common_in, const SdnetCon
     }
     return m;
   };
+  // Fixed training images (test-time geometry) for the BatchNorm statistics of
+  // evaluation (engine/batch_norm.h): up to 8 batches, at most 2048 images.
+  std::vector<torch::Tensor> stat_batches;
+  {
+    const auto& train = data.splits.train;
+    const int64_t b = std::min<int64_t>(common.batch_size, train.size());
+    const int64_t count = std::max<int64_t>(1, std::min<int64_t>(8, 2048 / b));
+    auto order = torch::tensor(seeded_permutation(train.size(), mix_seed(common.seed, 0xb4)));
+    for (int64_t k = 0; k < count && (k + 1) * b <= train.size(); ++k)
+      stat_batches.push_back(data.eval_batch(train, order.narrow(0, k * b, b)).to(device));
+  }
+  auto recalibrate = [&] {
+    recalibrate_batch_norm(*model, stat_batches, [&](const torch::Tensor& x) { model->forward(x); });
+  };
   auto validate = [&](TrainState&) {
+    recalibrate();  // statistics of the current weights, not the lagging average
     auto r = evaluate_classifier(model, data, data.splits.test, device, cfg.test_batch_size,
                                  cfg.test_limit);
     nlohmann::json m;
@@ -400,6 +401,7 @@ nlohmann::json train_sdnet_on(const CommonTrainConfig& common_in, const SdnetCon
     return m;
   };
   nlohmann::json summary = loop.run(step, validate);
+  recalibrate();
   save_weights(run.file("model.safetensors"), *model,
                {{"model", common.model}, {"family", "sdnet"}});
   summary["model"] = common.model;

@@ -10,6 +10,7 @@
 
 #include "sparseloop/data/fetch.h"
 #include "sparseloop/data/mnist.h"
+#include "sparseloop/data/registry.h"
 #include "sparseloop/data/patches.h"
 #include "sparseloop/families/vdl/variance_hinge.h"
 #include "sparseloop/engine/checkpoint.h"
@@ -139,9 +140,8 @@ VdlData load_vdl_data(const std::string& data, const std::string& data_dir, cons
   out.name = data;
   if (data == "mnist") {
     require(c.val_fraction > 0 && c.val_fraction < 1, "--val-fraction must be in (0, 1)");
-    const std::string dir = data_dir.empty() ? ensure_embedded_mnist() : data_dir;
-    out.source = dir;
-    DataSplits splits = load_mnist(dir);
+    out.source = data_dir.empty() ? "the embedded MNIST digits" : data_dir;
+    DataSplits splits = load_dataset_by_name("mnist", data_dir);
     // The training set is split into train / validation (the authors: 55 000 / 5 000).
     DataSplits tv = split_dataset(splits.train, 1.0 - c.val_fraction, c.data_seed);
     out.channels = splits.train.channels();
