@@ -1,5 +1,7 @@
 #include "sparseloop/families/ctrl/reference_classifier.h"
 
+#include <ATen/CPUGeneratorImpl.h>
+
 #include <functional>
 
 #include "sparseloop/data/mnist.h"
@@ -42,6 +44,23 @@ torch::Tensor SmallCnnImpl::forward(const torch::Tensor& x) {
   return head->forward(body->forward((x - mean) / std));  // (B, classes)
 }
 
+namespace {
+
+/// Puts the global CPU generator back as it was on scope exit.
+class CpuRngGuard {
+ public:
+  CpuRngGuard() : state_(at::detail::getDefaultCPUGenerator().get_state()) {}
+  ~CpuRngGuard() {
+    at::Generator gen = at::detail::getDefaultCPUGenerator();
+    gen.set_state(state_);
+  }
+
+ private:
+  at::Tensor state_;
+};
+
+}  // namespace
+
 std::string reference_classifier_path(const std::string& dataset, const std::string& data_dir,
                                       int64_t size) {
   // One cached classifier per data folder: a short hash of its path.
@@ -70,6 +89,10 @@ ReferenceClassifier reference_classifier(const ImageDataset& train, const ImageD
                                          const ImagePrep& prep, const std::string& cache_path,
                                          torch::Device device, int64_t epochs, uint64_t seed) {
   TORCH_CHECK(train.labelled() && test.labelled(), "reference classifier needs labels");
+  // The judge draws from the global generator (its initialization, seeded
+  // below when trained); without this the run that asks for it would continue
+  // from a different random state depending on whether the cache existed.
+  CpuRngGuard keep_global_rng;
   ReferenceClassifier rc;
   rc.path = cache_path;
   rc.net = SmallCnn(train.channels(), train.num_classes);
