@@ -166,7 +166,19 @@ DataSplits load_mnist(const std::string& dir) {
   std::error_code ec;
   require(std::filesystem::is_directory(dir, ec),
           dir + ": no such folder (expected the four MNIST IDX files in it)");
-  return {load_split(dir, "train"), load_split(dir, "t10k")};
+  DataSplits s{load_split(dir, "train"), load_split(dir, "t10k")};
+  // Files of two different datasets mixed up in one folder would otherwise
+  // be accepted, and the model evaluated at another image size than trained on.
+  const auto &a = s.train.images, &b = s.test.images;
+  if (a.size(2) != b.size(2) || a.size(3) != b.size(3)) {
+    auto hw = [](const torch::Tensor& t) {
+      return std::to_string(t.size(2)) + "x" + std::to_string(t.size(3));
+    };
+    throw InputError(find_mnist_file(dir, "t10k-images-idx3-ubyte") + ": images of " + hw(b) +
+                     " but " + find_mnist_file(dir, "train-images-idx3-ubyte") +
+                     " holds images of " + hw(a) + " (both splits must share the image size)");
+  }
+  return s;
 }
 
 std::string default_data_root() {
