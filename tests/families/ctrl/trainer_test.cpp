@@ -1,0 +1,228 @@
+// train_ctrl's --resume is exact: a tiny CSC-CTRL trained for 4 steps in one
+// go and the same run stopped early (by --max-steps, by SIGINT, by
+// --time-limit) and resumed end at identical weights, bit for bit.
+#include "sparseloop/families/ctrl/trainer.h"
+
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <cstdlib>
+#include <filesystem>
+#include <optional>
+
+#include <ATen/CPUGeneratorImpl.h>
+
+#include "sparseloop/engine/checkpoint.h"
+#include "sparseloop/families/ctrl/reference_classifier.h"
+#include "sparseloop/io/safetensors.h"
+#include "sparseloop/util/signals.h"
+#include "support/data_files.h"
+#include "support/testing.h"
+
+using namespace sparseloop;
+namespace td = sparseloop::test_data;
+namespace fs = std::filesystem;
+
+namespace {
+
+/// 28×28 MNIST-format "digits": class k is a bright bar at column 4 + 2k,
+/// shifted by one pixel on every other image of a class.
+void write_tiny_mnist(const std::string& dir, uint32_t n_train, uint32_t n_test) {
+  auto pixel = [](uint32_t i, uint32_t y, uint32_t x) {
+    const uint32_t k = i % 10, col = 4 + 2 * k + (i / 10) % 2;
+    return (x == col || x == col + 1) && y > 4 && y < 24 ? 250 : (x * 3 + y * 5 + i) % 17;
+  };
+  auto labels = [](uint32_t n) {
+    std::vector<uint8_t> l(n);
+    for (uint32_t i = 0; i < n; ++i) l[i] = static_cast<uint8_t>(i % 10);
+    return l;
+  };
+  fs::create_directories(dir);
+  td::write_bytes(dir + "/train-images-idx3-ubyte", td::idx_images(n_train, 28, 28, pixel));
+  td::write_bytes(dir + "/train-labels-idx1-ubyte", td::idx_labels(labels(n_train)));
+  td::write_bytes(dir + "/t10k-images-idx3-ubyte", td::idx_images(n_test, 28, 28, pixel));
+  td::write_bytes(dir + "/t10k-labels-idx1-ubyte", td::idx_labels(labels(n_test)));
+}
+
+/// Sets an environment variable for the lifetime of the object.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const std::string& value) : name_(name) {
+    if (const char* v = std::getenv(name)) old_ = v;
+    setenv(name, value.c_str(), 1);
+  }
+  ~ScopedEnv() { old_ ? setenv(name_, old_->c_str(), 1) : unsetenv(name_); }
+
+ private:
+  const char* name_;
+  std::optional<std::string> old_;
+};
+
+/// Saves and restores SIGINT/SIGTERM dispositions and the pending stop request.
+class SignalStateGuard {
+ public:
+  SignalStateGuard() {
+    sigaction(SIGINT, nullptr, &old_int_);
+    sigaction(SIGTERM, nullptr, &old_term_);
+    reset_stop_signal();
+  }
+  ~SignalStateGuard() {
+    reset_stop_signal();
+    sigaction(SIGINT, &old_int_, nullptr);
+    sigaction(SIGTERM, &old_term_, nullptr);
+  }
+
+ private:
+  struct sigaction old_int_ {};
+  struct sigaction old_term_ {};
+};
+
+struct CtrlRunSetup {
+  ts::TempDir dir;
+  ScopedEnv data_root{"SPARSELOOP_DATA", dir.path()};  // the judge's cache goes here
+  std::string data = dir.file("mnist");
+  CtrlRunSetup() { write_tiny_mnist(data, 80, 20); }
+
+  CommonTrainConfig common(const std::string& run, int64_t max_steps) const {
+    CommonTrainConfig c;
+    c.model = "csc-ctrl";
+    c.data = "mnist";
+    c.data_dir = data;
+    c.out = dir.file(run);
+    c.batch_size = 8;
+    c.max_steps = max_steps;
+    c.eval_every = 2;
+    c.log_every = 1;
+    c.threads = 1;
+    c.seed = 7;
+    c.device = "cpu";
+    return c;
+  }
+  static CtrlConfig config() {
+    CtrlConfig c;
+    c.width = 4;
+    c.lr = 5e-3;  // large enough that every step visibly moves the weights
+    c.objective = "delta";
+    c.val_size = 16;  // 64 training images: the 8 BatchNorm statistics batches
+    c.classifier_epochs = 1;
+    return c;
+  }
+};
+
+void expect_same_tensors(const std::string& a, const std::string& b) {
+  const TensorFile fa = load_safetensors(a), fb = load_safetensors(b);
+  ASSERT_EQ(fa.tensors.size(), fb.tensors.size()) << a << " vs " << b;
+  for (size_t i = 0; i < fa.tensors.size(); ++i) {
+    const auto& [name, t] = fa.tensors[i];
+    ASSERT_TRUE(fb.contains(name)) << name;
+    const auto& u = fb.get(name);
+    ASSERT_EQ(t.sizes(), u.sizes()) << name;
+    EXPECT_TRUE(torch::equal(t, u)) << b << ": " << name << " differs by "
+                                    << (t.to(torch::kDouble) - u.to(torch::kDouble))
+                                           .abs()
+                                           .max()
+                                           .item<double>();
+  }
+}
+
+/// The final weights and the last checkpoint (model tensors, BatchNorm and
+/// power-iteration buffers, RNG state) of two runs are identical.
+void expect_same_run(const CtrlRunSetup& s, const std::string& reference, const std::string& run) {
+  expect_same_tensors(s.dir.file(reference + "/model.safetensors"),
+                      s.dir.file(run + "/model.safetensors"));
+  expect_same_tensors(s.dir.file(reference + "/checkpoints/step-00000004/model.safetensors"),
+                      s.dir.file(run + "/checkpoints/step-00000004/model.safetensors"));
+}
+
+}  // namespace
+
+TEST(CtrlTrainer, ResumeIsExactAfterMaxStepsSigintAndTimeLimit) {
+  torch::set_num_threads(1);
+  CtrlRunSetup s;
+  const CtrlConfig cfg = CtrlRunSetup::config();
+
+  // Uninterrupted: 4 steps, validations (and checkpoints) at steps 2 and 4.
+  auto summary = train_ctrl(s.common("ref", 4), cfg);
+  EXPECT_EQ(summary["steps"].get<int64_t>(), 4);
+  // The steps did move the weights (else "identical" would prove nothing).
+  {
+    const TensorFile a = load_safetensors(s.dir.file("ref/checkpoints/step-00000002/model.safetensors"));
+    const TensorFile b = load_safetensors(s.dir.file("ref/checkpoints/step-00000004/model.safetensors"));
+    EXPECT_FALSE(torch::equal(a.get("csc0.weight"), b.get("csc0.weight")));
+  }
+
+  // Stopped by --max-steps 2 (a validation step), resumed with --max-steps 4.
+  train_ctrl(s.common("steps", 2), cfg);
+  {
+    auto c = s.common("steps", 4);
+    c.resume = true;
+    EXPECT_EQ(train_ctrl(c, cfg)["steps"].get<int64_t>(), 4);
+  }
+  expect_same_run(s, "ref", "steps");
+
+  // Stopped by SIGINT (pending before the first step: the loop stops after
+  // step 1 and checkpoints it without validating), resumed.
+  {
+    SignalStateGuard guard;
+    install_stop_handlers();
+    std::raise(SIGINT);
+    int code = 0;
+    try {
+      train_ctrl(s.common("sigint", 4), cfg);
+      ADD_FAILURE() << "no StopRequested";
+    } catch (const StopRequested& stop) {
+      code = stop.code();
+    }
+    EXPECT_EQ(code, 130);
+  }
+  EXPECT_EQ(latest_checkpoint(s.dir.file("sigint/checkpoints")), "step-00000001");
+  {
+    auto c = s.common("sigint", 4);
+    c.resume = true;
+    EXPECT_EQ(train_ctrl(c, cfg)["steps"].get<int64_t>(), 4);
+  }
+  expect_same_run(s, "ref", "sigint");
+
+  // Stopped by --time-limit after step 1 (not a validation step: the loop
+  // validates there before checkpointing), resumed without a limit.
+  {
+    auto c = s.common("time", 4);
+    c.time_limit = 1e-6;
+    auto first = train_ctrl(c, cfg);
+    EXPECT_TRUE(first["stopped_by_time_limit"].get<bool>());
+    EXPECT_EQ(first["steps"].get<int64_t>(), 1);
+  }
+  EXPECT_EQ(latest_checkpoint(s.dir.file("time/checkpoints")), "step-00000001");
+  {
+    auto c = s.common("time", 4);
+    c.resume = true;
+    EXPECT_EQ(train_ctrl(c, cfg)["steps"].get<int64_t>(), 4);
+  }
+  expect_same_run(s, "ref", "time");
+}
+
+// The reference classifier, trained (with its own seed) or loaded from its
+// cache, leaves the global generator where it was: the run that asks for it
+// continues from the same random state either way.
+TEST(CtrlTrainer, ReferenceClassifierLeavesTheGlobalGeneratorAlone) {
+  torch::set_num_threads(1);
+  ts::TempDir dir;
+  ImageDataset train, test;
+  train.images = torch::randint(0, 256, {130, 1, 8, 8}, torch::kLong).to(torch::kUInt8);
+  train.labels = torch::arange(130, torch::kLong) % 3;
+  train.num_classes = 3;
+  test.images = train.images.narrow(0, 0, 10).clone();
+  test.labels = train.labels.narrow(0, 0, 10).clone();
+  test.num_classes = 3;
+  auto prep = [](const torch::Tensor& x01) { return x01 * 2 - 1; };
+  const std::string cache = dir.file("judge.safetensors");
+  auto state = [] { return at::detail::getDefaultCPUGenerator().get_state(); };
+  for (const char* pass : {"trained", "cached"}) {
+    torch::manual_seed(42);
+    const auto before = state();
+    auto judge = reference_classifier(train, test, prep, cache, torch::kCPU, 1, 0);
+    EXPECT_TRUE(torch::equal(state(), before)) << pass;
+    EXPECT_TRUE(std::filesystem::exists(cache)) << pass;
+    EXPECT_GE(judge.test_accuracy, 0.0);
+  }
+}
