@@ -12,7 +12,7 @@
 #include <gtest/gtest.h>
 
 #include "sparseloop/sparse/conv_dictionary.h"
-#include "sparseloop/sparse/fista.h"
+#include "sparseloop/sparse/lasso.h"
 #include "sparseloop/sparse/linear_dictionary.h"
 #include "sparseloop/sparse/lipschitz.h"
 #include "sparseloop/sparse/prox.h"
@@ -65,8 +65,8 @@ constexpr int64_t kMaxSolveSteps = 20000;
 torch::Tensor solve(const Case& c, const torch::Tensor& x, const torch::Tensor& dict,
                     const torch::Tensor& warm = {}) {
   torch::NoGradGuard no_grad;
-  auto r = fista(c.p.op(dict), x, c.prox(),
-                 FistaOptions().step(c.step).tolerance(1e-15).max_steps(kMaxSolveSteps), warm);
+  auto r = solve_lasso(c.p.op(dict), x, c.prox(),
+                 ProximalGradientOptions().step(c.step).tolerance(1e-15).iterations(kMaxSolveSteps), warm);
   EXPECT_LT(r.iterations, kMaxSolveSteps) << "the solve did not converge";
   return r.z;
 }
@@ -202,7 +202,7 @@ void check_against_unrolled_autograd(bool conv) {
       auto d = c.dict.clone().requires_grad_(true);
       // The step is a constant (z* does not depend on it); only the
       // iterations carry gradients.
-      auto zu = fista(c.p.op(d), x, c.prox(), FistaOptions().step(c.step).steps(1000)).z;
+      auto zu = solve_lasso(c.p.op(d), x, c.prox(), ProximalGradientOptions().step(c.step).iterations(1000)).z;
       EXPECT_LT((zu.detach() - z).abs().max().item<double>(), 1e-12) << describe(c);
       auto g = torch::autograd::grad({loss_of(zu, c.weights)}, {x, d});
       auto rel = [](const torch::Tensor& a, const torch::Tensor& b) {
