@@ -24,6 +24,19 @@ torch::Tensor normalize_images(const torch::Tensor& images, double lo, double hi
   return images.detach().to(torch::kFloat).sub(lo).div(hi - lo).clamp(0.0, 1.0);
 }
 
+torch::Tensor atom_grid(const torch::Tensor& atoms, int64_t nrow, int64_t min_size) {
+  TORCH_CHECK(atoms.dim() == 4 && atoms.size(0) > 0, "atom_grid: atoms must be (n, C, H, W), got ",
+              atoms.sizes());
+  auto a = atoms.detach().to(torch::kCPU, torch::kFloat);
+  auto flat = a.reshape({a.size(0), -1});                                 // (n, C·H·W)
+  auto lo = std::get<0>(flat.min(1, true)), hi = std::get<0>(flat.max(1, true));
+  a = ((flat - lo) / (hi - lo).clamp_min(1e-12)).reshape(a.sizes());     // (n, C, H, W) in [0, 1]
+  const int64_t side = std::max(a.size(2), a.size(3));
+  const int64_t zoom = std::max<int64_t>(1, (min_size + side - 1) / side);
+  if (zoom > 1) a = a.repeat_interleave(zoom, 2).repeat_interleave(zoom, 3);  // (n, C, zH, zW)
+  return make_grid(a, std::min(nrow, a.size(0)), 2, 1.0);
+}
+
 torch::Tensor make_grid(const torch::Tensor& images, int64_t nrow, int64_t padding,
                         double pad_value) {
   TORCH_CHECK(images.dim() == 4, "make_grid: images must be (B, C, H, W), got shape ",

@@ -58,7 +58,8 @@ TEST(CtrlCommand, TrainEvalReconstructReportAndResume) {
   EXPECT_TRUE(summary["last"].contains("psnr")) << r.out;
   EXPECT_EQ(summary.value("steps", int64_t(-1)), 2);
   for (const char* f : {"config.toml", "metrics.jsonl", "model.safetensors", "model_info.json",
-                        "summary.json", "checkpoints/best/model.safetensors"})
+                        "summary.json", "checkpoints/best/model.safetensors",
+                        "validation_curves.png", "validation_psnr.png"})
     EXPECT_TRUE(fs::exists(run + "/" + f)) << f;
 
   // Resume continues the step count instead of starting over.
@@ -80,6 +81,10 @@ TEST(CtrlCommand, TrainEvalReconstructReportAndResume) {
   r = ts::run_cli("reconstruct --threads 1 --run " + run + " --count 12");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_TRUE(fs::exists(run + "/reconstruct/reconstruct.png"));
+  r = ts::run_cli("atoms --threads 1 --run " + run + " --count 3 --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["atoms"], 3);
+  EXPECT_TRUE(fs::exists(run + "/atoms/atoms.png"));
   r = ts::run_cli("report --threads 1 --run " + run);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   ASSERT_TRUE(fs::exists(run + "/report.html"));

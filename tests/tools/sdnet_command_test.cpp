@@ -122,6 +122,9 @@ TEST_F(SdnetCommands, RobustPrintsTheContractKeysAndFigures) {
   for (const char* f : {"robust-shot.json", "robust-shot.png", "robust-shot-lambda.png",
                         "robust-shot-fit.png"})
     EXPECT_TRUE(file_exists(run_ + "/robust/" + f)) << f;
+  auto atoms = run_cli("atoms --run " + run_ + " --threads 1 --json");
+  ASSERT_EQ(atoms.exit_code, 0) << atoms.err;
+  EXPECT_TRUE(file_exists(run_ + "/atoms/atoms.png"));
   auto rep = run_cli("report --run " + run_ + " --threads 1");
   ASSERT_EQ(rep.exit_code, 0) << rep.err;
   EXPECT_TRUE(file_exists(run_ + "/report.html"));

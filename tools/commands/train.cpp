@@ -107,8 +107,11 @@ int run_train(TrainFlags& f) {
   try {
     result = train(explicit_values);
   } catch (const StopRequested& stop) {
-    say("stopped by signal; resume with: sparseloop train --out " + explicit_values["out"] +
-        " --resume");
+    // --out may have come from a --config file rather than the command line.
+    const auto resolved = resolve_train_values(explicit_values).values;
+    const auto out = resolved.find("out");
+    say("stopped by signal; resume with: sparseloop train --out " +
+        (out == resolved.end() ? std::string("RUN_DIR") : out->second) + " --resume");
     return stop.code();
   }
   if (want_json) std::cout << result.dump() << std::endl;

@@ -23,6 +23,11 @@ torch::Tensor normalize_images(const torch::Tensor& images, double lo, double hi
 torch::Tensor make_grid(const torch::Tensor& images, int64_t nrow = 8, int64_t padding = 2,
                         double pad_value = 1.0);
 
+/// Dictionary atoms (n, C, H, W) as one picture: each atom stretched to
+/// [0, 1] on its own (as the papers draw them), enlarged by nearest
+/// neighbours to at least `min_size` pixels, `nrow` per row.
+torch::Tensor atom_grid(const torch::Tensor& atoms, int64_t nrow = 16, int64_t min_size = 28);
+
 struct RowGridOptions {
   int64_t padding = 2;     ///< pixels between tiles (after upscaling)
   double pad_value = 1.0;  ///< background gray level in [0, 1]

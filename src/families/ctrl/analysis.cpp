@@ -578,6 +578,28 @@ nlohmann::json ctrl_similarity(const SimilarityRequest& a) {
   return r;
 }
 
+nlohmann::json ctrl_atoms(const AtomsRequest& a) {
+  require(a.count >= 0, "--count must be >= 0");
+  CtrlRun run = load_ctrl_run(a.run, a.checkpoint, a.device);
+  auto* csc = dynamic_cast<CscCtrlImpl*>(run.model.get());
+  require(csc != nullptr, "`sparseloop atoms`: the CTRL baseline (" + run.common.model +
+                              ") has no dictionary; atoms are CSC-CTRL's");
+  const std::string out = a.output_dir("atoms");
+  make_dirs(out);
+  // The first layer's atoms live in image space: (C, channels, 4, 4).
+  auto dict = csc->layers.front()->dictionary().detach().cpu();
+  const int64_t n = a.count > 0 ? std::min(a.count, dict.size(0)) : dict.size(0);
+  write_png(out + "/atoms.png", atom_grid(dict.narrow(0, 0, n), 16, 28));
+  nlohmann::json j = {{"atoms", n},
+                      {"kind", "first CSC layer, " + std::to_string(dict.size(1)) + "×" +
+                                   std::to_string(dict.size(2)) + "×" +
+                                   std::to_string(dict.size(3)) + " (unit norm)"},
+                      {"figure", out + "/atoms.png"}};
+  write_file_atomic(out + "/atoms.json", j.dump(2) + "\n");
+  say(std::to_string(n) + " atoms of the first CSC layer -> " + out + "/atoms.png");
+  return j;
+}
+
 nlohmann::json ctrl_report(const ReportRequest& a) {
   auto r = report_ctrl(a.run, options_from(a, "report"));
   say("report: " + r["report"].get<std::string>());

@@ -27,6 +27,7 @@ Family ctrl_family() {
   f.analyses.interpolate = ctrl_interpolate;
   f.analyses.pca = ctrl_pca;
   f.analyses.similarity = ctrl_similarity;
+  f.analyses.atoms = ctrl_atoms;
   f.analyses.report = ctrl_report;
   return f;
 }

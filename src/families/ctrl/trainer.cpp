@@ -227,9 +227,8 @@ nlohmann::json train_ctrl(const CommonTrainConfig& common, const CtrlConfig& con
       stat_batches.push_back(
           data.prepare(data.train, torch::arange(k * b, (k + 1) * b, torch::kLong)).to(device));
   }
-  if (resolved.resume) {
-    loop.resume();
-  } else {
+  // A --resume of a folder without checkpoints starts like a fresh run.
+  if (!resolved.resume || !loop.resume()) {
     model->train();
     model->calibrate(stat_batches.front());  // data-dependent init of the decoder's BN
   }

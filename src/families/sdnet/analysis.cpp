@@ -12,6 +12,8 @@
 #include "sparseloop/families/sdnet/analysis.h"
 #include "sparseloop/engine/run_dir.h"
 #include "sparseloop/families/sdnet/report.h"
+#include "sparseloop/io/png.h"
+#include "sparseloop/plot/image_grid.h"
 #include "sparseloop/families/sdnet/robust.h"
 #include "sparseloop/families/sdnet/trainer.h"
 #include "sparseloop/util/error.h"
@@ -227,6 +229,27 @@ nlohmann::json sdnet_robust(const RobustRequest& a) {
     say(s.str());
   }
   say("wrote " + stem + ".json");
+  return j;
+}
+
+nlohmann::json sdnet_atoms(const AtomsRequest& a) {
+  require(a.count >= 0, "--count must be >= 0");
+  SdnetRun run = load_sdnet_run(a.run, a.checkpoint, a.device, a.data, a.data_dir);
+  require(static_cast<bool>(run.model->stem_csc()),
+          "`sparseloop atoms`: " + run.common.model + " has no CSC stem, so no dictionary");
+  const std::string out = a.output_dir("atoms");
+  make_dirs(out);
+  // The stem's atoms live in image space: (width, channels, k, k).
+  auto dict = run.model->stem_csc()->dictionary().detach().cpu();
+  const int64_t n = a.count > 0 ? std::min(a.count, dict.size(0)) : dict.size(0);
+  write_png(out + "/atoms.png", atom_grid(dict.narrow(0, 0, n), 16, 28));
+  nlohmann::json j = {{"atoms", n},
+                      {"kind", "stem CSC layer, " + std::to_string(dict.size(1)) + "×" +
+                                   std::to_string(dict.size(2)) + "×" +
+                                   std::to_string(dict.size(3)) + " (unit norm)"},
+                      {"figure", out + "/atoms.png"}};
+  write_json_file(out + "/atoms.json", j);
+  say(std::to_string(n) + " atoms of the stem -> " + out + "/atoms.png");
   return j;
 }
 

@@ -23,6 +23,7 @@ Family sdnet_family() {
   f.train = family_trainer<SdnetConfig>(f.title, &train_sdnet);
   f.analyses.eval = sdnet_eval;
   f.analyses.robust = sdnet_robust;
+  f.analyses.atoms = sdnet_atoms;
   f.analyses.report = sdnet_report;
   return f;
 }

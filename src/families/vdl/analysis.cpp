@@ -64,16 +64,10 @@ torch::Tensor encode(VdlModel& model, const VdlSplit& s, int64_t batch, torch::D
   return torch::cat(out);
 }
 
-/// Atoms (d, l) as pictures (l, C, H, W), each stretched to [0, 1] (the
-/// authors' figures normalise every atom on its own).
-torch::Tensor atom_images(const torch::Tensor& dict, const VdlData& d) {
-  auto a = dict.t().contiguous();  // (l, d)
-  auto lo = std::get<0>(a.min(1, true)), hi = std::get<0>(a.max(1, true));
-  a = (a - lo) / (hi - lo).clamp_min(1e-12);
-  auto img = a.reshape({a.size(0), d.channels, d.height, d.width});  // (l, C, H, W)
-  // Small atoms (28 × 28) are enlarged 2× (nearest) to be readable.
-  if (d.height <= 32 && d.width <= 32) img = img.repeat_interleave(2, 2).repeat_interleave(2, 3);
-  return img;
+/// Atoms (d, l) as the picture of l images (C, H, W).
+torch::Tensor atom_picture(const torch::Tensor& dict, const VdlData& d, int64_t nrow) {
+  auto a = dict.t().contiguous();                                     // (l, d)
+  return atom_grid(a.reshape({a.size(0), d.channels, d.height, d.width}), nrow, 56);  // (l, C, H, W)
 }
 
 void write_text(const std::string& path, const nlohmann::json& j) {
@@ -87,7 +81,9 @@ void write_text(const std::string& path, const nlohmann::json& j) {
 nlohmann::json vdl_eval(const EvalRequest& a) {
   auto l = load(a);
   VdlEvalOptions eo;
-  eo.batch_size = a.batch_size;
+  // The energy's variance hinge is a statistic of a batch: evaluate it over
+  // batches of the run's training size, as its validations did.
+  eo.batch_size = l.run.common.batch_size > 0 ? l.run.common.batch_size : a.batch_size;
   eo.denoise_sigma = l.run.config.denoise_sigma;
   eo.fista = true;
   eo.seed = a.seed;
@@ -190,7 +186,7 @@ nlohmann::json vdl_atoms(const AtomsRequest& a) {
   // Linear: the columns of W; non-linear: the columns of W₂W₁ (the paper's
   // pictures), and the one-hot decodes D(e_i) − D(0) through the ReLU.
   auto dict = dec->dictionary().cpu().narrow(1, 0, n);  // (d, n)
-  write_png(out + "/atoms.png", make_grid(atom_images(dict, shape), nrow, 2, 1.0));
+  write_png(out + "/atoms.png", atom_picture(dict, shape, nrow));
   nlohmann::json j = {{"atoms", n},
                       {"code_dim", l},
                       {"figure", out + "/atoms.png"},
@@ -203,7 +199,7 @@ nlohmann::json vdl_atoms(const AtomsRequest& a) {
     auto eye = torch::eye(l, dec->layer1->weight.options()).narrow(0, 0, n);
     auto zero = torch::zeros({1, l}, dec->layer1->weight.options());
     auto decoded = (dec->forward(eye) - dec->forward(zero)).t().cpu();  // (d, n)
-    write_png(out + "/one_hot_decodes.png", make_grid(atom_images(decoded, shape), nrow, 2, 1.0));
+    write_png(out + "/one_hot_decodes.png", atom_picture(decoded, shape, nrow));
     j["one_hot_figure"] = out + "/one_hot_decodes.png";
   }
   write_text(out + "/atoms.json", j);

@@ -42,6 +42,9 @@ nlohmann::json ctrl_pca(const PcaRequest& request);
 /// similarity_zhat.png, similarity.json (mean within/between classes).
 nlohmann::json ctrl_similarity(const SimilarityRequest& request);
 
+/// atoms.png: the first CSC layer's atoms (in image space); csc-ctrl only.
+nlohmann::json ctrl_atoms(const AtomsRequest& request);
+
 /// The training-curve panels of a closed-loop run (RUN/<file>.png).
 std::vector<CurvePanel> ctrl_curves();
 

@@ -17,6 +17,8 @@ nlohmann::json sdnet_eval(const EvalRequest& request);
 /// by a line fitted on calibration images, other runs (`baselines`) on the
 /// same images. robust-<corruption>.json and figures.
 nlohmann::json sdnet_robust(const RobustRequest& request);
+/// atoms.png: the stem CSC layer's atoms (SDNet models; not the ResNets).
+nlohmann::json sdnet_atoms(const AtomsRequest& request);
 /// report.html of the run.
 nlohmann::json sdnet_report(const ReportRequest& request);
 
