@@ -1,4 +1,4 @@
-// `sparseloop bench` (docs/cli.md): the benchmark cases, each timed with
+// `sparseloop bench` (docs/cli.md §7): the benchmark cases, each timed with
 // medians and reported as one JSON object. Tests check correctness, not
 // time; the numbers go to docs/performance.md.
 #pragma once

@@ -1,4 +1,4 @@
-// `sparseloop bench --case csc-layer` (CLI.md): one CscConv2d forward and
+// `sparseloop bench --case csc-layer` (docs/cli.md §7): one CscConv2d forward and
 // forward+backward, timed, next to the same layer computed with the plain
 // conv_transpose2d formulation of D, with the codes' error against a
 // float64 solve of the same problem.

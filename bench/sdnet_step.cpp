@@ -7,21 +7,11 @@
 
 #include "sparseloop/families/sdnet/model.h"
 #include "sparseloop/util/compat.h"
+#include "sparseloop/util/timing.h"
 
 namespace sparseloop {
 namespace {
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
-double now_ms() {
-  return std::chrono::duration<double, std::milli>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 double process_peak_mib() {
   struct rusage u {};

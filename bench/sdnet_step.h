@@ -1,7 +1,8 @@
 // Throughput of one SDNet / ResNet training step (`sparseloop bench --case
-// sdnet-step --model …`; issue #5 "training throughput and peak memory at
-// batch 128, 32×32"). The authors' code on one H100 ran 7 787 (ResNet-18),
-// 7 284 (SDNet-18) and 2 285 (SDNet-18-all) images/s (DESIGN.md).
+// sdnet-step --model …`; docs/cli.md §7): training throughput and peak memory
+// at batch 128, 32×32 (targets: docs/design.md §11.6). The authors' code on one
+// H100 ran 7 787 (ResNet-18) and 2 285 (SDNet-18-all) images/s
+// (docs/design.md §11.2).
 #pragma once
 
 #include <string>
@@ -11,7 +12,7 @@
 
 namespace sparseloop {
 
-/// Times `model` (CLI.md names) on random 3-channel `size`×`size` images,
+/// Times `model` (docs/cli.md §4.4) on random 3-channel `size`×`size` images,
 /// 10 classes, base width `width`, with SDNet's optimizer (SGD Nesterov,
 /// momentum 0.9, wd 5e-4) and step policy, after 2 warm-up steps. Medians
 /// over `repeats`:

@@ -8,15 +8,10 @@
 #include "sparseloop/families/vdl/variance_hinge.h"
 #include "sparseloop/families/vdl/model.h"
 #include "sparseloop/util/compat.h"
+#include "sparseloop/util/timing.h"
 
 namespace sparseloop {
 namespace {
-
-double now_ms() {
-  return std::chrono::duration<double, std::milli>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 /// The authors' `utils.ISTA` loop (FISTA branch), transcribed: each step
 /// evaluates the smooth energy with autograd and backpropagates to the codes.

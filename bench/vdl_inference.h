@@ -1,4 +1,4 @@
-// `sparseloop bench --case vdl-inference` (CLI.md): times VDL's FISTA
+// `sparseloop bench --case vdl-inference` (docs/cli.md §7): times VDL's FISTA
 // inference (families/vdl/model.h) on the paper's MNIST shape — batch 250, 784 → 128,
 // 200 steps with no early stop — with λ, β, γ, T, η of the MNIST VDL preset.
 #pragma once
@@ -18,7 +18,7 @@ namespace sparseloop {
 ///   autograd_ms     the same loop written like the authors' (energy → autograd
 ///                   backward each step, no Gram form), one run, float32
 ///   speedup_vs_autograd, reference_ms (3400: the authors' PyTorch code on this
-///   CPU, DESIGN.md), speedup_vs_reference
+///   CPU, docs/design.md §11.2), speedup_vs_reference
 /// plus the problem's sizes. Runs on `device` (CUDA timings synchronise).
 nlohmann::json bench_vdl_inference(int64_t batch = 250, int64_t dim = 784, int64_t code_dim = 128,
                                    int64_t steps = 200, torch::Device device = torch::kCPU,

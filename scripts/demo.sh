@@ -6,7 +6,7 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
 "$root/scripts/setup.sh"
-"$root/scripts/build.sh"
+BUILD_TARGET="${BUILD_TARGET:-sparseloop_cli}" "$root/scripts/build.sh"
 bin="${BUILD_DIR:-$root/build}/bin/sparseloop"
 export SPARSELOOP_DATA="${SPARSELOOP_DATA:-$root/data}"
 run="${DEMO_RUN:-$root/runs/demo}"

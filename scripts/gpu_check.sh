@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every GPU check the issues ask for, in one call on a CUDA machine (the
+# Every GPU check of docs/design.md §11.6, in one call on a CUDA machine (the
 # device tool's machine: PyTorch with CUDA, CMake and ninja, no package
 # manager, no network). Build against the LibTorch inside PyTorch into
 # build-cuda/, run the tests labelled gpu, then the benchmarks of
@@ -61,18 +61,18 @@ if [[ $skip != *" bench "* ]]; then
       echo "gpu_check: bench $name failed"
     fi
   }
-  # Foundation (issue 2): one CSC layer 64→64 k3 at batch 128, 32×32.
+  # CSC layer (docs/design.md §11.6): one CSC layer 64→64 k3 at batch 128, 32×32.
   bench csc-layer-k10 --case csc-layer --in 64 --out 64 --batch 128 --iterations 10
   bench csc-layer-k50 --case csc-layer --in 64 --out 64 --batch 128 --iterations 50
   bench csc-layer-k50-implicit --case csc-layer --in 64 --out 64 --batch 128 --iterations 50 --backward implicit
-  # SDNet (issue 5): training step at batch 128, 32×32, width 64, against ResNet-18.
+  # SDNet (docs/design.md §11.6): training step at batch 128, 32×32, width 64, against ResNet-18.
   bench sdnet18-all-step --case sdnet-step --model sdnet18-all --batch 128 --size 32 --width 64
   bench sdnet18-step --case sdnet-step --model sdnet18 --batch 128 --size 32 --width 64
-  # CSC-CTRL (issue 4): the game's step on CIFAR-sized images.
+  # CSC-CTRL (docs/design.md §11.6): the game's step on CIFAR-sized images.
   bench csc-ctrl-step-512 --case csc-ctrl-step --model csc-ctrl --channels 3 --batch 512
   bench csc-ctrl-step-2000 --case csc-ctrl-step --model csc-ctrl --channels 3 --batch 2000
   bench ctrl-step-2000 --case csc-ctrl-step --model ctrl --channels 3 --batch 2000
-  # VDL (issue 3): FISTA inference, batch 250, 784→128, 200 steps.
+  # VDL (docs/design.md §11.6): FISTA inference, batch 250, 784→128, 200 steps.
   bench vdl-inference --case vdl-inference
 fi
 echo "gpu_check: done in $SECONDS s; results in $out"

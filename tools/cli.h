@@ -16,7 +16,7 @@
 
 namespace sparseloop::cli {
 
-/// Flags every command takes (CLI.md, "Common flags").
+/// Flags every command takes (docs/cli.md §1.3).
 struct CommonFlags {
   std::string device = "auto";
   uint64_t seed = 0;

@@ -1,5 +1,5 @@
 // sparseloop: sparse-coding networks from one binary. Thin: parse → validate
-// → call the library. Exit codes (CLI.md): 0 success, 2 bad usage or input
+// → call the library. Exit codes (docs/cli.md §1.5): 0 success, 2 bad usage or input
 // (one line naming the flag or file), 1 any other failure.
 #include <iostream>
 

@@ -12,7 +12,7 @@ namespace sparseloop {
 namespace {
 namespace fs = std::filesystem;
 
-constexpr int64_t kPixels = 3 * 32 * 32;
+constexpr int64_t kRecordPixels = 3 * 32 * 32;
 
 const std::vector<std::string> kCifar10Names = {"airplane", "automobile", "bird",  "cat",  "deer",
                                                 "dog",      "frog",       "horse", "ship", "truck"};
@@ -90,7 +90,7 @@ void read_records(const std::string& path, const std::vector<int64_t>& classes, 
                   std::vector<torch::Tensor>& images, std::vector<torch::Tensor>& labels) {
   const std::string b = read_file(path);
   const auto label_bytes = static_cast<int64_t>(classes.size());
-  const int64_t rec = label_bytes + kPixels;
+  const int64_t rec = label_bytes + kRecordPixels;
   require(!b.empty(), path + ": empty file");
   require(static_cast<int64_t>(b.size()) % rec == 0,
           path + ": size " + std::to_string(b.size()) + " is not a whole number of " +
@@ -110,7 +110,7 @@ void read_records(const std::string& path, const std::vector<int64_t>& classes, 
                      std::to_string(lab[at].item<int64_t>()) + ", expected 0.." +
                      std::to_string(classes[i] - 1) + " (is this the right dataset?)");
   }
-  images.push_back(raw.narrow(1, label_bytes, kPixels).reshape({n, 3, 32, 32}).clone());
+  images.push_back(raw.narrow(1, label_bytes, kRecordPixels).reshape({n, 3, 32, 32}).clone());
 }
 
 ImageDataset make(std::vector<torch::Tensor>& images, std::vector<torch::Tensor>& labels,

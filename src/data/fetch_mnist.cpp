@@ -19,15 +19,9 @@ namespace sparseloop {
 namespace {
 namespace fs = std::filesystem;
 
-constexpr int64_t kSide = 28, kPixels = kSide * kSide;
+constexpr int64_t kSide = 28, kDigitPixels = kSide * kSide;
 constexpr uint64_t kOrderSeed = 0;  // part of the documented format: never change
 
-void note(const FetchLog& log, const std::string& line) {
-  if (log)
-    log(line);
-  else
-    std::cerr << line << std::endl;
-}
 
 // Appends the digits of one package/src/digits/<d>.json.
 void parse_digits(const std::string& text, const std::string& where, int64_t digit,
@@ -41,7 +35,7 @@ void parse_digits(const std::string& text, const std::string& where, int64_t dig
   require(j.is_object() && j.contains("data") && j["data"].is_array(),
           where + ": expected an object {\"data\": [pixels]}");
   const auto& data = j["data"];
-  require(!data.empty() && data.size() % kPixels == 0, where + ": " + std::to_string(data.size()) +
+  require(!data.empty() && data.size() % kDigitPixels == 0, where + ": " + std::to_string(data.size()) +
                                                            " values is not a whole number of " +
                                                            "28x28 digits (784 values each)");
   pixels.reserve(pixels.size() + data.size());
@@ -54,7 +48,7 @@ void parse_digits(const std::string& text, const std::string& where, int64_t dig
         where + ": value " + std::to_string(i) + " = " + std::to_string(x) + " is outside [0, 1]");
     pixels.push_back(static_cast<uint8_t>(std::lround(x * 255.0)));
   }
-  labels.insert(labels.end(), data.size() / kPixels, digit);
+  labels.insert(labels.end(), data.size() / kDigitPixels, digit);
 }
 
 std::string source_text(const std::string& source, int64_t n, int64_t n_train, int64_t n_test,

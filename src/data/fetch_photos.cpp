@@ -14,8 +14,6 @@
 #include "sparseloop/util/temp_dir.h"
 
 namespace sparseloop {
-namespace {
-namespace fs = std::filesystem;
 
 void note(const FetchLog& log, const std::string& line) {
   if (log)
@@ -23,6 +21,10 @@ void note(const FetchLog& log, const std::string& line) {
   else
     std::cerr << line << std::endl;
 }
+
+namespace {
+namespace fs = std::filesystem;
+
 
 // True when stb_image can read the header of `bytes` (a cheap sanity check
 // that a copied file is an image, without decoding it).

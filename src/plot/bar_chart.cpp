@@ -12,18 +12,7 @@ namespace pd = plot_detail;
 
 namespace {
 
-// Category names longer than their group is wide are written at 40°.
-constexpr double kSlant = 40;
 constexpr double kGroupFill = 0.8;  ///< fraction of a group's width taken by its bars
-
-double slanted_extent(const std::vector<std::string>& names, double size) {
-  TextStyle ts;
-  ts.size = size;
-  const double w = pd::max_label_width(names, size);
-  const double h = Canvas::measure_text("Ag", ts).height();
-  const double a = kSlant * 3.14159265358979323846 / 180;
-  return w * std::sin(a) + h * std::cos(a);
-}
 
 }  // namespace
 
@@ -83,7 +72,7 @@ Canvas render_plot(const BarChart& chart, const PlotStyle& style) {
         pd::layout_xy(style, f, chart.title, xaxis, xr, yaxis, {lo, hi}, extra_right, extent, true);
     const double gw = l.area.w() / std::max<double>(groups, 1);
     if (pd::max_label_width(chart.categories, f.tick) > gw - 6 && extent < 1e3) {
-      extent = slanted_extent(chart.categories, f.tick);
+      extent = pd::slanted_labels_extent(chart.categories, f.tick);
       l = pd::layout_xy(style, f, chart.title, xaxis, xr, yaxis, {lo, hi}, extra_right, extent,
                         true);
     }
@@ -185,7 +174,7 @@ Canvas render_plot(const BarChart& chart, const PlotStyle& style) {
   if (slanted) {
     cat.halign = HAlign::right;
     cat.valign = VAlign::middle;
-    cat.rotation = kSlant;
+    cat.rotation = pd::kSlantDegrees;
   }
   for (size_t g = 0; g < groups; ++g) {
     const double cx = r.x0 + gw * (static_cast<double>(g) + 0.5);

@@ -16,7 +16,6 @@ namespace {
 constexpr double kPad = 12;
 constexpr double kBarGap = 20;    ///< heatmap to colorbar
 constexpr double kBarWidth = 16;  ///< colorbar
-constexpr double kSlant = 40;
 
 // Tick positions along one side of the matrix: block centres (labelled) and
 // boundaries (unlabelled), or integer indices on a 1-2-5 grid.
@@ -54,10 +53,6 @@ SideTicks side_ticks(const std::vector<HeatmapBlock>& blocks, int64_t n, double 
   return t;
 }
 
-double slanted_height(const std::vector<std::string>& labels, double size) {
-  const double a = kSlant * 3.14159265358979323846 / 180;
-  return pd::max_label_width(labels, size) * std::sin(a) + pd::text_height(size) * std::cos(a);
-}
 
 }  // namespace
 
@@ -125,7 +120,7 @@ Canvas render_plot(const Heatmap& chart, const PlotStyle& style) {
                                           Canvas::text_width(rough_cols.labels[i], f.tick));
     if (narrowest < 6) {
       slanted = true;
-      const double extra = slanted_height(rough_cols.labels, f.tick) - pd::text_height(f.tick);
+      const double extra = pd::slanted_labels_extent(rough_cols.labels, f.tick) - pd::text_height(f.tick);
       avail_h = std::max(10.0, avail_h - extra - 4);
       cell = std::min(avail_w / cols, avail_h / rows);
     }
@@ -143,7 +138,7 @@ Canvas render_plot(const Heatmap& chart, const PlotStyle& style) {
   // Centre the whole figure (title, labels, matrix, colorbar) in the canvas.
   const double title_space = chart.title.empty() ? 0 : pd::text_height(f.title, true) + 14;
   const double col_extent =
-      slanted ? slanted_height(rough_cols.labels, f.tick) + 4 : pd::text_height(f.tick);
+      slanted ? pd::slanted_labels_extent(rough_cols.labels, f.tick) + 4 : pd::text_height(f.tick);
   const double below = pd::kTickLength + pd::kTickGap + col_extent +
                        (chart.xlabel.empty() ? 0 : 10 + pd::text_height(f.label));
   const double x0 = std::round(left + (avail_w - static_cast<double>(img_w)) / 2);
@@ -220,7 +215,7 @@ Canvas render_plot(const Heatmap& chart, const PlotStyle& style) {
     c.text({r.x0 - 1 - pd::kTickLength - pd::kTickGap, y0 + row_ticks.label_at[i] * sy},
            row_ticks.labels[i], yl);
   auto xl = pd::text_style(f.tick, HAlign::center, VAlign::top);
-  if (slanted) xl = pd::text_style(f.tick, HAlign::right, VAlign::middle, kSlant);
+  if (slanted) xl = pd::text_style(f.tick, HAlign::right, VAlign::middle, pd::kSlantDegrees);
   for (double mk : col_ticks.marks) {
     const double px = std::min(std::floor(x0 + mk * sx), r.x1);
     c.fill_rect(px, r.y1 + 1, px + 1, r.y1 + 1 + pd::kTickLength, colors::axis);

@@ -24,6 +24,11 @@ double text_height(double size, bool bold) {
   return Canvas::measure_text("Ag", s).height();
 }
 
+double slanted_labels_extent(const std::vector<std::string>& labels, double size) {
+  const double a = kSlantDegrees * 3.14159265358979323846 / 180;
+  return max_label_width(labels, size) * std::sin(a) + text_height(size) * std::cos(a);
+}
+
 namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();

@@ -83,6 +83,11 @@ void draw_labels(Canvas& c, const Rect& r, const Fonts& f, const std::string& ti
 /// Width of the widest tick label.
 double max_label_width(const std::vector<std::string>& labels, double size);
 
+/// Tick labels too long for their slot are written at this angle (degrees).
+constexpr double kSlantDegrees = 40;
+/// The height labels of `size` points take when written at kSlantDegrees.
+double slanted_labels_extent(const std::vector<std::string>& labels, double size);
+
 /// A text style of `size` points anchored by (h, v), rotated by `rotation` degrees.
 TextStyle text_style(double size, HAlign h, VAlign v, double rotation = 0, bool bold = false);
 /// Height of a line of text of `size` points (ascender to descender of "Ag").

@@ -82,7 +82,7 @@ bool few_signal_channels(const torch::Tensor& weight, const torch::Tensor& like)
          optimized_blas_loaded();
 }
 
-void check_weight(const torch::Tensor& weight) {
+void check_conv_weight(const torch::Tensor& weight) {
   TORCH_CHECK(weight.dim() == 4, "conv dictionary: weight must be (C, M, k, k), got shape ",
               weight.sizes());
   TORCH_CHECK(weight.size(2) == weight.size(3),
@@ -105,7 +105,7 @@ int64_t conv_natural_size(int64_t code_size, int64_t kernel, const ConvGeometry&
 
 torch::Tensor conv_analysis(const torch::Tensor& x, const torch::Tensor& weight,
                             const ConvGeometry& g) {
-  check_weight(weight);
+  check_conv_weight(weight);
   TORCH_CHECK(x.dim() == 4 && x.size(1) == weight.size(1), "conv dictionary: input must be (B, ",
               weight.size(1), ", H, W), got shape ", x.sizes());
   conv_code_size(x.size(2), weight.size(2), g);
@@ -119,7 +119,7 @@ torch::Tensor conv_analysis(const torch::Tensor& x, const torch::Tensor& weight,
 
 static void check_synthesis(const torch::Tensor& z, const torch::Tensor& weight,
                             const ConvGeometry& g, int64_t out_h, int64_t out_w) {
-  check_weight(weight);
+  check_conv_weight(weight);
   TORCH_CHECK(z.dim() == 4 && z.size(1) == weight.size(0), "conv dictionary: codes must be (B, ",
               weight.size(0), ", Hz, Wz), got shape ", z.sizes());
   const int64_t k = weight.size(2);

@@ -2,20 +2,20 @@
 
 namespace sparseloop {
 
-static void check_weight(const torch::Tensor& weight) {
+static void check_linear_weight(const torch::Tensor& weight) {
   TORCH_CHECK(weight.dim() == 2, "linear dictionary: weight must be (C, d), got shape ",
               weight.sizes());
 }
 
 torch::Tensor linear_analysis(const torch::Tensor& x, const torch::Tensor& weight) {
-  check_weight(weight);
+  check_linear_weight(weight);
   TORCH_CHECK(x.dim() == 2 && x.size(1) == weight.size(1), "linear dictionary: input must be (B, ",
               weight.size(1), "), got shape ", x.sizes());
   return torch::matmul(x, weight.t());  // (B, C)
 }
 
 torch::Tensor linear_synthesis(const torch::Tensor& z, const torch::Tensor& weight) {
-  check_weight(weight);
+  check_linear_weight(weight);
   TORCH_CHECK(z.dim() == 2 && z.size(1) == weight.size(0), "linear dictionary: codes must be (B, ",
               weight.size(0), "), got shape ", z.sizes());
   return torch::matmul(z, weight);  // (B, d)

@@ -24,6 +24,12 @@ std::vector<double> time_runs(const std::function<void()>& fn, int repeats, int 
   return ms;
 }
 
+double now_ms() {
+  return std::chrono::duration<double, std::milli>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 double median(std::vector<double> v) {
   if (v.empty()) return 0.0;
   std::sort(v.begin(), v.end());

@@ -1,4 +1,4 @@
-// `sparseloop bench` (docs/cli.md): flags → bench/bench.h.
+// `sparseloop bench` (docs/cli.md §7): flags → bench/bench.h.
 #include "bench/bench.h"
 #include "commands.h"
 

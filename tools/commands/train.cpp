@@ -1,4 +1,4 @@
-// `sparseloop train` (docs/cli.md). The flags are the common ones plus those
+// `sparseloop train` (docs/cli.md §4). The flags are the common ones plus those
 // of the family the run is for (--model, the model of --preset or of the
 // --config file, or the resumed run's), listed by the family's config struct
 // with the defaults that will apply; a flag of another family is an error

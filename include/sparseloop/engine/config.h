@@ -17,7 +17,7 @@
 
 namespace sparseloop {
 
-/// Flags every `sparseloop train` run has (CLI.md, "sparseloop train").
+/// Flags every `sparseloop train` run has (docs/cli.md §4.2).
 struct CommonTrainConfig {
   std::string model;              ///< csc-ctrl, ctrl, sdnet18, …, vdl
   std::string data = "mnist";     ///< mnist, cifar10, cifar100, stl10, folder, patches
@@ -198,7 +198,7 @@ void read_run_config(const std::string& run_dir, CommonTrainConfig& common, Conf
   config.visit(r);
 }
 
-/// A named hyperparameter set from a paper (CLI.md `--preset`).
+/// A named hyperparameter set from a paper (docs/cli.md §4.5; values: docs/design.md §9).
 struct Preset {
   std::string name;         ///< e.g. "mnist-csc-ctrl"
   std::string model;        ///< the model it is for (may be empty: any)

@@ -1,4 +1,4 @@
-// A training run's folder (CLI.md "sparseloop train"):
+// A training run's folder (docs/cli.md §4.6):
 //   config.toml      the resolved configuration
 //   metrics.jsonl    one JSON object per logged step (flushed per line)
 //   checkpoints/     step-XXXXXXXX/ and best/ (written atomically)

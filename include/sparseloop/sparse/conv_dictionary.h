@@ -1,4 +1,4 @@
-// The convolutional dictionary operator (DESIGN.md, "CSC layer").
+// The convolutional dictionary operator (docs/design.md §3.2).
 //
 // Dictionary W has Conv2d layout (C codes, M input channels, k, k).
 //   analysis   Dᵀx = conv2d(x, W, stride s, padding p), Hz = ⌊(H + 2p − k)/s⌋ + 1

@@ -1,5 +1,5 @@
 // The Lipschitz constant L = ‖D‖² = λ_max(DᵀD) of the data-term gradient, by
-// power iteration on a code-shaped vector (DESIGN.md: FISTA step η = 1/L),
+// power iteration on a code-shaped vector (docs/design.md §3.6: FISTA step η = factor/L),
 // and the cache through which a layer keeps it current while its dictionary
 // trains.
 #pragma once

@@ -1,5 +1,5 @@
 // Human-readable status lines for long library calls (stderr; stdout stays
-// free for a command's JSON result, docs/cli.md "Common flags").
+// free for a command's JSON result, docs/cli.md §1.4).
 #pragma once
 
 #include <string>

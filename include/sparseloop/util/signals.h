@@ -1,4 +1,4 @@
-// SIGINT/SIGTERM handling for training (CLI.md): the first signal asks the
+// SIGINT/SIGTERM handling for training (docs/cli.md §4.8): the first signal asks the
 // trainer to stop at the next step boundary, write a checkpoint and exit with
 // 128 + signal (130/143); a second one exits at once.
 #pragma once

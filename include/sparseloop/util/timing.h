@@ -15,6 +15,9 @@ std::vector<double> time_runs(const std::function<void()>& fn, int repeats, int 
 
 double median(std::vector<double> v);
 
+/// Milliseconds on the monotonic clock (differences only).
+double now_ms();
+
 /// Peak resident memory of this process so far (VmHWM), in MiB.
 double process_peak_rss_mib();
 

@@ -16,9 +16,9 @@ struct LayerSpec {
   bool enc_bn;  ///< BN after this encoder layer
 };
 
-/// CSC-CTRL Tables 2–5 (k = 4). The 64×64 variant's fourth layer uses p = 1:
-/// with p = 0 an 8×8 input gives 3×3 codes, which the following k4 s1 p0
-/// layer cannot take (DESIGN.md's "p0" for that layer is not realizable).
+/// CSC-CTRL Tables 2–5 (k = 4; docs/design.md §6.1–§6.2). The 64×64 variant's
+/// fourth layer uses p = 1: with p = 0 an 8×8 input gives 3×3 codes, which the
+/// following k4 s1 p0 layer cannot take (docs/design.md §6.2, "Difference").
 std::vector<LayerSpec> csc_ctrl_layers(int64_t channels, int64_t size, int64_t w) {
   if (size == 32)
     return {{channels, w, 2, 1, false},

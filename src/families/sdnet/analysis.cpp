@@ -1,4 +1,4 @@
-// The SDNet family's analysis commands (CLI.md): `eval` (top1, top5, loss),
+// The SDNet family's analysis commands (docs/cli.md §5.3, §5.6, §5.12): `eval` (top1, top5, loss),
 // `robust` (accuracy per corruption level and test-time λ of the stem, with
 // the residual-selected λ; Dai et al. NeurIPS 2022 §4.3) and `report`.
 #include <filesystem>

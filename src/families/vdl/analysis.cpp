@@ -1,5 +1,5 @@
 // Analysis commands for the VDL family (sdl, vdl, sdl-nl, vdl-nl): eval,
-// reconstruct, denoise, atoms, probe, report (CLI.md "Analysis commands").
+// reconstruct, denoise, atoms, probe, report (docs/cli.md §5).
 // Each loads the run (families/vdl/trainer.h), recomputes the data split it
 // needs and writes PNG + JSON into --out (default RUN/<command>).
 #include <ATen/CPUGeneratorImpl.h>

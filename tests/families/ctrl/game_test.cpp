@@ -1,4 +1,4 @@
-// The closed-loop game's gradient routing (DESIGN.md "Closed-loop game"),
+// The closed-loop game's gradient routing (docs/design.md §5.2),
 // checked against independent constructions with untied copies of the model:
 // the gradient a player gives a shared dictionary must equal the sum of the
 // gradients of exactly the uses that player differentiates.

@@ -1,4 +1,4 @@
-// Evaluation and pictures of a trained closed-loop run (docs/cli.md `eval`,
+// Evaluation and pictures of a trained closed-loop run (docs/cli.md §5: `eval`,
 // `reconstruct`, `denoise`, `interpolate`, `pca`, `similarity`, `report`).
 // Each function loads the request's run, works on the test split (or another
 // dataset of the same image size), writes its PNG/JSON files into the

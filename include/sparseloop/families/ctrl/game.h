@@ -1,4 +1,4 @@
-// One round of the closed-loop max-min game (DESIGN.md "Closed-loop game";
+// One round of the closed-loop max-min game (docs/design.md §5;
 // Dai et al., CPAL 2024, §3.2): an ascent step of the encoder player on the
 // objective T(Z, Ẑ), then a descent step of the decoder player, with the
 // shared dictionaries' gradients routed by Strategy 1 or 2.

@@ -1,4 +1,4 @@
-// Closed-loop transcription autoencoders (DESIGN.md "CSC-CTRL architectures").
+// Closed-loop transcription autoencoders (docs/design.md §6).
 //
 // CSC-CTRL (Dai et al., CPAL 2024): the encoder f is a stack of
 // convolutional sparse coding layers (CscConv2d, k = 4) with BN and

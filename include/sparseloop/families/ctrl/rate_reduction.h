@@ -1,6 +1,6 @@
 // Coding rates and the rate reduction ΔR of closed-loop transcription
-// (Dai et al. 2022, "CTRL"; Dai et al. 2024, CSC-CTRL; DESIGN.md "Rate
-// reduction"). Features Z ∈ ℝ^{n×d}, rows ℓ2-normalized, ε² = 0.5:
+// (Dai et al. 2022, "CTRL"; Dai et al. 2024, CSC-CTRL; docs/design.md §4).
+// Features Z ∈ ℝ^{n×d}, rows ℓ2-normalized, ε² = 0.5:
 //   R(Z)   = ½ logdet(I_d + d/(nε²) ZᵀZ)                     (CTRL eq. 1)
 //   R_c(Z) = Σ_j (n_j / 2n) logdet(I_d + d/(n_jε²) Z_jᵀZ_j)
 //   ΔR(Z, Ẑ) = R(Z ∪ Ẑ) − ½(R(Z) + R(Ẑ))

@@ -1,6 +1,6 @@
 // An independent classifier of real images, used to score reconstructions:
 // consistency accuracy = its accuracy on X̂ = g(f(X)) against the true labels
-// (the CSC-CTRL issue's measure of sample-wise alignment). It never sees the
+// (docs/design.md §5.4: the measure of sample-wise alignment). It never sees the
 // autoencoder: it is trained on the real training images only, once per
 // dataset, and cached.
 #pragma once

@@ -1,5 +1,5 @@
-// Closed-loop transcription training for CSC-CTRL and CTRL (DESIGN.md
-// "Closed-loop game"; Dai et al., CPAL 2024, §3; Dai et al., Entropy 2022).
+// Closed-loop transcription training for CSC-CTRL and CTRL (docs/design.md
+// §5; Dai et al., CPAL 2024, §3; Dai et al., Entropy 2022).
 //
 // Per batch X: Z = f(X), X̂ = g(Z), Ẑ = f(X̂), objective T (ΔR(Z, Ẑ), or the
 // class-conditional form). One ascent step of the encoder player on T, then

@@ -1,4 +1,4 @@
-// Analyses of a trained SDNet / ResNet run (docs/cli.md): `eval` (top-1,
+// Analyses of a trained SDNet / ResNet run (docs/cli.md §5.3, §5.6, §5.12): `eval` (top-1,
 // top-5, loss), `robust` (accuracy per corruption level and test-time λ of
 // the stem, with the residual-selected λ; Dai et al., NeurIPS 2022, §4.3)
 // and `report`.

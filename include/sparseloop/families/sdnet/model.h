@@ -1,6 +1,6 @@
 // SDNet: ResNets whose convolutions are convolutional sparse coding layers
 // (Dai, Li, et al., "Revisiting Sparse Convolutional Model for Visual
-// Recognition", NeurIPS 2022; DESIGN.md "SDNet"), and the plain ResNet
+// Recognition", NeurIPS 2022; docs/design.md §7), and the plain ResNet
 // baselines built from the very same blocks.
 //
 //   resnet18/34     every conv a torch::nn::Conv2d
@@ -112,7 +112,7 @@ struct SdnetOptions {
   CscOptions csc = sdnet_csc_options();
 };
 
-/// The options of a named model of CLI.md: sdnet18, sdnet34, sdnet18-all,
+/// The options of a named model (docs/cli.md §4.4): sdnet18, sdnet34, sdnet18-all,
 /// sdnet34-all, resnet18, resnet34 (InputError naming `flag` otherwise).
 SdnetOptions sdnet_options_for(const std::string& model, const std::string& flag = "--model");
 /// True for the names sdnet_options_for accepts.

@@ -93,7 +93,7 @@ struct RobustLevel {
 /// on the same corrupted images, for the comparison the paper draws.
 struct RobustBaseline {
   std::string name;              ///< for tables and legends
-  std::string model;             ///< CLI.md model name
+  std::string model;             ///< model name (docs/cli.md §4.4)
   double clean_accuracy = 0;     ///< percent
   std::vector<double> accuracy;  ///< percent, per level
 };
@@ -109,7 +109,7 @@ struct RobustResult {
   std::vector<RobustLevel> levels;
   std::vector<RobustBaseline> baselines;
 
-  /// CLI.md `sparseloop robust` keys (plus per-λ curves, the fit and
+  /// The keys of `sparseloop robust` (docs/cli.md §5.6) (plus per-λ curves, the fit and
   /// "baselines": [{name, model, clean_accuracy, accuracy per level}]); λ
   /// fields are null for a model without a CSC stem.
   nlohmann::json to_json() const;

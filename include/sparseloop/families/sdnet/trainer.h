@@ -116,7 +116,7 @@ SdnetData load_sdnet_data(const CommonTrainConfig& common, const SdnetConfig& cf
 /// statistics, …; any other name uses no padding and no normalization).
 SdnetData prepare_sdnet_data(DataSplits splits, const std::string& name, const SdnetConfig& cfg);
 
-/// The network of `model` (CLI.md names) for this data and config.
+/// The network of `model` (docs/cli.md §4.4) for this data and config.
 Sdnet build_sdnet(const std::string& model, const SdnetConfig& cfg, int64_t in_channels,
                   int64_t num_classes, int64_t image_size);
 
@@ -141,7 +141,7 @@ ClassifierMetrics evaluate_classifier(Sdnet& model, const SdnetData& data, const
 double sdnet_learning_rate(const SdnetConfig& cfg, int64_t step, int64_t total_steps,
                            int64_t steps_per_epoch);
 
-/// Trains `common.model` on `common.data` (CLI.md `sparseloop train`); writes
+/// Trains `common.model` on `common.data` (docs/cli.md §4); writes
 /// the run folder; returns the loop's summary.
 nlohmann::json train_sdnet(const CommonTrainConfig& common, const SdnetConfig& cfg);
 /// The same on given data (tests, custom datasets).

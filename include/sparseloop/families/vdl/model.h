@@ -2,7 +2,7 @@
 // Decoders using Variance Regularization" (TMLR 2022): decoders, the
 // inference energy and its FISTA minimiser. Conventions are those of the
 // authors' code (kevtimova/deep-sparse), which set the published numbers;
-// see DESIGN.md "VDL" and docs/vdl.md.
+// see docs/design.md §8 and docs/vdl.md.
 //
 // Energy of a batch Y = (y_i) with codes Z = (z_i) ∈ ℝ^{n×l}, P pixels per
 // sample (the paper's inference energy with its variance term; the γ term and

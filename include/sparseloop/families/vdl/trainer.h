@@ -1,7 +1,7 @@
 // Training and evaluation of the VDL family (`sparseloop train --model
 // sdl|vdl|sdl-nl|vdl-nl`): Evtimova & LeCun, "Sparse Coding with Multi-Layer
 // Decoders using Variance Regularization" (TMLR 2022), with the conventions
-// of the authors' code (DESIGN.md "VDL", docs/vdl.md).
+// of the authors' code (docs/design.md §8, docs/vdl.md).
 //
 // Per batch (the authors' main.py): the LISTA encoder predicts codes E(y);
 // FISTA on the VDL energy (families/vdl/model.h), warm-started from E(y), gives
