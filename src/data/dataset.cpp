@@ -42,6 +42,25 @@ ImageDataset ImageDataset::subset(const torch::Tensor& indices) const {
   return out;
 }
 
+namespace {
+
+/// The indices i, in order, whose label passes `take(label)`; every label is
+/// checked against [0, num_classes).
+template <class Take>
+torch::Tensor indices_by_label(const ImageDataset& d, Take take) {
+  auto lab = d.labels.contiguous();
+  const int64_t* l = lab.data_ptr<int64_t>();
+  std::vector<int64_t> idx;
+  for (int64_t i = 0; i < d.size(); ++i) {
+    TORCH_CHECK(l[i] >= 0 && l[i] < d.num_classes, "ImageDataset: label ", l[i], " at ", i,
+                " out of range [0, ", d.num_classes, ")");
+    if (take(l[i])) idx.push_back(i);
+  }
+  return index_tensor(idx);
+}
+
+}  // namespace
+
 ImageDataset ImageDataset::with_classes(const std::vector<int64_t>& classes) const {
   TORCH_CHECK(labelled(), "ImageDataset::with_classes: '", name, "' has no labels");
   std::vector<bool> keep(static_cast<size_t>(std::max<int64_t>(num_classes, 0)), false);
@@ -50,34 +69,17 @@ ImageDataset ImageDataset::with_classes(const std::vector<int64_t>& classes) con
                 " out of range [0, ", num_classes, ")");
     keep[static_cast<size_t>(c)] = true;
   }
-  auto lab = labels.contiguous();
-  const int64_t* l = lab.data_ptr<int64_t>();
-  std::vector<int64_t> idx;
-  for (int64_t i = 0; i < size(); ++i) {
-    TORCH_CHECK(l[i] >= 0 && l[i] < num_classes, "ImageDataset: label ", l[i], " at ", i,
-                " out of range [0, ", num_classes, ")");
-    if (keep[static_cast<size_t>(l[i])]) idx.push_back(i);
-  }
-  return subset(index_tensor(idx));
+  return subset(indices_by_label(*this, [&](int64_t c) { return keep[static_cast<size_t>(c)]; }));
 }
 
 ImageDataset ImageDataset::first_per_class(int64_t n) const {
   TORCH_CHECK(labelled(), "ImageDataset::first_per_class: '", name, "' has no labels");
   TORCH_CHECK(n >= 0, "ImageDataset::first_per_class: n must be >= 0, got ", n);
   std::vector<int64_t> taken(static_cast<size_t>(std::max<int64_t>(num_classes, 0)), 0);
-  auto lab = labels.contiguous();
-  const int64_t* l = lab.data_ptr<int64_t>();
-  std::vector<int64_t> idx;
-  for (int64_t i = 0; i < size(); ++i) {
-    TORCH_CHECK(l[i] >= 0 && l[i] < num_classes, "ImageDataset: label ", l[i], " at ", i,
-                " out of range [0, ", num_classes, ")");
-    auto& t = taken[static_cast<size_t>(l[i])];
-    if (t < n) {
-      ++t;
-      idx.push_back(i);
-    }
-  }
-  return subset(index_tensor(idx));
+  return subset(indices_by_label(*this, [&](int64_t c) {
+    auto& t = taken[static_cast<size_t>(c)];
+    return t < n ? (++t, true) : false;
+  }));
 }
 
 DataSplits split_dataset(const ImageDataset& data, double train_fraction, uint64_t seed) {

@@ -156,25 +156,6 @@ std::vector<std::pair<std::string, torch::Tensor>> resume_to_end(const std::stri
   return tensors_of(*s.net);
 }
 
-/// Saves and restores SIGINT/SIGTERM dispositions and the pending stop request.
-class SignalStateGuard {
- public:
-  SignalStateGuard() {
-    sigaction(SIGINT, nullptr, &old_int_);
-    sigaction(SIGTERM, nullptr, &old_term_);
-    reset_stop_signal();
-  }
-  ~SignalStateGuard() {
-    reset_stop_signal();
-    sigaction(SIGINT, &old_int_, nullptr);
-    sigaction(SIGTERM, &old_term_, nullptr);
-  }
-
- private:
-  struct sigaction old_int_ {};
-  struct sigaction old_term_ {};
-};
-
 }  // namespace
 
 // --time-limit: the step that crosses the limit is the last; the loop then
@@ -223,7 +204,7 @@ TEST(TrainLoop, TimeLimitStopsCleanlyAndResumesExactly) {
 TEST(TrainLoop, SigintCheckpointsTheStepAndThrowsStopRequested130) {
   const Data data;
   const auto reference = uninterrupted(data);
-  SignalStateGuard guard;
+  ts::SignalStateGuard guard;
   install_stop_handlers();
 
   ts::TempDir dir;
@@ -262,7 +243,7 @@ TEST(TrainLoop, SigintCheckpointsTheStepAndThrowsStopRequested130) {
 TEST(TrainLoop, SigtermOnACheckpointStepThrowsStopRequested143) {
   const Data data;
   const auto reference = uninterrupted(data);
-  SignalStateGuard guard;
+  ts::SignalStateGuard guard;
   install_stop_handlers();
 
   ts::TempDir dir;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <filesystem>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -92,6 +93,29 @@ inline std::string tar(const std::vector<std::pair<std::string, std::string>>& f
     out += h + data + std::string((512 - data.size() % 512) % 512, '\0');
   }
   return out + std::string(1024, '\0');
+}
+
+/// An MNIST-format folder of 28×28 "digits" a classifier can learn: class
+/// k = i mod 10 is a bright vertical bar at column 4 + 2k, shifted by one
+/// pixel on every other image of a class, on a background that is 0 or
+/// (with `textured`) a faint pattern that differs between images.
+inline void write_bar_digits(const std::string& dir, uint32_t n_train, uint32_t n_test,
+                             bool textured = false) {
+  auto pixel = [textured](uint32_t i, uint32_t y, uint32_t x) -> uint32_t {
+    const uint32_t k = i % 10, col = 4 + 2 * k + (i / 10) % 2;
+    if ((x == col || x == col + 1) && y > 4 && y < 24) return 250;
+    return textured ? (x * 3 + y * 5 + i) % 17 : 0;
+  };
+  auto labels = [](uint32_t n) {
+    std::vector<uint8_t> l(n);
+    for (uint32_t i = 0; i < n; ++i) l[i] = static_cast<uint8_t>(i % 10);
+    return l;
+  };
+  std::filesystem::create_directories(dir);
+  write_bytes(dir + "/train-images-idx3-ubyte", idx_images(n_train, 28, 28, pixel));
+  write_bytes(dir + "/train-labels-idx1-ubyte", idx_labels(labels(n_train)));
+  write_bytes(dir + "/t10k-images-idx3-ubyte", idx_images(n_test, 28, 28, pixel));
+  write_bytes(dir + "/t10k-labels-idx1-ubyte", idx_labels(labels(n_test)));
 }
 
 }  // namespace sparseloop::test_data

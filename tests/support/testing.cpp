@@ -1,5 +1,6 @@
 #include "support/testing.h"
 
+#include <signal.h>
 #include <sys/wait.h>
 
 #include <cstdlib>
@@ -24,6 +25,7 @@
 #endif
 
 #include "sparseloop/sparseloop.h"
+#include "sparseloop/util/signals.h"
 
 namespace sparseloop::test_support {
 
@@ -108,5 +110,21 @@ CommandResult run_cli(const std::string& args) {
   return r;
 }
 
-}  // namespace sparseloop::test_support
+struct SignalStateGuard::Saved {
+  struct sigaction int_ {};
+  struct sigaction term_ {};
+};
 
+SignalStateGuard::SignalStateGuard() : saved_(std::make_unique<Saved>()) {
+  sigaction(SIGINT, nullptr, &saved_->int_);
+  sigaction(SIGTERM, nullptr, &saved_->term_);
+  reset_stop_signal();
+}
+
+SignalStateGuard::~SignalStateGuard() {
+  reset_stop_signal();
+  sigaction(SIGINT, &saved_->int_, nullptr);
+  sigaction(SIGTERM, &saved_->term_, nullptr);
+}
+
+}  // namespace sparseloop::test_support

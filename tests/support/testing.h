@@ -3,6 +3,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <string>
 
 #include <torch/torch.h>
@@ -56,6 +57,18 @@ std::string expect_input_error(F f) {
   ADD_FAILURE() << "no InputError";
   return "";
 }
+
+/// Saves SIGINT/SIGTERM dispositions and clears the pending stop request;
+/// restores both when destroyed (tests that raise signals at a training loop).
+class SignalStateGuard {
+ public:
+  SignalStateGuard();
+  ~SignalStateGuard();
+
+ private:
+  struct Saved;
+  std::unique_ptr<Saved> saved_;
+};
 
 }  // namespace sparseloop::test_support
 

@@ -17,24 +17,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-/// 28×28 "digits": class k is a bright vertical bar at column 4 + 2k, with a
-/// per-image shift, so a classifier can learn them and two images differ.
-void write_mnist(const std::string& dir, uint32_t n_train, uint32_t n_test) {
-  auto pixel = [](uint32_t i, uint32_t y, uint32_t x) {
-    const uint32_t k = i % 10, col = 4 + 2 * k + (i / 10) % 2;
-    return (x == col || x == col + 1) && y > 4 && y < 24 ? 250 : 0;
-  };
-  auto labels = [](uint32_t n) {
-    std::vector<uint8_t> l(n);
-    for (uint32_t i = 0; i < n; ++i) l[i] = static_cast<uint8_t>(i % 10);
-    return l;
-  };
-  td::write_bytes(dir + "/train-images-idx3-ubyte", td::idx_images(n_train, 28, 28, pixel));
-  td::write_bytes(dir + "/train-labels-idx1-ubyte", td::idx_labels(labels(n_train)));
-  td::write_bytes(dir + "/t10k-images-idx3-ubyte", td::idx_images(n_test, 28, 28, pixel));
-  td::write_bytes(dir + "/t10k-labels-idx1-ubyte", td::idx_labels(labels(n_test)));
-}
-
 nlohmann::json read_json(const std::string& path) {
   std::ifstream in(path);
   return nlohmann::json::parse(in);
@@ -46,7 +28,7 @@ TEST(CtrlCommand, TrainEvalReconstructReportAndResume) {
   ts::TempDir dir;
   const std::string data = dir.file("mnist"), run = dir.file("run");
   fs::create_directories(data);
-  write_mnist(data, 120, 40);
+  td::write_bar_digits(data, 120, 40, false);
   setenv("SPARSELOOP_DATA", dir.path().c_str(), 1);  // the judge's cache goes here
   const std::string common = " --threads 1 --data-dir " + data +
                              " --width 4 --batch-size 20 --val-size 20 --classifier-epochs 1";

@@ -30,15 +30,8 @@
 namespace sparseloop {
 namespace {
 
-struct CtrlAnalysisOptions {
-  std::string checkpoint = "best";  ///< best | final | step-XXXXXXXX
-  std::string data, data_dir;       ///< override the run's dataset (same channels and size)
-  std::string out;                  ///< output folder (created)
-  int64_t batch_size = 256;
-  int64_t limit = 0;                ///< at most this many test images (0: all)
-  torch::Device device = torch::kCPU;
-  uint64_t seed = 0;
-};
+/// A request with `out` resolved to the folder the command writes into.
+struct CtrlAnalysisOptions : AnalysisRequest {};
 
 /// Everything an analysis needs: the model, the data as the model sees it,
 /// and (for labelled data) the independent classifier.
@@ -521,13 +514,7 @@ namespace {
 
 CtrlAnalysisOptions options_from(const AnalysisRequest& a, const std::string& command) {
   CtrlAnalysisOptions o;
-  o.device = a.device;
-  o.checkpoint = a.checkpoint;
-  o.data = a.data;
-  o.data_dir = a.data_dir;
-  o.batch_size = a.batch_size;
-  o.limit = a.limit;
-  o.seed = a.seed;
+  static_cast<AnalysisRequest&>(o) = a;
   o.out = command == "eval" || command == "report" ? a.out : a.output_dir(command);
   return o;
 }

@@ -25,25 +25,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-/// 28×28 MNIST-format "digits": class k is a bright bar at column 4 + 2k,
-/// shifted by one pixel on every other image of a class.
-void write_tiny_mnist(const std::string& dir, uint32_t n_train, uint32_t n_test) {
-  auto pixel = [](uint32_t i, uint32_t y, uint32_t x) {
-    const uint32_t k = i % 10, col = 4 + 2 * k + (i / 10) % 2;
-    return (x == col || x == col + 1) && y > 4 && y < 24 ? 250 : (x * 3 + y * 5 + i) % 17;
-  };
-  auto labels = [](uint32_t n) {
-    std::vector<uint8_t> l(n);
-    for (uint32_t i = 0; i < n; ++i) l[i] = static_cast<uint8_t>(i % 10);
-    return l;
-  };
-  fs::create_directories(dir);
-  td::write_bytes(dir + "/train-images-idx3-ubyte", td::idx_images(n_train, 28, 28, pixel));
-  td::write_bytes(dir + "/train-labels-idx1-ubyte", td::idx_labels(labels(n_train)));
-  td::write_bytes(dir + "/t10k-images-idx3-ubyte", td::idx_images(n_test, 28, 28, pixel));
-  td::write_bytes(dir + "/t10k-labels-idx1-ubyte", td::idx_labels(labels(n_test)));
-}
-
 /// Sets an environment variable for the lifetime of the object.
 class ScopedEnv {
  public:
@@ -58,30 +39,11 @@ class ScopedEnv {
   std::optional<std::string> old_;
 };
 
-/// Saves and restores SIGINT/SIGTERM dispositions and the pending stop request.
-class SignalStateGuard {
- public:
-  SignalStateGuard() {
-    sigaction(SIGINT, nullptr, &old_int_);
-    sigaction(SIGTERM, nullptr, &old_term_);
-    reset_stop_signal();
-  }
-  ~SignalStateGuard() {
-    reset_stop_signal();
-    sigaction(SIGINT, &old_int_, nullptr);
-    sigaction(SIGTERM, &old_term_, nullptr);
-  }
-
- private:
-  struct sigaction old_int_ {};
-  struct sigaction old_term_ {};
-};
-
 struct CtrlRunSetup {
   ts::TempDir dir;
   ScopedEnv data_root{"SPARSELOOP_DATA", dir.path()};  // the judge's cache goes here
   std::string data = dir.file("mnist");
-  CtrlRunSetup() { write_tiny_mnist(data, 80, 20); }
+  CtrlRunSetup() { td::write_bar_digits(data, 80, 20, true); }
 
   CommonTrainConfig common(const std::string& run, int64_t max_steps) const {
     CommonTrainConfig c;
@@ -163,7 +125,7 @@ TEST(CtrlTrainer, ResumeIsExactAfterMaxStepsSigintAndTimeLimit) {
   // Stopped by SIGINT (pending before the first step: the loop stops after
   // step 1 and checkpoints it without validating), resumed.
   {
-    SignalStateGuard guard;
+    ts::SignalStateGuard guard;
     install_stop_handlers();
     std::raise(SIGINT);
     int code = 0;
