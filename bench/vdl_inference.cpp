@@ -5,8 +5,8 @@
 #include <cmath>
 #include <vector>
 
-#include "sparseloop/families/vdl/variance_hinge.h"
 #include "sparseloop/families/vdl/model.h"
+#include "sparseloop/families/vdl/variance_hinge.h"
 #include "sparseloop/util/compat.h"
 #include "sparseloop/util/timing.h"
 

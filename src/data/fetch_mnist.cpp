@@ -7,11 +7,11 @@
 
 #include "sparseloop/data/fetch.h"
 #include "sparseloop/data/mnist.h"
-#include "sparseloop/util/random.h"
 #include "sparseloop/util/error.h"
 #include "sparseloop/util/fs.h"
 #include "sparseloop/util/gzip.h"
 #include "sparseloop/util/process.h"
+#include "sparseloop/util/random.h"
 #include "sparseloop/util/tar.h"
 #include "sparseloop/util/temp_dir.h"
 

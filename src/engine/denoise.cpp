@@ -3,7 +3,6 @@
 #include <cmath>
 #include <sstream>
 
-#include "sparseloop/util/random.h"
 #include "sparseloop/io/png.h"
 #include "sparseloop/metrics/image_quality.h"
 #include "sparseloop/plot/image_grid.h"
@@ -12,6 +11,7 @@
 #include "sparseloop/util/error.h"
 #include "sparseloop/util/fs.h"
 #include "sparseloop/util/log.h"
+#include "sparseloop/util/random.h"
 
 namespace sparseloop {
 namespace {

@@ -12,9 +12,9 @@
 #include "support/data_files.h"
 #include "sparseloop/data/fetch.h"
 #include "sparseloop/data/mnist.h"
-#include "sparseloop/util/random.h"
 #include "sparseloop/util/error.h"
 #include "sparseloop/util/fs.h"
+#include "sparseloop/util/random.h"
 #include "support/testing.h"
 
 using namespace sparseloop;

@@ -1,7 +1,7 @@
 #include <gtest/gtest.h>
 
-#include "sparseloop/util/random.h"
 #include "sparseloop/data/transforms.h"
+#include "sparseloop/util/random.h"
 
 using namespace sparseloop;
 

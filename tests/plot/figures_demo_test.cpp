@@ -8,10 +8,10 @@
 #include <cstdlib>
 #include <random>
 
-#include "sparseloop/plot/canvas.h"
-#include "sparseloop/plot/plot.h"
 #include "sparseloop/io/png.h"
+#include "sparseloop/plot/canvas.h"
 #include "sparseloop/plot/image_grid.h"
+#include "sparseloop/plot/plot.h"
 #include "sparseloop/plot/report.h"
 #include "sparseloop/util/fs.h"
 #include "support/testing.h"

@@ -4,9 +4,9 @@
 
 #include <filesystem>
 
+#include "sparseloop/io/png.h"
 #include "sparseloop/plot/base64.h"
 #include "sparseloop/plot/canvas.h"
-#include "sparseloop/io/png.h"
 #include "sparseloop/util/error.h"
 #include "sparseloop/util/fs.h"
 #include "support/testing.h"

@@ -10,9 +10,9 @@
 #include <fstream>
 
 #include "support/data_files.h"
-#include "sparseloop/io/safetensors.h"
 #include "sparseloop/engine/run_dir.h"
 #include "sparseloop/families/vdl/trainer.h"
+#include "sparseloop/io/safetensors.h"
 #include "sparseloop/util/error.h"
 #include "support/testing.h"
 

@@ -7,8 +7,8 @@
 #include "sparseloop/data/mnist.h"
 #include "sparseloop/data/sampler.h"
 #include "sparseloop/data/transforms.h"
-#include "sparseloop/io/safetensors.h"
 #include "sparseloop/engine/checkpoint.h"
+#include "sparseloop/io/safetensors.h"
 #include "sparseloop/util/fs.h"
 
 namespace sparseloop {

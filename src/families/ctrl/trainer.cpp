@@ -4,14 +4,14 @@
 
 #include "sparseloop/data/registry.h"
 #include "sparseloop/data/transforms.h"
-#include "sparseloop/metrics/image_quality.h"
 #include "sparseloop/engine/checkpoint.h"
-#include "sparseloop/families/ctrl/analysis.h"
-#include "sparseloop/families/ctrl/game.h"
 #include "sparseloop/engine/loop.h"
-#include "sparseloop/families/ctrl/reference_classifier.h"
 #include "sparseloop/engine/run.h"
 #include "sparseloop/engine/run_dir.h"
+#include "sparseloop/families/ctrl/analysis.h"
+#include "sparseloop/families/ctrl/game.h"
+#include "sparseloop/families/ctrl/reference_classifier.h"
+#include "sparseloop/metrics/image_quality.h"
 #include "sparseloop/util/error.h"
 #include "sparseloop/util/fs.h"
 

@@ -7,18 +7,18 @@
 
 #include "sparseloop/data/cifar.h"
 #include "sparseloop/data/corruptions.h"
-#include "sparseloop/util/random.h"
 #include "sparseloop/engine/family.h"
-#include "sparseloop/families/sdnet/analysis.h"
 #include "sparseloop/engine/run_dir.h"
+#include "sparseloop/families/sdnet/analysis.h"
 #include "sparseloop/families/sdnet/report.h"
-#include "sparseloop/io/png.h"
-#include "sparseloop/plot/image_grid.h"
 #include "sparseloop/families/sdnet/robust.h"
 #include "sparseloop/families/sdnet/trainer.h"
+#include "sparseloop/io/png.h"
+#include "sparseloop/plot/image_grid.h"
 #include "sparseloop/util/error.h"
 #include "sparseloop/util/fs.h"
 #include "sparseloop/util/log.h"
+#include "sparseloop/util/random.h"
 
 namespace sparseloop {
 namespace {

@@ -5,11 +5,11 @@
 #include <filesystem>
 #include <sstream>
 
-#include "sparseloop/plot/plot.h"
-#include "sparseloop/plot/report.h"
 #include "sparseloop/engine/config.h"
 #include "sparseloop/engine/run_dir.h"
 #include "sparseloop/engine/run_report.h"
+#include "sparseloop/plot/plot.h"
+#include "sparseloop/plot/report.h"
 #include "sparseloop/util/error.h"
 #include "sparseloop/util/fs.h"
 

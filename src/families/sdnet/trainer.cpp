@@ -3,7 +3,6 @@
 #include <cmath>
 #include <sstream>
 
-#include "sparseloop/util/random.h"
 #include "sparseloop/data/registry.h"
 #include "sparseloop/data/transforms.h"
 #include "sparseloop/engine/batch_norm.h"
@@ -14,6 +13,7 @@
 #include "sparseloop/families/sdnet/report.h"
 #include "sparseloop/util/error.h"
 #include "sparseloop/util/fs.h"
+#include "sparseloop/util/random.h"
 
 namespace sparseloop {
 namespace {

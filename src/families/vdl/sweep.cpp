@@ -5,9 +5,9 @@
 #include <iomanip>
 #include <sstream>
 
-#include "sparseloop/plot/plot.h"
 #include "sparseloop/engine/config.h"
 #include "sparseloop/families/vdl/trainer.h"
+#include "sparseloop/plot/plot.h"
 #include "sparseloop/util/error.h"
 #include "sparseloop/util/fs.h"
 #include "sparseloop/util/log.h"

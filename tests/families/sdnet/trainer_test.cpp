@@ -7,8 +7,8 @@
 #include <cmath>
 #include <filesystem>
 
-#include "sparseloop/io/safetensors.h"
 #include "sparseloop/engine/run_dir.h"
+#include "sparseloop/io/safetensors.h"
 #include "sparseloop/util/error.h"
 #include "sparseloop/util/fs.h"
 #include "support/testing.h"

@@ -9,8 +9,8 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
-#include "sparseloop/families/ctrl/rate_reduction.h"
 #include "sparseloop/families/ctrl/model.h"
+#include "sparseloop/families/ctrl/rate_reduction.h"
 
 namespace sparseloop {
 

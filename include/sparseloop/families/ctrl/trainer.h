@@ -18,9 +18,9 @@
 #include <torch/torch.h>
 
 #include "sparseloop/data/dataset.h"
-#include "sparseloop/families/ctrl/rate_reduction.h"
-#include "sparseloop/families/ctrl/model.h"
 #include "sparseloop/engine/config.h"
+#include "sparseloop/families/ctrl/model.h"
+#include "sparseloop/families/ctrl/rate_reduction.h"
 
 namespace sparseloop {
 

@@ -22,8 +22,8 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
-#include "sparseloop/plot/plot.h"
 #include "sparseloop/families/sdnet/model.h"
+#include "sparseloop/plot/plot.h"
 
 namespace sparseloop {
 

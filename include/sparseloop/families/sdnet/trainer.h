@@ -13,8 +13,8 @@
 #include <torch/torch.h>
 
 #include "sparseloop/data/dataset.h"
-#include "sparseloop/families/sdnet/model.h"
 #include "sparseloop/engine/config.h"
+#include "sparseloop/families/sdnet/model.h"
 
 namespace sparseloop {
 

@@ -17,8 +17,8 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
-#include "sparseloop/families/vdl/model.h"
 #include "sparseloop/engine/config.h"
+#include "sparseloop/families/vdl/model.h"
 
 namespace sparseloop {
 
