@@ -60,6 +60,7 @@ ProximalGradientResult full_batch(const SmoothPart& f, const Prox& g,
   MomentumSchedule momentum{o.momentum()};
   torch::Tensor z = z0;  // current iterate z_k (undefined: 0)
   torch::Tensor y = z0;  // extrapolated point
+  torch::Tensor diff;    // z_{k+1} − z_k
   torch::Tensor stopped, stopped_b, sample_steps;  // (B,), (B, 1, …), (B,)
   bool any_stopped = false;
   int64_t k = 0;
@@ -82,7 +83,13 @@ ProximalGradientResult full_batch(const SmoothPart& f, const Prox& g,
       sample_steps = torch::zeros({v.size(0)}, v.options().dtype(torch::kLong));
     }
     if (!authors && any_stopped) v = torch::where(stopped_b, z, v);  // frozen codes stay
-    torch::Tensor diff = v - z;  // z_{k+1} − z_k
+    // z_{k+1} − z_k, into a buffer reused across iterations when no graph is recorded.
+    if (inplace) {
+      if (!diff.defined() || !diff.sizes().equals(v.sizes())) diff = torch::empty_like(v);
+      at::sub_out(diff, v, z);
+    } else {
+      diff = v - z;
+    }
     if (check_stop) {
       auto change = sample_norm(diff);  // (B,)
       auto base = sample_norm(z);       // (B,)
@@ -99,13 +106,7 @@ ProximalGradientResult full_batch(const SmoothPart& f, const Prox& g,
     }
     z = v;
     const double c = momentum.next();
-    if (c == 0.0) {
-      y = z;
-    } else if (inplace) {
-      y = torch::add(z, diff.mul_(c));
-    } else {
-      y = z + c * diff;
-    }
+    y = c == 0.0 ? z : torch::add(z, diff, c);  // one pass: z + c·diff
     if (check_stop) {
       const int64_t n_stopped = stopped.sum().item<int64_t>();
       any_stopped = n_stopped > 0;
