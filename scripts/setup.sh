@@ -6,7 +6,8 @@ set -euo pipefail
 
 PACKAGES=(
   build-essential cmake ninja-build pkg-config
-  libtorch-dev            # LibTorch 1.13 (CPU): tensors, autograd, conv, optim
+  libtorch-dev            # LibTorch 1.13 (CPU): tensors, autograd, conv, optim, c10d
+  libgloo-dev             # headers of c10d's Gloo backend (its library comes with LibTorch)
   libopenblas0-openmp     # LibTorch's BLAS/LAPACK: Debian's default is the netlib reference
                           # BLAS (≈ 3.7 GFLOP/s matmul here); OpenBLAS takes over the
                           # libblas.so.3 alternative (≈ 43 GFLOP/s per core)

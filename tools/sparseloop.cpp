@@ -1,6 +1,7 @@
 // sparseloop: sparse-coding networks from one binary. Thin: parse → validate
 // → call the library. Exit codes (docs/cli.md §1.5): 0 success, 2 bad usage or input
 // (one line naming the flag or file), 1 any other failure.
+#include <cstdlib>
 #include <iostream>
 
 #include <malloc.h>
@@ -15,6 +16,14 @@ using namespace sparseloop;
 namespace {
 
 std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
+
+/// "error: ", or "error (rank R): " in a rank of a distributed run.
+std::string error_prefix() {
+  const char* rank = std::getenv("RANK");
+  const char* size = std::getenv("WORLD_SIZE");
+  if (rank && size && std::string(size) != "1") return std::string("error (rank ") + rank + "): ";
+  return "error: ";
+}
 
 int run(int argc, char** argv) {
   CLI::App app{"sparseloop: sparse-coding networks (CSC-CTRL, SDNet, VDL) on LibTorch"};
@@ -67,16 +76,16 @@ int main(int argc, char** argv) {
   try {
     return run(argc, argv);
   } catch (const InputError& e) {
-    std::cerr << "error: " << first_line(e.what()) << std::endl;
+    std::cerr << error_prefix() << first_line(e.what()) << std::endl;
     return 2;
   } catch (const NumericalError& e) {
-    std::cerr << "error: " << first_line(e.what()) << std::endl;
+    std::cerr << error_prefix() << first_line(e.what()) << std::endl;
     return 1;
   } catch (const c10::Error& e) {
-    std::cerr << "error: " << first_line(e.what_without_backtrace()) << std::endl;
+    std::cerr << error_prefix() << first_line(e.what_without_backtrace()) << std::endl;
     return 1;
   } catch (const std::exception& e) {
-    std::cerr << "error: " << first_line(e.what()) << std::endl;
+    std::cerr << error_prefix() << first_line(e.what()) << std::endl;
     return 1;
   }
 }

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "sparseloop/engine/distributed.h"
+#include "sparseloop/util/distributed.h"
 #include "sparseloop/util/fs.h"
 
 namespace sparseloop {
@@ -179,7 +181,35 @@ nlohmann::json train(const ConfigValues& explicit_values) {
   require(static_cast<bool>(family.train),
           "--model " + common.model + ": training for the " + family.title +
               " family is not available in this build");
-  return family.train(common, family_values, tv.source);
+  try {
+    return family.train(common, family_values, tv.source);
+  } catch (const c10::Error& e) {
+    if (!distributed()) throw;
+    const std::string what = e.what_without_backtrace();
+    const std::string context = world().failure_context();
+    throw std::runtime_error("rank " + std::to_string(world().rank()) +
+                             ": a collective failed (" + what.substr(0, what.find('\n')) + ")" +
+                             (context.empty() ? "" : "; " + context) +
+                             "; another rank died or hangs, the last checkpoint stays valid");
+  }
+}
+
+int train_or_launch(const ConfigValues& explicit_values, const std::vector<std::string>& argv,
+                    nlohmann::json& summary) {
+  TrainValues tv = resolve_train_values(explicit_values);
+  CommonTrainConfig common;
+  ValuesReader reader(tv.values, tv.source);
+  common.visit(reader);
+  require(common.nproc >= 1, "--nproc must be >= 1");
+  if (common.nproc > 1 && !launch_environment().present) {
+    DistributedOptions d;
+    d.backend = common.backend;
+    d.timeout = common.dist_timeout;
+    d.init = common.dist_init;
+    return launch_local_ranks(argv, static_cast<int>(common.nproc), d);
+  }
+  summary = train(explicit_values);
+  return 0;
 }
 
 }  // namespace sparseloop

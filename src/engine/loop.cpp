@@ -8,6 +8,12 @@
 #include "sparseloop/util/compat.h"
 #include "sparseloop/util/error.h"
 #include "sparseloop/util/signals.h"
+#include "sparseloop/util/distributed.h"
+#include "sparseloop/engine/distributed.h"
+#include "sparseloop/engine/gradient_sync.h"
+
+#include <csignal>
+#include <cstdlib>
 
 namespace sparseloop {
 
@@ -30,6 +36,29 @@ std::string short_metrics(const nlohmann::json& m, const std::vector<std::string
   return s.str();
 }
 
+/// Why the loop stops after this step, agreed by every rank: a signal any rank
+/// received (SIGINT before SIGTERM), or a time limit any rank reached. Ranks
+/// see signals and clocks at different moments; they must stop at the same step.
+struct Stop {
+  int signal = 0;
+  bool time_up = false;
+};
+
+Stop agree_on_stop(int signal, bool time_up) {
+  if (!distributed()) return {signal, time_up};
+  auto flags = torch::tensor({signal == SIGINT ? 1.0 : 0.0, signal == SIGTERM ? 1.0 : 0.0,
+                              signal != 0 && signal != SIGINT && signal != SIGTERM ? 1.0 : 0.0,
+                              time_up ? 1.0 : 0.0},
+                             torch::kDouble);
+  world().allreduce_sum(flags);
+  Stop s;
+  if (flags[0].item<double>() > 0) s.signal = SIGINT;
+  else if (flags[1].item<double>() > 0) s.signal = SIGTERM;
+  else if (flags[2].item<double>() > 0) s.signal = signal ? signal : SIGTERM;
+  s.time_up = flags[3].item<double>() > 0;
+  return s;
+}
+
 }  // namespace
 
 LoopSpec loop_spec_from(const CommonTrainConfig& c) {
@@ -48,10 +77,22 @@ LoopSpec loop_spec_from(const CommonTrainConfig& c) {
 
 torch::Device apply_runtime(const CommonTrainConfig& c) {
   int threads = static_cast<int>(c.threads);
-  if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (threads <= 0) {
+    // All cores, shared by the ranks that run on this machine.
+    const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    const char* local = std::getenv("LOCAL_WORLD_SIZE");
+    const int ranks_here = local ? std::max(1, std::atoi(local)) : 1;
+    threads = std::max(1, cores / ranks_here);
+  }
   torch::set_num_threads(threads);
   torch::manual_seed(c.seed);
-  return resolve_device(c.device);
+  torch::Device device = resolve_device(c.device);
+  DistributedOptions d;
+  d.backend = c.backend;
+  d.timeout = c.dist_timeout;
+  d.init = c.dist_init;
+  join_world(d, device);
+  return device;
 }
 
 TrainLoop::TrainLoop(RunDir& run, CheckpointParts parts, LoopSpec spec)
@@ -69,7 +110,8 @@ TrainLoop::TrainLoop(RunDir& run, CheckpointParts parts, LoopSpec spec)
 }
 
 void TrainLoop::checkpoint(const std::string& name) {
-  save_checkpoint(run_.checkpoints(), name, parts_, state_);
+  // Every rank holds the same state; rank 0 alone writes it.
+  if (world().root()) save_checkpoint(run_.checkpoints(), name, parts_, state_);
 }
 
 bool TrainLoop::resume() {
@@ -91,7 +133,7 @@ nlohmann::json TrainLoop::do_validate(const ValidateFn& validate) {
   record["epoch"] = state_.epoch;
   record["split"] = "val";
   run_.log(record);
-  write_training_curves(run_.path(), spec_.curves);
+  if (world().root()) write_training_curves(run_.path(), spec_.curves);
   if (m.contains(spec_.metric) && m[spec_.metric].is_number()) {
     const double v = m[spec_.metric].get<double>();
     const bool better = state_.best_step < 0 || (spec_.maximize ? v > state_.best_metric
@@ -112,6 +154,9 @@ nlohmann::json TrainLoop::run(const StepFn& step, const ValidateFn& validate) {
   const auto start = std::chrono::steady_clock::now();
   int64_t since_checkpoint = 0;
   bool stopped_by_time = false;
+  // Every rank starts from rank 0's weights (the same seed gives the same
+  // initialization, but nothing else guarantees it).
+  broadcast_module(*parts_.model);
   while (state_.step < total_steps_) {
     if (state_.batch >= per_epoch) {
       state_.batch = 0;
@@ -143,21 +188,24 @@ nlohmann::json TrainLoop::run(const StepFn& step, const ValidateFn& validate) {
                                    : at_eval;
     if (at_checkpoint) {
       checkpoint(step_name(state_.step));
-      prune_checkpoints(run_.checkpoints(), spec_.keep_checkpoints);
+      if (world().root()) prune_checkpoints(run_.checkpoints(), spec_.keep_checkpoints);
       since_checkpoint = 0;
     }
+    world().report_step(state_.step);
     std::string line = short_metrics(metrics, spec_.progress_keys);
     const std::string val = short_metrics(last_validation_, spec_.progress_keys);
     if (!val.empty()) line += (line.empty() ? "" : " | ") + std::string("val ") + val;
     progress.update(state_.step, indices.numel(), line);
-    if (const int sig = stop_signal()) {
-      if (since_checkpoint > 0) checkpoint(step_name(state_.step));
-      progress.finish("interrupted at step " + std::to_string(state_.step));
-      throw StopRequested(sig);
-    }
     const double elapsed =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    if (spec_.time_limit > 0 && elapsed >= spec_.time_limit && state_.step < total_steps_) {
+    const Stop stop = agree_on_stop(stop_signal(),
+                                    spec_.time_limit > 0 && elapsed >= spec_.time_limit);
+    if (stop.signal) {
+      if (since_checkpoint > 0) checkpoint(step_name(state_.step));
+      progress.finish("interrupted at step " + std::to_string(state_.step));
+      throw StopRequested(stop.signal);
+    }
+    if (stop.time_up && state_.step < total_steps_) {
       stopped_by_time = true;
       if (!at_eval) do_validate(validate);
       if (since_checkpoint > 0) checkpoint(step_name(state_.step));

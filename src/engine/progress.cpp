@@ -1,5 +1,7 @@
 #include "sparseloop/engine/progress.h"
 
+#include "sparseloop/util/distributed.h"
+
 #include <unistd.h>
 
 #include <cmath>
@@ -63,6 +65,7 @@ void Progress::update(int64_t step, int64_t items, const std::string& metrics) {
   }
   line = buf;
   if (!metrics.empty()) line += " | " + metrics;
+  if (!world().root()) return;  // one progress line for N ranks
   if (tty_)
     std::cerr << "\r\033[K" << line << std::flush;
   else
@@ -70,6 +73,7 @@ void Progress::update(int64_t step, int64_t items, const std::string& metrics) {
 }
 
 void Progress::finish(const std::string& summary) {
+  if (!world().root()) return;
   if (tty_) std::cerr << "\r\033[K";
   std::cerr << label_ << " done in " << format_duration(elapsed());
   if (items_ > 0) std::cerr << " (" << static_cast<long long>(rate()) << " " << unit_ << "/s)";

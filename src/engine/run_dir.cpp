@@ -3,6 +3,7 @@
 #include <chrono>
 #include <filesystem>
 
+#include "sparseloop/util/distributed.h"
 #include "sparseloop/util/error.h"
 #include "sparseloop/util/fs.h"
 
@@ -25,6 +26,9 @@ RunDir::RunDir(std::string path, bool resume) : path_(std::move(path)), start_(n
     throw InputError("--out " + path_ +
                      ": already holds a run with checkpoints; use --resume to continue it or "
                      "choose another --out");
+  // Rank 0 alone writes the run folder; the other ranks of a distributed run
+  // read it (checkpoints on --resume) and write nothing.
+  if (!world().root()) return;
   make_dirs(path_);
   make_dirs(checkpoints());
   metrics_.open(file("metrics.jsonl"), std::ios::app);
@@ -32,16 +36,18 @@ RunDir::RunDir(std::string path, bool resume) : path_(std::move(path)), start_(n
 }
 
 void RunDir::write_config(const std::string& toml) const {
-  write_file_atomic(file("config.toml"), toml);
+  if (world().root()) write_file_atomic(file("config.toml"), toml);
 }
 
 void RunDir::log(nlohmann::json record) {
+  if (!world().root()) return;
   record["time"] = now_seconds() - start_;
   metrics_ << record.dump() << "\n";
   metrics_.flush();
 }
 
 void RunDir::truncate_metrics_after(int64_t step) {
+  if (!world().root()) return;
   metrics_.close();
   std::string kept;
   for (const auto& r : read_metrics(path_))
@@ -52,6 +58,7 @@ void RunDir::truncate_metrics_after(int64_t step) {
 }
 
 void RunDir::write_json(const std::string& name, const nlohmann::json& value) const {
+  if (!world().root()) return;
   write_file_atomic(file(name), value.dump(2) + "\n");
 }
 

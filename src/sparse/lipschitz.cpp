@@ -3,6 +3,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <cmath>
 
+#include "sparseloop/util/distributed.h"
 #include "sparseloop/util/error.h"
 
 namespace sparseloop {
@@ -98,6 +99,11 @@ double LipschitzCache::refresh(const SparseOperator& op, const torch::Tensor& di
     vector_.resize_(code_shape);
     vector_.copy_(v);
     lipschitz_.fill_(r.lipschitz);
+    // Data-parallel ranks hold the same dictionary, but a GPU's power
+    // iteration need not round the same way twice: rank 0's L is every
+    // rank's, so the ranks unroll the same FISTA (the refresh decision above
+    // reads the dictionary alone, so every rank gets here together).
+    if (distributed()) world().broadcast(lipschitz_, 0);
     dictionary_.resize_(dictionary.sizes());
     dictionary_.copy_(dictionary);
   }

@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "sparseloop/util/distributed.h"
+
 namespace sparseloop {
 
 torch::Tensor SmoothPart::step_from(const torch::Tensor& y, double step) const {
@@ -108,9 +110,18 @@ ProximalGradientResult full_batch(const SmoothPart& f, const Prox& g,
     const double c = momentum.next();
     y = c == 0.0 ? z : torch::add(z, diff, c);  // one pass: z + c·diff
     if (check_stop) {
-      const int64_t n_stopped = stopped.sum().item<int64_t>();
+      int64_t n_stopped = stopped.sum().item<int64_t>();
+      int64_t n_samples = z.size(0);
       any_stopped = n_stopped > 0;
-      if (n_stopped == z.size(0)) {
+      if (f.global_batch && distributed()) {
+        // Every rank iterates until the global batch has stopped.
+        auto counts = torch::tensor({static_cast<double>(n_stopped), static_cast<double>(n_samples)},
+                                    torch::kDouble);
+        world().allreduce_sum(counts);
+        n_stopped = static_cast<int64_t>(counts[0].item<double>());
+        n_samples = static_cast<int64_t>(counts[1].item<double>());
+      }
+      if (n_stopped == n_samples) {
         ++k;
         break;
       }

@@ -2,8 +2,12 @@
 
 #include <iostream>
 
+#include "sparseloop/util/distributed.h"
+
 namespace sparseloop {
 
-void say(const std::string& line) { std::cerr << line << std::endl; }
+void say(const std::string& line) {
+  if (world().root()) std::cerr << line << std::endl;  // one voice for N ranks
+}
 
 }  // namespace sparseloop

@@ -9,6 +9,7 @@
 
 #include "commands.h"
 #include "sparseloop/engine/family.h"
+#include "sparseloop/util/distributed.h"
 #include "sparseloop/util/error.h"
 #include "sparseloop/util/signals.h"
 
@@ -21,6 +22,7 @@ struct TrainFlags {
   bool list_presets = false;
   const Family* family = nullptr;  ///< the family the flags were registered for
   CLI::App* app = nullptr;
+  std::vector<std::string> argv;   ///< the command line, for --nproc's ranks
 };
 
 void print_presets() {
@@ -105,7 +107,7 @@ int run_train(TrainFlags& f) {
   install_stop_handlers();
   nlohmann::json result;
   try {
-    result = train(explicit_values);
+    if (const int code = train_or_launch(explicit_values, f.argv, result)) return code;
   } catch (const StopRequested& stop) {
     // --out may have come from a --config file rather than the command line.
     const auto resolved = resolve_train_values(explicit_values).values;
@@ -114,7 +116,7 @@ int run_train(TrainFlags& f) {
         (out == resolved.end() ? std::string("RUN_DIR") : out->second) + " --resume");
     return stop.code();
   }
-  if (want_json) std::cout << result.dump() << std::endl;
+  if (want_json && !result.is_null() && world().root()) std::cout << result.dump() << std::endl;
   return 0;
 }
 
@@ -126,6 +128,7 @@ void register_train(CLI::App& app, std::vector<Command>& commands,
   auto* cmd = add_command(app, commands, "train", "Train a model (see --list-presets)",
                           [f] { return run_train(*f); });
   f->app = cmd;
+  f->argv = args;
   cmd->allow_extras();
   const bool for_train = !args.empty() && args.front() == "train";
   ConfigValues known = for_train ? scan_family_keys(args) : ConfigValues{};

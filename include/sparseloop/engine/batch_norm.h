@@ -14,10 +14,42 @@
 
 namespace sparseloop {
 
+/// BatchNorm2d whose training-mode statistics are those of the global batch
+/// when training runs on several processes (util/distributed.h): mean and
+/// variance summed over the ranks, in two passes, differentiably, so that N
+/// ranks normalize exactly as one process that sees the whole batch. The
+/// LibTorch C++ frontend has no SyncBatchNorm (ATen's gather kernels are
+/// CUDA-only). Parameters and buffers are BatchNorm2d's, under its names;
+/// with one process, in evaluation, or inside a LocalScope
+/// (util/distributed.h) it *is* BatchNorm2d.
+///
+/// A module of its own rather than a subclass of BatchNorm2dImpl: Debian's
+/// LibTorch 1.13 does not export BatchNormImplBase's pretty_print, which a
+/// derived vtable references. recalibrate_batch_norm handles both kinds.
+class SyncBatchNorm2dImpl : public torch::nn::Cloneable<SyncBatchNorm2dImpl> {
+ public:
+  explicit SyncBatchNorm2dImpl(int64_t num_features)
+      : SyncBatchNorm2dImpl(torch::nn::BatchNormOptions(num_features)) {}
+  explicit SyncBatchNorm2dImpl(const torch::nn::BatchNormOptions& options);
+  void reset() override;
+  void reset_running_stats();
+  void pretty_print(std::ostream& stream) const override;
+  /// (B, C, H, W) → (B, C, H, W).
+  torch::Tensor forward(const torch::Tensor& input);
+
+  torch::nn::BatchNormOptions options;
+  torch::Tensor weight, bias;                                   // (C,) when affine
+  torch::Tensor running_mean, running_var, num_batches_tracked;  // (C,), (C,), ()
+};
+TORCH_MODULE(SyncBatchNorm2d);
+
+
 /// Resets every BatchNorm (1-d and 2-d) of `model` and re-estimates its
 /// running mean and variance as the plain average over `forward(batch)` for
 /// each of `batches`, run in training mode without gradients; the momentum
 /// and the module's mode are restored afterwards. Parameters are unchanged.
+/// Every rank of a distributed run passes the same batches and gets the same
+/// statistics (a LocalScope).
 void recalibrate_batch_norm(torch::nn::Module& model, const std::vector<torch::Tensor>& batches,
                             const std::function<void(const torch::Tensor&)>& forward);
 

@@ -36,6 +36,11 @@ struct CommonTrainConfig {
   int64_t checkpoint_every = 0;   ///< steps between checkpoints (0: each validation)
   int64_t keep_checkpoints = 2;   ///< newest checkpoints kept (plus the best)
   double time_limit = 0;          ///< seconds of training, then stop cleanly (0: none)
+  // Data-parallel training (engine/distributed.h).
+  int64_t nproc = 1;              ///< local ranks to start (the launcher's environment wins)
+  std::string backend = "auto";   ///< gloo | nccl | auto
+  double dist_timeout = 300;      ///< seconds a rank waits for the others
+  std::string dist_init;          ///< "" (MASTER_ADDR/PORT) or file:///shared/path
 
   template <class V>
   void visit(V& v) {
@@ -57,6 +62,15 @@ struct CommonTrainConfig {
     v("checkpoint-every", checkpoint_every, "steps between checkpoints (0: at each validation)");
     v("keep-checkpoints", keep_checkpoints, "newest checkpoints to keep (the best is kept too)");
     v("time-limit", time_limit, "stop cleanly after this many seconds of training (0: none)");
+    v("nproc", nproc,
+      "train on this many local processes (c10d; --batch-size stays the global batch); under "
+      "torchrun or SLURM the launcher's RANK/WORLD_SIZE decide");
+    v("backend", backend, "collectives: gloo (CPU) | nccl (CUDA) | auto");
+    v("dist-timeout", dist_timeout,
+      "seconds a rank waits for the others before the run stops (a dead or hung rank)");
+    v("dist-init", dist_init,
+      "rendezvous through file:///path on a file system every rank sees (default: "
+      "MASTER_ADDR/MASTER_PORT)");
   }
 };
 

@@ -79,8 +79,17 @@ struct TrainValues {
 /// even when P counts steps.
 TrainValues resolve_train_values(const ConfigValues& explicit_values);
 
-/// Resolves and trains (the family's trainer); returns its summary.
+/// Resolves and trains (the family's trainer); returns its summary. In a
+/// distributed run a failed collective (a rank that died or hangs) becomes
+/// one error naming this rank and the steps the ranks reached.
 nlohmann::json train(const ConfigValues& explicit_values);
+
+/// `sparseloop train`: with --nproc N > 1 and no launcher around this process
+/// (engine/distributed.h), starts N ranks of `argv` (the command line after
+/// the program's name) and returns their exit code; otherwise trains here,
+/// puts the summary into `summary` and returns 0.
+int train_or_launch(const ConfigValues& explicit_values, const std::vector<std::string>& argv,
+                    nlohmann::json& summary);
 
 /// A family trainer for a config struct `Config` (one visit() listing its
 /// fields) and `nlohmann::json train(const CommonTrainConfig&, const Config&)`.

@@ -14,6 +14,8 @@
 
 namespace sparseloop {
 
+/// In a distributed run only rank 0 writes (util/distributed.h): the other
+/// ranks' RunDir creates nothing and its writes do nothing.
 class RunDir {
  public:
   /// Opens (creating) the folder. With `resume` false, refuses a folder that

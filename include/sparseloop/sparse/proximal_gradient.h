@@ -33,6 +33,10 @@ struct SmoothPart {
   /// leave the batch. Absent when samples are coupled (VDL's variance hinge
   /// is a statistic of the whole batch): converged samples are then masked.
   std::function<SmoothPart(const torch::Tensor& indices)> restrict;
+  /// The batch is one global batch split over the ranks of a distributed run
+  /// (util/distributed.h), and f couples its samples: with a tolerance, the
+  /// solve ends when every rank's samples have stopped, on every rank at once.
+  bool global_batch = false;
 
   /// y − η∇f(y), fused when the problem offers it.
   torch::Tensor step_from(const torch::Tensor& y, double step) const;

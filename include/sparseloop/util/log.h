@@ -6,7 +6,7 @@
 
 namespace sparseloop {
 
-/// Writes `line` and a newline to stderr.
+/// Writes `line` and a newline to stderr (rank 0 only in a distributed run).
 void say(const std::string& line);
 
 }  // namespace sparseloop

@@ -1,5 +1,7 @@
 #include "sparseloop/families/ctrl/game.h"
 
+#include "sparseloop/util/distributed.h"
+
 namespace sparseloop {
 namespace {
 
@@ -28,6 +30,9 @@ ClosedLoopGame::ClosedLoopGame(std::shared_ptr<ClosedLoopModel> model, GameOptio
   // with its own moment estimates (ascent and descent directions differ).
   opt_enc_ = std::make_unique<torch::optim::Adam>(model_->encoder_parameters(), adam);
   opt_dec_ = std::make_unique<torch::optim::Adam>(model_->decoder_parameters(), adam);
+  // Data-parallel: each player's gradients summed over the ranks.
+  sync_enc_ = std::make_unique<GradientSync>(model_->encoder_parameters());
+  sync_dec_ = std::make_unique<GradientSync>(model_->decoder_parameters());
 }
 
 void ClosedLoopGame::set_lr(double lr) {
@@ -36,10 +41,14 @@ void ClosedLoopGame::set_lr(double lr) {
       static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
 }
 
-ClosedLoopTerms ClosedLoopGame::objective(const torch::Tensor& z, const torch::Tensor& zh,
-                                          const torch::Tensor& y) const {
-  if (options_.class_conditional())
+ClosedLoopTerms ClosedLoopGame::objective(const torch::Tensor& z0, const torch::Tensor& zh0,
+                                          const torch::Tensor& y0) const {
+  // ΔR is a statistic of the whole (global) batch: gather every rank's rows.
+  const auto z = allgather_rows_grad(z0), zh = allgather_rows_grad(zh0);  // (B, d)
+  if (options_.class_conditional()) {
+    const auto y = distributed() ? world().allgather_rows(y0) : y0;     // (B,)
     return closed_loop_objective(z, zh, y, options_.num_classes(), options_.eps_sq());
+  }
   return closed_loop_objective(z, zh, {}, 0, options_.eps_sq());
 }
 
@@ -80,14 +89,18 @@ nlohmann::json ClosedLoopGame::step(const torch::Tensor& x, const torch::Tensor&
   for (int64_t k = 0; k < options_.encoder_steps(); ++k) {
     opt_enc_->zero_grad();
     auto t = ascent_objective(x, y);
+    sync_enc_->begin();
     (-t.objective).backward();                 // maximize T
+    sync_enc_->finish();
     opt_enc_->step();
     if (k + 1 == options_.encoder_steps()) m.update(terms_json(t, "enc_"));
   }
   opt_enc_->zero_grad();
   opt_dec_->zero_grad();
   auto t = descent_objective(x, y);
+  sync_dec_->begin();
   t.objective.backward();                      // minimize T
+  sync_dec_->finish();
   opt_dec_->step();
   opt_enc_->zero_grad();  // gradients the descent left on encoder-only parameters are dropped
   m.update(terms_json(t, ""));

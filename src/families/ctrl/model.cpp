@@ -1,5 +1,7 @@
 #include "sparseloop/families/ctrl/model.h"
 
+#include "sparseloop/util/distributed.h"
+
 #include "sparseloop/engine/batch_norm.h"
 
 #include <cmath>
@@ -61,8 +63,8 @@ CscCtrlImpl::CscCtrlImpl(CscCtrlOptions o) : options(o) {
                                .padding(s.padding));
     layers.push_back(register_module("csc" + std::to_string(i), layer));
     enc_bn.push_back(s.enc_bn ? register_module("enc_bn" + std::to_string(i),
-                                                torch::nn::BatchNorm2d(s.out))
-                              : torch::nn::BatchNorm2d(nullptr));
+                                                SyncBatchNorm2d(s.out))
+                              : SyncBatchNorm2d(nullptr));
     sizes_.push_back(size);
     size = conv_code_size(size, 4, ConvGeometry{s.stride, s.padding});
   }
@@ -71,7 +73,7 @@ CscCtrlImpl::CscCtrlImpl(CscCtrlOptions o) : options(o) {
   // last, whose output goes through Tanh.
   for (size_t j = 0; j + 1 < specs.size(); ++j) {
     const auto& s = specs[specs.size() - 1 - j];
-    dec_bn.push_back(register_module("dec_bn" + std::to_string(j), torch::nn::BatchNorm2d(s.in)));
+    dec_bn.push_back(register_module("dec_bn" + std::to_string(j), SyncBatchNorm2d(s.in)));
   }
 }
 
@@ -99,6 +101,7 @@ void CscCtrlImpl::calibrate(const torch::Tensor& x) {
   // shared dictionaries, the decoder then starts as an approximate inverse
   // of the encoder instead of an arbitrary affine rescaling of it.
   torch::NoGradGuard no_grad;
+  LocalScope local;  // every rank calibrates on the same images
   std::vector<torch::Tensor> inputs;  // inputs[i]: what encoder layer i receives
   auto h = x;
   for (size_t i = 0; i < layers.size(); ++i) {
@@ -192,8 +195,8 @@ CtrlImpl::CtrlImpl(CtrlOptions o) : options(o) {
   encoder = register_module(
       "encoder",
       torch::nn::Sequential(conv(o.channels(), w, 2, 1), lrelu, conv(w, 2 * w, 2, 1),
-                            torch::nn::BatchNorm2d(2 * w), lrelu, conv(2 * w, 4 * w, 2, 1),
-                            torch::nn::BatchNorm2d(4 * w), lrelu, conv(4 * w, o.latent(), 1, 0)));
+                            SyncBatchNorm2d(2 * w), lrelu, conv(2 * w, 4 * w, 2, 1),
+                            SyncBatchNorm2d(4 * w), lrelu, conv(4 * w, o.latent(), 1, 0)));
   const std::vector<std::pair<int64_t, int64_t>> dec = {
       {o.latent(), 4 * w}, {4 * w, 2 * w}, {2 * w, w}, {w, o.channels()}};
   for (size_t j = 0; j < dec.size(); ++j) {
@@ -201,14 +204,14 @@ CtrlImpl::CtrlImpl(CtrlOptions o) : options(o) {
                                              torch::empty({dec[j].first, dec[j].second, 4, 4})));
     if (j + 1 < dec.size())
       dec_bn.push_back(register_module("dec_bn" + std::to_string(j),
-                                       torch::nn::BatchNorm2d(dec[j].second)));
+                                       SyncBatchNorm2d(dec[j].second)));
   }
   // CTRL's initialization: conv weights N(0, 0.02), BN weight N(1, 0.02), bias 0.
   torch::NoGradGuard no_grad;
   for (auto& p : parameters())
     if (p.dim() == 4) p.normal_(0.0, 0.02);  // every (transposed) convolution kernel
   for (auto& m : modules(false)) {
-    if (auto* bn = m->as<torch::nn::BatchNorm2d>()) {
+    if (auto* bn = m->as<SyncBatchNorm2d>()) {
       bn->weight.normal_(1.0, 0.02);
       bn->bias.zero_();
     }

@@ -9,6 +9,7 @@
 #include "sparseloop/data/transforms.h"
 #include "sparseloop/engine/checkpoint.h"
 #include "sparseloop/io/safetensors.h"
+#include "sparseloop/util/distributed.h"
 #include "sparseloop/util/fs.h"
 
 namespace sparseloop {
@@ -139,8 +140,12 @@ ReferenceClassifier reference_classifier(const ImageDataset& train, const ImageD
     }
   }
   rc.test_accuracy = classifier_accuracy(rc.net, test_x, test_y);
-  make_dirs(cache_path.substr(0, cache_path.find_last_of('/')));
-  save_weights(cache_path, *rc.net, {{"test_accuracy", std::to_string(rc.test_accuracy)}});
+  // Every rank of a distributed run trains the same classifier (same seed,
+  // same data); rank 0 alone caches it.
+  if (world().root()) {
+    make_dirs(cache_path.substr(0, cache_path.find_last_of('/')));
+    save_weights(cache_path, *rc.net, {{"test_accuracy", std::to_string(rc.test_accuracy)}});
+  }
   return rc;
 }
 

@@ -12,6 +12,7 @@
 #include "sparseloop/families/ctrl/game.h"
 #include "sparseloop/families/ctrl/reference_classifier.h"
 #include "sparseloop/metrics/image_quality.h"
+#include "sparseloop/util/distributed.h"
 #include "sparseloop/util/error.h"
 #include "sparseloop/util/fs.h"
 
@@ -236,9 +237,11 @@ nlohmann::json train_ctrl(const CommonTrainConfig& common, const CtrlConfig& con
     if (config.lr_decay == "linear")
       game.set_lr(config.lr * (1.0 - static_cast<double>(state.step) / loop.total_steps()));
     model->train();
-    auto x = data.prepare(data.train, idx).to(device);  // (B, C, S, S) in [−1, 1]
+    // This rank's shard of the global batch (all of it in one process).
+    const auto local = this_rank_rows(idx);
+    auto x = data.prepare(data.train, local).to(device);  // (b, C, S, S) in [−1, 1]
     torch::Tensor y;
-    if (labelled) y = data.train.batch_labels(idx).to(device);
+    if (labelled) y = data.train.batch_labels(local).to(device);
     return game.step(x, y);
   };
 
@@ -248,9 +251,12 @@ nlohmann::json train_ctrl(const CommonTrainConfig& common, const CtrlConfig& con
     model->eval();
     nlohmann::json m;
     const int64_t n = data.val.size();
+    // Each rank passes its shard of the validation images; the gathered
+    // results are every image's, so every rank computes the same metrics.
+    const auto [first, last] = shard_range(n, world().rank(), world().size());
     std::vector<torch::Tensor> xs, xhs, zs, zhs;
-    for (int64_t i = 0; i < n; i += 500) {
-      auto idx = torch::arange(i, std::min(n, i + 500), torch::kLong);
+    for (int64_t i = first; i < last; i += 500) {
+      auto idx = torch::arange(i, std::min(last, i + 500), torch::kLong);
       auto x = data.prepare(data.val, idx).to(device);
       auto z = model->encode(x);
       auto xh = model->decode(z);
@@ -259,11 +265,15 @@ nlohmann::json train_ctrl(const CommonTrainConfig& common, const CtrlConfig& con
       zs.push_back(z.cpu());
       zhs.push_back(model->encode(xh).cpu());
     }
-    auto x = torch::cat(xs), xh = torch::cat(xhs);
+    auto gathered = [](std::vector<torch::Tensor>& parts) {
+      return world().allgather_rows(torch::cat(parts).contiguous());  // (n, …)
+    };
+    auto x = gathered(xs), xh = gathered(xhs);
+    auto z_all = gathered(zs), zh_all = gathered(zhs);
     m["psnr"] = psnr_per_sample(to_unit(xh), to_unit(x), 1.0).mean().item<double>();
     m["ssim"] = ssim(xh, x, 2.0);
     m["mse"] = mse(to_unit(xh), to_unit(x));
-    m["val_delta_r"] = rate_reduction(torch::cat(zs), torch::cat(zhs), config.eps_sq).item<double>();
+    m["val_delta_r"] = rate_reduction(z_all, zh_all, config.eps_sq).item<double>();
     m["code_sparsity"] = model->code_sparsity(x.narrow(0, 0, std::min<int64_t>(64, n)).to(device));
     if (labelled) {
       auto y = data.val.batch_labels(torch::arange(n, torch::kLong));
@@ -275,8 +285,9 @@ nlohmann::json train_ctrl(const CommonTrainConfig& common, const CtrlConfig& con
 
   nlohmann::json summary = loop.run(step, validate);
   recalibrate_batch_norm(*model, stat_batches);
-  save_weights(run.file("model.safetensors"), *model,
-               {{"model", resolved.model}, {"steps", std::to_string(loop.state().step)}});
+  if (world().root())
+    save_weights(run.file("model.safetensors"), *model,
+                 {{"model", resolved.model}, {"steps", std::to_string(loop.state().step)}});
   summary["model"] = resolved.model;
   summary["classifier_test_accuracy"] = judge.test_accuracy;
   summary["objective"] = class_objective ? "class" : "delta";

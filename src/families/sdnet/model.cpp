@@ -50,16 +50,16 @@ BasicBlockImpl::BasicBlockImpl(BasicBlockOptions o, const ConvFactory& conv)
   conv1 = conv(ConvSpec{in, planes, 3, s, 1});
   conv2 = conv(ConvSpec{planes, planes, 3, 1, 1});
   register_module("conv1", conv1.ptr());
-  bn1 = register_module("bn1", torch::nn::BatchNorm2d(planes));
+  bn1 = register_module("bn1", SyncBatchNorm2d(planes));
   register_module("conv2", conv2.ptr());
-  bn2 = register_module("bn2", torch::nn::BatchNorm2d(planes));
+  bn2 = register_module("bn2", SyncBatchNorm2d(planes));
   if (options.shortcut() && (s != 1 || in != planes)) {
     // 1×1 projection shortcut, always a plain conv (also in SDNet-all).
     projection = register_module(
         "shortcut",
         torch::nn::Sequential(
             torch::nn::Conv2d(torch::nn::Conv2dOptions(in, planes, 1).stride(s).bias(false)),
-            torch::nn::BatchNorm2d(planes)));
+            SyncBatchNorm2d(planes)));
   }
 }
 
@@ -128,7 +128,7 @@ SdnetImpl::SdnetImpl(SdnetOptions o) : options_(std::move(o)) {
     stem_conv_ = plain(stem_spec);
   }
   register_module("stem_conv", stem_conv_.ptr());
-  stem_bn_ = register_module("stem_bn", torch::nn::BatchNorm2d(w));
+  stem_bn_ = register_module("stem_bn", SyncBatchNorm2d(w));
   if (imagenet && o_.csc_all) {
     // sdnet_inverse.py: DictConv2d(64, 64, 3, 2, 1) in place of the max-pool, no BN after it.
     stem_down_ = csc(ConvSpec{w, w, 3, 2, 1});

@@ -7,10 +7,12 @@
 #include "sparseloop/data/transforms.h"
 #include "sparseloop/engine/batch_norm.h"
 #include "sparseloop/engine/checkpoint.h"
+#include "sparseloop/engine/gradient_sync.h"
 #include "sparseloop/engine/loop.h"
 #include "sparseloop/engine/run.h"
 #include "sparseloop/engine/run_dir.h"
 #include "sparseloop/families/sdnet/report.h"
+#include "sparseloop/util/distributed.h"
 #include "sparseloop/util/error.h"
 #include "sparseloop/util/fs.h"
 #include "sparseloop/util/random.h"
@@ -236,10 +238,12 @@ ClassifierMetrics evaluate_classifier(Sdnet& model, const SdnetData& data, const
   model->eval();
   const int64_t n = limit > 0 ? std::min(limit, set.size()) : set.size();
   const int64_t k = std::min<int64_t>(5, data.num_classes);
+  // Each rank evaluates its shard of the images; the counts are summed.
+  const auto [first, last] = shard_range(n, world().rank(), world().size());
   int64_t correct1 = 0, correct5 = 0;
   double loss_sum = 0.0;
-  for (int64_t start = 0; start < n; start += batch_size) {
-    const int64_t b = std::min(batch_size, n - start);
+  for (int64_t start = first; start < last; start += batch_size) {
+    const int64_t b = std::min(batch_size, last - start);
     auto idx = torch::arange(start, start + b, torch::kLong);
     auto x = data.eval_batch(set, idx).to(device);                  // (b, C, S, S)
     auto y = set.batch_labels(idx).to(device);                      // (b,)
@@ -252,13 +256,16 @@ ClassifierMetrics evaluate_classifier(Sdnet& model, const SdnetData& data, const
     correct1 += hits.narrow(1, 0, 1).sum().item<int64_t>();
     correct5 += hits.any(1).sum().item<int64_t>();
   }
+  auto totals = torch::tensor({static_cast<double>(correct1), static_cast<double>(correct5), loss_sum},
+                              torch::kDouble);
+  world().allreduce_sum(totals);
   if (was_training) model->train();
   ClassifierMetrics m;
   m.samples = n;
   if (n > 0) {
-    m.top1 = 100.0 * static_cast<double>(correct1) / static_cast<double>(n);
-    m.top5 = 100.0 * static_cast<double>(correct5) / static_cast<double>(n);
-    m.loss = loss_sum / static_cast<double>(n);
+    m.top1 = 100.0 * totals[0].item<double>() / static_cast<double>(n);
+    m.top5 = 100.0 * totals[1].item<double>() / static_cast<double>(n);
+    m.loss = totals[2].item<double>() / static_cast<double>(n);
   }
   return m;
 }
@@ -337,6 +344,7 @@ nlohmann::json train_sdnet_on(const CommonTrainConfig& common_in, const SdnetCon
   parts.optimizers = {&optimizer};
   TrainLoop loop(run, parts, spec);
   if (common.resume) loop.resume();
+  GradientSync grad_sync(model->parameters());  // data-parallel: gradients summed over ranks
   const int64_t per_epoch = loop.sampler().batches_per_epoch();
   const int64_t total = loop.total_steps();
   sdnet_learning_rate(cfg, 0, total, per_epoch);  // validates --schedule / --milestones
@@ -346,22 +354,34 @@ nlohmann::json train_sdnet_on(const CommonTrainConfig& common_in, const SdnetCon
     const double lr = sdnet_learning_rate(cfg, state.step, total, per_epoch);
     for (auto& g : optimizer.param_groups())
       static_cast<torch::optim::SGDOptions&>(g.options()).lr(lr);
-    // Augmentation noise depends only on (seed, step): resumable.
+    // Augmentation noise depends only on (seed, step): resumable. Every rank
+    // augments the whole global batch the same way and keeps its shard, so N
+    // ranks see exactly the images one process would.
     torch::Generator gen = make_generator(common.seed, /*stream=*/0x5d7e7, state.step);
-    auto x = data.train_batch(indices, gen).to(device);       // (B, C, S, S)
-    auto y = data.splits.train.batch_labels(indices).to(device);  // (B,)
-    auto logits = model->forward(x);                          // (B, classes)
-    auto loss = torch::nn::functional::cross_entropy(logits, y);
+    const int64_t global = indices.size(0);
+    auto x = this_rank_rows(data.train_batch(indices, gen)).to(device);           // (b, C, S, S)
+    auto y = data.splits.train.batch_labels(this_rank_rows(indices)).to(device);  // (b,)
+    auto logits = model->forward(x);                                              // (b, classes)
+    // This rank's share of the global batch's mean cross-entropy.
+    auto loss = torch::nn::functional::cross_entropy(
+                    logits, y, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum)) /
+                static_cast<double>(global);
     nlohmann::json m;
     // Diagnostic: the steps η just used against the exact L of the same dictionaries.
     if (cfg.check_step_every > 0 && (state.step + 1) % cfg.check_step_every == 0)
       m["max_step_times_L"] = model->max_step_times_lipschitz();
     optimizer.zero_grad();
+    grad_sync.begin();
     loss.backward();
+    grad_sync.finish();
     optimizer.step();
     model->project_atoms();
-    m["loss"] = loss.item<double>();
-    m["top1"] = 100.0 * logits.argmax(1).eq(y).to(torch::kDouble).mean().item<double>();
+    // The global batch's loss and accuracy (sums over the ranks).
+    auto totals = torch::stack({loss.detach().to(torch::kCPU, torch::kDouble),
+                                logits.argmax(1).eq(y).sum().to(torch::kCPU, torch::kDouble)});
+    world().allreduce_sum(totals);
+    m["loss"] = totals[0].item<double>();
+    m["top1"] = 100.0 * totals[1].item<double>() / static_cast<double>(global);
     m["lr"] = lr;
     if (auto stem = model->stem_csc()) m["stem_step"] = stem->step();
     if (!model->csc_layers().empty()) {
@@ -402,8 +422,9 @@ nlohmann::json train_sdnet_on(const CommonTrainConfig& common_in, const SdnetCon
   };
   nlohmann::json summary = loop.run(step, validate);
   recalibrate();
-  save_weights(run.file("model.safetensors"), *model,
-               {{"model", common.model}, {"family", "sdnet"}});
+  if (world().root())
+    save_weights(run.file("model.safetensors"), *model,
+                 {{"model", common.model}, {"family", "sdnet"}});
   summary["model"] = common.model;
   summary["parameters"] = [&] {
     int64_t n = 0;

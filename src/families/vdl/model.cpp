@@ -4,6 +4,7 @@
 
 #include "sparseloop/families/vdl/variance_hinge.h"
 #include "sparseloop/util/dense_linear.h"
+#include "sparseloop/util/distributed.h"
 
 namespace sparseloop {
 
@@ -176,7 +177,15 @@ VdlInferenceResult vdl_inference(VdlDecoder& decoder, const torch::Tensor& y,
 
 SmoothPart vdl_smooth_part(VdlDecoder& decoder, const torch::Tensor& yf,
                            const torch::Tensor& target, const VdlEnergyOptions& e) {
-  const int64_t B = yf.size(0);
+  // In a distributed run yf holds this rank's rows of the global batch; the
+  // hinge's statistics are those of the global batch (sums over the ranks).
+  const bool global = distributed();
+  int64_t B = yf.size(0);
+  if (global) {
+    auto n = torch::tensor({static_cast<double>(B)}, torch::kDouble);
+    world().allreduce_sum(n);
+    B = static_cast<int64_t>(n.item<double>());
+  }
   const int64_t l = decoder->options.code_dim();
   const double P = static_cast<double>(decoder->options.output_dim());
   const double gamma = target.defined() ? e.gamma() : 0.0;
@@ -235,8 +244,18 @@ SmoothPart vdl_smooth_part(VdlDecoder& decoder, const torch::Tensor& yf,
     if (use_hinge) {
       // v −= ηβ ∇h(x), ∇h = −2 (T − s_j)₊ (x_ij − m_j) / ((n−1) s_j)  (variance_hinge.h)
       if (!st->centered.defined()) st->centered = torch::empty_like(x);
-      at::sub_out(st->centered, x, x.mean(0, /*keepdim=*/true));                          // (B, l)
-      auto s = st->centered.square().sum(0, /*keepdim=*/true).sqrt_().mul_(inv_sqrt_n1);  // (1, l)
+      torch::Tensor mean, ss;
+      if (global) {
+        auto sum = x.sum(0, /*keepdim=*/true);                                           // (1, l)
+        world().allreduce_sum(sum);
+        mean = sum.div_(static_cast<double>(B));
+      } else {
+        mean = x.mean(0, /*keepdim=*/true);
+      }
+      at::sub_out(st->centered, x, mean);                                                 // (b, l)
+      ss = st->centered.square().sum(0, /*keepdim=*/true);                               // (1, l)
+      if (global) world().allreduce_sum(ss);
+      auto s = ss.sqrt_().mul_(inv_sqrt_n1);                                             // (1, l)
       auto a = torch::relu(e.threshold() - s).mul_(2.0 * eta * e.beta() / n1);
       a = torch::where(s > 0, a.div_(s.clamp_min(1e-30)), torch::zeros_like(a));
       v.addcmul_(st->centered, a);
@@ -244,7 +263,8 @@ SmoothPart vdl_smooth_part(VdlDecoder& decoder, const torch::Tensor& yf,
     return v;
   };
   // No `restrict`: the variance hinge is a statistic of the whole batch, so
-  // converged samples are masked, not dropped.
+  // converged samples are masked, not dropped, and all ranks stop together.
+  f.global_batch = global;
   return f;
 }
 

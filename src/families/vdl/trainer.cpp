@@ -13,10 +13,12 @@
 #include "sparseloop/data/patches.h"
 #include "sparseloop/data/registry.h"
 #include "sparseloop/engine/checkpoint.h"
+#include "sparseloop/engine/gradient_sync.h"
 #include "sparseloop/engine/loop.h"
 #include "sparseloop/engine/run.h"
 #include "sparseloop/engine/run_dir.h"
 #include "sparseloop/families/vdl/variance_hinge.h"
+#include "sparseloop/util/distributed.h"
 #include "sparseloop/util/error.h"
 #include "sparseloop/util/fs.h"
 #include "sparseloop/util/signals.h"
@@ -295,6 +297,8 @@ VdlTrainer::VdlTrainer(VdlModel model, VdlTrainOptions options)
   eg.push_back(group({enc.U->bias}, options_.lr_encoder, options_.wd_encoder_bias));
   eg.push_back(group({enc.U->weight, enc.S->weight}, options_.lr_encoder, options_.wd_encoder));
   encoder_opt_ = std::make_unique<Adam>(std::move(eg), AdamOptions(options_.lr_encoder));
+  decoder_sync_ = std::make_unique<GradientSync>(dec.parameters());
+  encoder_sync_ = std::make_unique<GradientSync>(enc.parameters());
 }
 
 void VdlTrainer::set_lr_scale(double decoder_scale, double encoder_scale) {
@@ -310,42 +314,56 @@ VdlStepStats VdlTrainer::step(const torch::Tensor& y) {
               y.sizes());
   model_->train();
   VdlStepStats s;
+  // In a distributed run y is this rank's shard of the global batch: the
+  // losses below are this rank's shares of the global batch's means, and the
+  // inference's hinge is the global batch's (families/vdl/model.h).
+  auto count = torch::tensor({static_cast<double>(y.size(0))}, torch::kDouble);
+  world().allreduce_sum(count);
+  const double B = count.item<double>();
   // 1. Amortised codes E(y), with the graph for the encoder's step.
-  auto z_enc = model_->encoder->forward(y);  // (B, l)
+  auto z_enc = model_->encoder->forward(y);  // (b, l)
   // 2. FISTA on the VDL energy from E(y); the codes are constants afterwards.
   auto inf = vdl_inference(model_->decoder, y, z_enc.detach(), options_.inference);
   const auto& z = inf.z;
   // 3. Decoder step on MSE(D(z*), y) (mean over batch and pixels), then SDL's
   //    column normalisation.
-  auto rec = torch::mse_loss(model_->decoder->forward(z), y);
+  auto rec = (model_->decoder->forward(z) - y).pow(2).sum() / (B * static_cast<double>(y.size(1)));
   decoder_opt_->zero_grad();
+  decoder_sync_->begin();
   rec.backward();
+  decoder_sync_->finish();
   decoder_opt_->step();
   if (options_.normalize_decoder) model_->decoder->normalize_columns(1.0);
   // 4. Encoder step on MSE(E(y), z*).
-  auto enc_loss = torch::mse_loss(z_enc, z);
+  auto enc_loss = (z_enc - z).pow(2).sum() / (B * static_cast<double>(z.size(1)));
   encoder_opt_->zero_grad();
+  encoder_sync_->begin();
   enc_loss.backward();
+  encoder_sync_->finish();
   encoder_opt_->step();
-  // Statistics of z* (energy under the decoder before its step).
+  // Statistics of z* over the global batch (energy under the decoder before its step).
   {
     torch::NoGradGuard no_grad;
     const auto& eo = options_.inference.energy();
-    const double B = static_cast<double>(y.size(0));
-    auto stdj = batch_std(z);                                            // (l,)
-    s.rec_loss = rec.item<double>();
-    s.enc_loss = enc_loss.item<double>();
+    auto losses = torch::stack({rec.detach().to(torch::kDouble), enc_loss.detach().to(torch::kDouble)})
+                      .cpu();
+    world().allreduce_sum(losses);
+    const auto z_all = world().allgather_rows(z), enc_all = world().allgather_rows(z_enc.detach());
+    const auto steps_all = world().allgather_rows(inf.sample_steps);
+    auto stdj = batch_std(z_all);                                        // (l,)
+    s.rec_loss = losses[0].item<double>();
+    s.enc_loss = losses[1].item<double>();
     // E(z*) = Σ_i rec_i + β h + γ Σ_i code_i + λ‖z*‖₁, per sample; rec from the pre-step loss.
     const double rec_sum = s.rec_loss * B;
     const double hinge_sum = torch::relu(eo.threshold() - stdj).pow(2).sum().item<double>();
-    const double code_sum = (z - z_enc.detach()).pow(2).mean(1).sum().item<double>();
+    const double code_sum = (z_all - enc_all).pow(2).mean(1).sum().item<double>();
     s.energy = (rec_sum + eo.beta() * hinge_sum + eo.gamma() * code_sum +
-                eo.lambda() * z.abs().sum().item<double>()) /
+                eo.lambda() * z_all.abs().sum().item<double>()) /
                B;
     s.hinge = hinge_sum / static_cast<double>(z.size(1));
-    s.sparsity = (z == 0).to(torch::kDouble).mean().item<double>();
+    s.sparsity = (z_all == 0).to(torch::kDouble).mean().item<double>();
     s.code_std = stdj.mean().item<double>();
-    s.inference_steps = inf.mean_steps;
+    s.inference_steps = steps_all.to(torch::kDouble).mean().item<double>();
     s.decoder_norm = code_weight_norm(*model_->decoder);
   }
   return s;
@@ -494,7 +512,8 @@ nlohmann::json train_vdl(const CommonTrainConfig& common_in, const VdlConfig& cf
                                         static_cast<double>(st.epoch / cfg.anneal_decoder_every))
                              : 1.0;
     trainer.set_lr_scale(scale, 1.0);
-    auto y = train_x.index_select(0, idx.to(device));  // (B, d)
+    // This rank's shard of the global batch (all of it in one process).
+    auto y = train_x.index_select(0, this_rank_rows(idx).to(device));  // (b, d)
     auto j = trainer.step(y).to_json();
     j["lr_decoder"] = opts.lr_decoder * scale;
     return j;
@@ -502,6 +521,7 @@ nlohmann::json train_vdl(const CommonTrainConfig& common_in, const VdlConfig& cf
   auto validate = [&](TrainState& st) -> nlohmann::json {
     VdlEvalOptions eo;
     eo.batch_size = common.batch_size;
+    LocalScope local;  // every rank evaluates the whole validation split
     auto m = evaluate_vdl(model, data, data.val, opts, eo);
     const double e = m["energy"].get<double>();
     if (!st.extra.contains("vdl_best_energy") || e < st.extra["vdl_best_energy"].get<double>()) {
@@ -530,11 +550,15 @@ nlohmann::json train_vdl(const CommonTrainConfig& common_in, const VdlConfig& cf
   }
   summary["stopped_by_patience"] = early;
 
-  save_weights(run.file("model.safetensors"), *model,
-               {{"model", common.model},
-                {"data", data.name},
-                {"image_shape", std::to_string(data.channels) + "," + std::to_string(data.height) +
-                                    "," + std::to_string(data.width)}});
+  if (world().root())
+    save_weights(run.file("model.safetensors"), *model,
+                 {{"model", common.model},
+                  {"data", data.name},
+                  {"image_shape", std::to_string(data.channels) + "," +
+                                      std::to_string(data.height) + "," +
+                                      std::to_string(data.width)}});
+  world().barrier();  // rank 0's last checkpoints are on disk for every rank
+  LocalScope local;   // the test evaluation runs whole on every rank
   // The evaluated model is the best epoch's (lowest validation energy).
   const std::string best = run.checkpoints() + "/best/model.safetensors";
   if (file_exists(best)) load_weights(best, *model);

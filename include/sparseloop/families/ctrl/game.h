@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <torch/torch.h>
 
+#include "sparseloop/engine/gradient_sync.h"
 #include "sparseloop/families/ctrl/model.h"
 #include "sparseloop/families/ctrl/rate_reduction.h"
 
@@ -34,6 +35,9 @@ class ClosedLoopGame {
 
   /// One round on images x (B, C, S, S) in [−1, 1] with labels y (B,) (or
   /// undefined). Returns every ΔR term of the ascent ("enc_…") and descent.
+  /// In a distributed run x and y are this rank's shard of the global batch:
+  /// the objective is that of the global batch (objective()), and each
+  /// player's gradients are summed over the ranks.
   nlohmann::json step(const torch::Tensor& x, const torch::Tensor& y);
 
   /// The ascent player's objective: T computed so that its gradient reaches
@@ -43,7 +47,9 @@ class ClosedLoopGame {
   /// The descent player's objective (minimized), routed by the strategy.
   ClosedLoopTerms descent_objective(const torch::Tensor& x, const torch::Tensor& y);
 
-  /// T(Z, Ẑ) for the configured objective.
+  /// T(Z, Ẑ) for the configured objective, over the global batch: in a
+  /// distributed run every rank's rows are gathered (allgather_rows_grad), so
+  /// every rank computes the same T and its gradient reaches each rank's rows.
   ClosedLoopTerms objective(const torch::Tensor& z, const torch::Tensor& z_hat,
                             const torch::Tensor& y) const;
 
@@ -56,6 +62,7 @@ class ClosedLoopGame {
   std::shared_ptr<ClosedLoopModel> model_;
   GameOptions options_;
   std::unique_ptr<torch::optim::Adam> opt_enc_, opt_dec_;
+  std::unique_ptr<GradientSync> sync_enc_, sync_dec_;
 };
 
 }  // namespace sparseloop

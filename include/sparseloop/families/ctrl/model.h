@@ -13,6 +13,7 @@
 
 #include <torch/torch.h>
 
+#include "sparseloop/engine/batch_norm.h"
 #include "sparseloop/sparse/csc_conv2d.h"
 
 namespace sparseloop {
@@ -93,8 +94,8 @@ class CscCtrlImpl : public ClosedLoopModel {
 
   CscCtrlOptions options;
   std::vector<CscConv2d> layers;               ///< encoder CSC layers, shared with the decoder
-  std::vector<torch::nn::BatchNorm2d> enc_bn;  ///< after encoder layer i (empty: none)
-  std::vector<torch::nn::BatchNorm2d> dec_bn;  ///< after decoder layer j (empty: none)
+  std::vector<SyncBatchNorm2d> enc_bn;  ///< after encoder layer i (empty: none)
+  std::vector<SyncBatchNorm2d> dec_bn;  ///< after decoder layer j (empty: none)
 
  private:
   /// Spatial size of each encoder layer's input, for D's output size.
@@ -131,7 +132,7 @@ class CtrlImpl : public ClosedLoopModel {
   CtrlOptions options;
   torch::nn::Sequential encoder{nullptr};
   std::vector<torch::Tensor> dec_weights;      ///< (C_in, C_out, 4, 4), ConvTranspose2d layout
-  std::vector<torch::nn::BatchNorm2d> dec_bn;
+  std::vector<SyncBatchNorm2d> dec_bn;
 };
 TORCH_MODULE(Ctrl);
 

@@ -20,6 +20,7 @@
 
 #include <torch/torch.h>
 
+#include "sparseloop/engine/batch_norm.h"
 #include "sparseloop/sparse/csc_conv2d.h"
 
 namespace sparseloop {
@@ -82,7 +83,7 @@ class BasicBlockImpl : public torch::nn::Module {
   torch::nn::AnyModule conv1, conv2;
   /// Spatial size (H, W) of conv1's and conv2's inputs in the last forward.
   std::array<int64_t, 2> conv1_input{0, 0}, conv2_input{0, 0};
-  torch::nn::BatchNorm2d bn1{nullptr}, bn2{nullptr};
+  SyncBatchNorm2d bn1{nullptr}, bn2{nullptr};
   /// Empty when the shortcut is the identity (or absent).
   torch::nn::Sequential projection{nullptr};
 };
@@ -163,7 +164,7 @@ class SdnetImpl : public torch::nn::Module {
   SdnetOptions options_;
   torch::nn::AnyModule stem_conv_;
   CscConv2d stem_csc_{nullptr};
-  torch::nn::BatchNorm2d stem_bn_{nullptr};
+  SyncBatchNorm2d stem_bn_{nullptr};
   torch::nn::AnyModule stem_down_;  ///< -all ImageNet stem: CSC 3×3 s2 (replaces the max-pool)
   std::vector<torch::nn::Sequential> stages_;
   torch::nn::Linear fc_{nullptr};

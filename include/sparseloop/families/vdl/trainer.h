@@ -18,6 +18,7 @@
 #include <torch/torch.h>
 
 #include "sparseloop/engine/config.h"
+#include "sparseloop/engine/gradient_sync.h"
 #include "sparseloop/families/vdl/model.h"
 
 namespace sparseloop {
@@ -174,7 +175,8 @@ struct VdlStepStats {
 class VdlTrainer {
  public:
   VdlTrainer(VdlModel model, VdlTrainOptions options);
-  /// y: (B, d) normalised inputs on the model's device.
+  /// y: (B, d) normalised inputs on the model's device (in a distributed run,
+  /// this rank's shard of the global batch; the statistics are the global batch's).
   VdlStepStats step(const torch::Tensor& y);
   /// Sets the learning rates to base × scale (annealing).
   void set_lr_scale(double decoder_scale, double encoder_scale);
@@ -187,6 +189,7 @@ class VdlTrainer {
   VdlModel model_;
   VdlTrainOptions options_;
   std::unique_ptr<torch::optim::Adam> decoder_opt_, encoder_opt_;
+  std::unique_ptr<GradientSync> decoder_sync_, encoder_sync_;  ///< data-parallel sums
 };
 
 struct VdlEvalOptions {
