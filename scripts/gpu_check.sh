@@ -46,6 +46,18 @@ if [[ $skip != *" tests "* ]]; then
   (cd "$root/build-cuda" && ctest -L gpu --output-on-failure --timeout 300) || echo "gpu_check: GPU TESTS FAILED"
 fi
 
+if [[ $skip != *" nccl "* ]]; then
+  echo "== data-parallel training, a world of one over NCCL (carry data/ for the digits)"
+  if [[ -f $root/data/mnist/train-images-idx3-ubyte ]]; then
+    RANK=0 WORLD_SIZE=1 LOCAL_RANK=0 MASTER_ADDR=127.0.0.1 MASTER_PORT=29533 \
+      "$bin" train --preset mnist-csc-ctrl --device cuda --backend nccl --max-steps 50 \
+      --eval-every 50 --data-dir "$root/data/mnist" --out "$root/build-cuda/nccl-run" --json \
+      > "$out/nccl-run.json" && tail -c 600 "$out/nccl-run.json" || echo "gpu_check: NCCL RUN FAILED"
+  else
+    echo "gpu_check: no data/mnist in the tree: NCCL run skipped"
+  fi
+fi
+
 if [[ $skip != *" bench "* ]]; then
   echo "== benchmarks (--device cuda)"
   # One line per bench in bench.jsonl (the device tool brings back at most 8 files).

@@ -55,17 +55,22 @@ torch::Tensor SyncBatchNorm2dImpl::forward(const torch::Tensor& x) {
   }
   const int64_t C = x.size(1);
   const auto per_channel = [C](const torch::Tensor& t) { return t.view({1, C, 1, 1}); };
-  // Pass 1: the global count and sum per channel (one collective).
-  auto local = torch::cat({x.sum({0, 2, 3}),                                       // (C,)
-                           torch::full({1}, static_cast<double>(x.numel() / C), x.options())});
-  auto total = allreduce_sum_grad(local);                                           // (C + 1,)
-  const double n = total[C].item<double>();
+  // One collective for the statistics (their latency, not the arithmetic,
+  // bounds the layer on several ranks): the global count, Σx and Σx² per
+  // channel, accumulated in float64 so that var = Σx²/n − mean² keeps the
+  // precision of one process's two-pass variance. The backward of
+  // allreduce_sum_grad is a second collective.
+  auto local = torch::cat({x.sum({0, 2, 3}, false, torch::kDouble),                 // (C,)
+                           x.square().sum({0, 2, 3}, false, torch::kDouble),        // (C,)
+                           torch::full({1}, static_cast<double>(x.numel() / C),
+                                       x.options().dtype(torch::kDouble))});
+  auto total = allreduce_sum_grad(local);                                            // (2C + 1,)
+  const double n = total[2 * C].item<double>();
   TORCH_CHECK(n > 1, "SyncBatchNorm2d: needs more than one value per channel, got ", n);
-  auto mean = total.narrow(0, 0, C) / n;                                            // (C,)
-  // Pass 2: the global sum of squared deviations (two passes, as a single
-  // process computes the batch variance, rather than E[x²] − E[x]²).
-  auto centered = x - per_channel(mean);                                            // (B, C, H, W)
-  auto var = allreduce_sum_grad(centered.pow(2).sum({0, 2, 3})) / n;               // (C,) biased
+  auto mean_d = total.narrow(0, 0, C) / n;                                           // (C,)
+  auto var_d = (total.narrow(0, C, C) / n - mean_d.square()).clamp_min(0.0);        // (C,) biased
+  auto mean = mean_d.to(x.scalar_type()), var = var_d.to(x.scalar_type());
+  auto centered = x - per_channel(mean);                                             // (B, C, H, W)
   auto y = centered * per_channel(torch::rsqrt(var + options.eps()));
   if (options.affine()) y = y * per_channel(weight) + per_channel(bias);
   if (options.track_running_stats()) {

@@ -85,12 +85,14 @@ class C10dCommunicator final : public Communicator {
 
   std::unique_ptr<PendingCollective> allreduce_sum_async(torch::Tensor& t) override {
     TORCH_CHECK(t.is_contiguous(), "allreduce_sum: the tensor must be contiguous");
+    count(t);
     std::vector<at::Tensor> v{t};
     return std::make_unique<PendingWork>(pg_->allreduce(v), timeout_);
   }
 
   torch::Tensor allgather_rows(const torch::Tensor& local0) override {
     auto local = local0.contiguous();
+    count(local);
     // Unequal row counts: gather the counts, pad every rank to the largest,
     // gather, then keep each rank's own rows (Gloo 1.13 has no uneven gather).
     auto count = torch::full({1}, local.size(0), torch::dtype(torch::kLong).device(local.device()));
@@ -109,6 +111,7 @@ class C10dCommunicator final : public Communicator {
 
   void broadcast(torch::Tensor& t, int root) override {
     TORCH_CHECK(t.is_contiguous(), "broadcast: the tensor must be contiguous");
+    count(t);
     std::vector<at::Tensor> v{t};
     c10d::BroadcastOptions o;
     o.rootRank = root;
@@ -197,7 +200,9 @@ LaunchEnvironment launch_environment() {
 
 void join_world(const DistributedOptions& o, torch::Device& device) {
   const LaunchEnvironment env = launch_environment();
-  if (!env.present || env.world_size == 1) {
+  // A world of one needs no process group, unless a backend is named: then
+  // it is built (scripts/gpu_check.sh checks NCCL on one GPU this way).
+  if (!env.present || (env.world_size == 1 && o.backend == "auto")) {
     set_world(nullptr);
     return;
   }

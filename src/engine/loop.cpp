@@ -2,18 +2,17 @@
 
 #include <chrono>
 #include <cmath>
+#include <csignal>
+#include <cstdlib>
 #include <sstream>
 #include <thread>
 
-#include "sparseloop/util/compat.h"
-#include "sparseloop/util/error.h"
-#include "sparseloop/util/signals.h"
-#include "sparseloop/util/distributed.h"
 #include "sparseloop/engine/distributed.h"
 #include "sparseloop/engine/gradient_sync.h"
-
-#include <csignal>
-#include <cstdlib>
+#include "sparseloop/util/compat.h"
+#include "sparseloop/util/distributed.h"
+#include "sparseloop/util/error.h"
+#include "sparseloop/util/signals.h"
 
 namespace sparseloop {
 
@@ -154,6 +153,8 @@ nlohmann::json TrainLoop::run(const StepFn& step, const ValidateFn& validate) {
   const auto start = std::chrono::steady_clock::now();
   int64_t since_checkpoint = 0;
   bool stopped_by_time = false;
+  Traffic step_traffic;  // what the training steps of this session sent
+  int64_t steps_run = 0;
   // Every rank starts from rank 0's weights (the same seed gives the same
   // initialization, but nothing else guarantees it).
   broadcast_module(*parts_.model);
@@ -163,7 +164,11 @@ nlohmann::json TrainLoop::run(const StepFn& step, const ValidateFn& validate) {
       ++state_.epoch;
     }
     auto indices = sampler_.batch(state_.epoch, state_.batch);
+    const Traffic before = world().traffic();
     nlohmann::json metrics = step(state_, indices);
+    step_traffic.collectives += world().traffic().collectives - before.collectives;
+    step_traffic.bytes += world().traffic().bytes - before.bytes;
+    ++steps_run;
     ++state_.step;
     ++state_.batch;
     ++since_checkpoint;
@@ -222,6 +227,14 @@ nlohmann::json TrainLoop::run(const StepFn& step, const ValidateFn& validate) {
   summary["stopped_by_time_limit"] = stopped_by_time;
   summary["images_per_second"] = progress.rate();
   summary["train_seconds"] = progress.elapsed();
+  if (distributed() && steps_run > 0) {
+    // This rank's share of the step's communication (docs/performance.md).
+    summary["ranks"] = world().size();
+    summary["collectives_per_step"] =
+        static_cast<double>(step_traffic.collectives) / static_cast<double>(steps_run);
+    summary["communication_bytes_per_step"] =
+        static_cast<double>(step_traffic.bytes) / static_cast<double>(steps_run);
+  }
   return summary;
 }
 

@@ -22,6 +22,14 @@ class PendingCollective {
   virtual void wait() = 0;
 };
 
+/// What a rank has sent into collectives: their number and this rank's
+/// payload bytes (an all-reduce's tensor, an all-gather's local rows, a
+/// broadcast's tensor), for the communication volume in docs/performance.md.
+struct Traffic {
+  int64_t collectives = 0;
+  int64_t bytes = 0;
+};
+
 /// The world of processes: rank r of `size()`, rank 0 the root.
 class Communicator {
  public:
@@ -46,6 +54,17 @@ class Communicator {
   virtual void report_step(int64_t step) {}
   /// What is known about the other ranks when a collective failed.
   virtual std::string failure_context() { return ""; }
+  /// Collectives and bytes since the start (nothing in a world of one).
+  const Traffic& traffic() const { return traffic_; }
+
+ protected:
+  void count(const torch::Tensor& payload) {
+    ++traffic_.collectives;
+    traffic_.bytes += static_cast<int64_t>(payload.numel() * payload.element_size());
+  }
+
+ private:
+  Traffic traffic_;
 };
 
 /// The world of this process (a world of one until set_world(), and inside a

@@ -246,15 +246,22 @@ SmoothPart vdl_smooth_part(VdlDecoder& decoder, const torch::Tensor& yf,
       if (!st->centered.defined()) st->centered = torch::empty_like(x);
       torch::Tensor mean, ss;
       if (global) {
-        auto sum = x.sum(0, /*keepdim=*/true);                                           // (1, l)
-        world().allreduce_sum(sum);
-        mean = sum.div_(static_cast<double>(B));
+        // One collective per iteration (its latency, not the arithmetic,
+        // bounds this small problem on several ranks): Σx and Σx² in float64,
+        // ss = Σx² − B·mean², where one process computes Σ(x − mean)².
+        auto xd = x.to(torch::kDouble);
+        auto sums = torch::cat({xd.sum(0, /*keepdim=*/true), xd.square().sum(0, true)});  // (2, l)
+        world().allreduce_sum(sums);
+        auto mean_d = sums[0].unsqueeze(0).div(static_cast<double>(B));                    // (1, l)
+        ss = sums[1].unsqueeze(0).sub(mean_d.square().mul(static_cast<double>(B)))
+                 .clamp_min_(0.0).to(x.dtype());                                          // (1, l)
+        mean = mean_d.to(x.dtype());
+        at::sub_out(st->centered, x, mean);                                               // (b, l)
       } else {
         mean = x.mean(0, /*keepdim=*/true);
+        at::sub_out(st->centered, x, mean);                                               // (b, l)
+        ss = st->centered.square().sum(0, /*keepdim=*/true);                             // (1, l)
       }
-      at::sub_out(st->centered, x, mean);                                                 // (b, l)
-      ss = st->centered.square().sum(0, /*keepdim=*/true);                               // (1, l)
-      if (global) world().allreduce_sum(ss);
       auto s = ss.sqrt_().mul_(inv_sqrt_n1);                                             // (1, l)
       auto a = torch::relu(e.threshold() - s).mul_(2.0 * eta * e.beta() / n1);
       a = torch::where(s > 0, a.div_(s.clamp_min(1e-30)), torch::zeros_like(a));
