@@ -132,7 +132,13 @@ nlohmann::json TrainLoop::do_validate(const ValidateFn& validate) {
   record["epoch"] = state_.epoch;
   record["split"] = "val";
   run_.log(record);
-  if (world().root()) write_training_curves(run_.path(), spec_.curves);
+  if (world().root()) {
+    write_training_curves(run_.path(), spec_.curves);
+    if (spec_.pictures) {
+      LocalScope local;
+      for (const auto& [tag, image] : spec_.pictures()) run_.image(tag, image, state_.step);
+    }
+  }
   if (m.contains(spec_.metric) && m[spec_.metric].is_number()) {
     const double v = m[spec_.metric].get<double>();
     const bool better = state_.best_step < 0 || (spec_.maximize ? v > state_.best_metric

@@ -33,6 +33,7 @@ RunDir::RunDir(std::string path, bool resume) : path_(std::move(path)), start_(n
   make_dirs(checkpoints());
   metrics_.open(file("metrics.jsonl"), std::ios::app);
   if (!metrics_) throw InputError(file("metrics.jsonl") + ": cannot open for writing");
+  tb_ = std::make_unique<EventWriter>(file("tb"));
 }
 
 void RunDir::write_config(const std::string& toml) const {
@@ -44,6 +45,18 @@ void RunDir::log(nlohmann::json record) {
   record["time"] = now_seconds() - start_;
   metrics_ << record.dump() << "\n";
   metrics_.flush();
+  if (!tb_ || !record.contains("step") || !record["step"].is_number_integer()) return;
+  const int64_t step = record["step"].get<int64_t>();
+  const std::string split = record.value("split", std::string("train"));
+  for (auto it = record.begin(); it != record.end(); ++it) {
+    const std::string& key = it.key();
+    if (key == "step" || key == "epoch" || key == "time" || key == "split") continue;
+    if (it.value().is_number()) tb_->scalar(split + "/" + key, it.value().get<double>(), step);
+  }
+}
+
+void RunDir::image(const std::string& tag, const torch::Tensor& image, int64_t step) {
+  if (tb_) tb_->image(tag, image, step);
 }
 
 void RunDir::truncate_metrics_after(int64_t step) {
@@ -55,6 +68,7 @@ void RunDir::truncate_metrics_after(int64_t step) {
       kept += r.dump() + "\n";
   write_file_atomic(file("metrics.jsonl"), kept);
   metrics_.open(file("metrics.jsonl"), std::ios::app);
+  if (tb_) tb_->session_start(step);
 }
 
 void RunDir::write_json(const std::string& name, const nlohmann::json& value) const {

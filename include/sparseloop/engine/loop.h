@@ -41,6 +41,10 @@ struct LoopSpec {
   /// Training curves redrawn into the run folder after every validation
   /// (engine/run_report.h), so every run carries its curves as PNG.
   std::vector<CurvePanel> curves;
+  /// Pictures of the model (tag, image as io/png.h takes) logged to
+  /// TensorBoard at every validation, by rank 0 alone: they must not use
+  /// collectives or the global RNG (resume stays exact).
+  std::function<std::vector<std::pair<std::string, torch::Tensor>>()> pictures;
 };
 
 /// Fills the cadence fields from the common flags.

@@ -1,6 +1,7 @@
 // A training run's folder (docs/cli.md §4.6):
 //   config.toml      the resolved configuration
 //   metrics.jsonl    one JSON object per logged step (flushed per line)
+//   tb/              the same scalars, and pictures, as TensorBoard event files
 //   checkpoints/     step-XXXXXXXX/ and best/ (written atomically)
 //   model.safetensors  final (or best) weights
 //   *.png            figures
@@ -11,6 +12,9 @@
 #include <string>
 
 #include <nlohmann/json.hpp>
+#include <torch/torch.h>
+
+#include "sparseloop/io/tfevents.h"
 
 namespace sparseloop {
 
@@ -28,8 +32,12 @@ class RunDir {
 
   /// Writes config.toml atomically.
   void write_config(const std::string& toml) const;
-  /// Appends one line to metrics.jsonl (adds "time" in seconds since start).
+  /// Appends one line to metrics.jsonl (adds "time" in seconds since start),
+  /// and each of its numbers as a TensorBoard scalar `<split>/<key>` at its
+  /// "step" (tb/; "step", "epoch", "time" and "split" themselves are not).
   void log(nlohmann::json record);
+  /// A picture of the run at `step` for TensorBoard (tb/; io/png.h images).
+  void image(const std::string& tag, const torch::Tensor& image, int64_t step);
   /// On resume: drops metrics.jsonl records logged after `step` (the part of
   /// an interrupted run that the resumed run will redo).
   void truncate_metrics_after(int64_t step);
@@ -39,6 +47,7 @@ class RunDir {
  private:
   std::string path_;
   std::ofstream metrics_;
+  std::unique_ptr<EventWriter> tb_;  // rank 0 only
   double start_;
 };
 

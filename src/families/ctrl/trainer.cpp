@@ -12,6 +12,7 @@
 #include "sparseloop/families/ctrl/game.h"
 #include "sparseloop/families/ctrl/reference_classifier.h"
 #include "sparseloop/metrics/image_quality.h"
+#include "sparseloop/plot/image_grid.h"
 #include "sparseloop/util/distributed.h"
 #include "sparseloop/util/error.h"
 #include "sparseloop/util/fs.h"
@@ -216,6 +217,14 @@ nlohmann::json train_ctrl(const CommonTrainConfig& common, const CtrlConfig& con
   spec.maximize = true;
   spec.progress_keys = {"delta_r", "consistency_accuracy", "psnr"};
   spec.curves = ctrl_curves();
+  if (auto* csc = dynamic_cast<CscCtrlImpl*>(model.get())) {
+    // The first layer's atoms, in image space (C, channels, 4, 4).
+    spec.pictures = [csc] {
+      torch::NoGradGuard no_grad;
+      return std::vector<std::pair<std::string, torch::Tensor>>{
+          {"atoms/first_layer", atom_grid(csc->layers.front()->dictionary().detach().cpu(), 16, 28)}};
+    };
+  }
   CheckpointParts parts{model.get(), {&game.encoder_optimizer(), &game.decoder_optimizer()}, {}};
   TrainLoop loop(run, parts, spec);
   // Fixed training batches for the BatchNorm statistics of evaluation (see

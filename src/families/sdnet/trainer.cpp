@@ -12,6 +12,7 @@
 #include "sparseloop/engine/run.h"
 #include "sparseloop/engine/run_dir.h"
 #include "sparseloop/families/sdnet/report.h"
+#include "sparseloop/plot/image_grid.h"
 #include "sparseloop/util/distributed.h"
 #include "sparseloop/util/error.h"
 #include "sparseloop/util/fs.h"
@@ -339,6 +340,14 @@ nlohmann::json train_sdnet_on(const CommonTrainConfig& common_in, const SdnetCon
   spec.maximize = true;
   spec.progress_keys = {"loss", "top1"};
   spec.curves = sdnet_curves();
+  if (model->stem_csc()) {
+    // The stem's atoms, in image space (width, channels, k, k).
+    spec.pictures = [model] {
+      torch::NoGradGuard no_grad;
+      return std::vector<std::pair<std::string, torch::Tensor>>{
+          {"atoms/stem", atom_grid(model->stem_csc()->dictionary().detach().cpu(), 16, 28)}};
+    };
+  }
   CheckpointParts parts;
   parts.model = model.get();
   parts.optimizers = {&optimizer};

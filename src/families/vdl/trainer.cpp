@@ -18,6 +18,7 @@
 #include "sparseloop/engine/run.h"
 #include "sparseloop/engine/run_dir.h"
 #include "sparseloop/families/vdl/variance_hinge.h"
+#include "sparseloop/plot/image_grid.h"
 #include "sparseloop/util/distributed.h"
 #include "sparseloop/util/error.h"
 #include "sparseloop/util/fs.h"
@@ -495,6 +496,19 @@ nlohmann::json train_vdl(const CommonTrainConfig& common_in, const VdlConfig& cf
   spec.unit = "img";
   spec.progress_keys = {"rec_loss", "sparsity", "inference_steps", "psnr", "energy"};
   spec.curves = vdl_curves();
+  {
+    // The decoder's dictionary (linear: W's columns; non-linear: W₂W₁'s) as
+    // images, as the `atoms` analysis draws it.
+    const int64_t channels = data.channels, height = data.height, width = data.width;
+    spec.pictures = [model, channels, height, width]() mutable {
+      torch::NoGradGuard no_grad;
+      auto atoms = model->decoder->dictionary().detach().cpu().t().contiguous();  // (l, d)
+      const int64_t nrow = std::min<int64_t>(16, atoms.size(0));
+      return std::vector<std::pair<std::string, torch::Tensor>>{
+          {"atoms/decoder",
+           atom_grid(atoms.reshape({atoms.size(0), channels, height, width}), nrow, 56)}};  // (l, C, H, W)
+    };
+  }
   TrainLoop loop(run, CheckpointParts{model.get(),
                                       {&trainer.decoder_optimizer(), &trainer.encoder_optimizer()},
                                       {}},
