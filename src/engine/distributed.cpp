@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
@@ -41,6 +42,20 @@ Millis to_millis(double seconds) {
 std::string step_key(int rank) { return "step/" + std::to_string(rank); }
 
 std::string store_text(const std::vector<uint8_t>& v) { return std::string(v.begin(), v.end()); }
+
+/// The first line of an exception's message, without c10's backtrace.
+std::string reason(const std::exception& e) {
+  const auto* c = dynamic_cast<const c10::Error*>(&e);
+  const std::string what = c ? c->what_without_backtrace() : e.what();
+  return what.substr(0, what.find('\n'));
+}
+
+/// "30 s", "2.5 s".
+std::string format_seconds(double s) {
+  std::ostringstream out;
+  out << s << " s";
+  return out.str();
+}
 
 /// The first line of an exception's message (c10d errors carry a trace).
 std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
@@ -198,6 +213,14 @@ LaunchEnvironment launch_environment() {
   return e;
 }
 
+void validate(const DistributedOptions& o) {
+  require(o.timeout > 0 && std::isfinite(o.timeout), "--dist-timeout must be > 0 seconds");
+  require(o.backend == "gloo" || o.backend == "nccl" || o.backend == "auto",
+          "--backend '" + o.backend + "': expected gloo, nccl or auto");
+  require(o.init.empty() || (o.init.rfind("file://", 0) == 0 && o.init.size() > 7),
+          "--dist-init '" + o.init + "': expected file:///path/on/a/shared/file/system");
+}
+
 void join_world(const DistributedOptions& o, torch::Device& device) {
   const LaunchEnvironment env = launch_environment();
   // A world of one needs no process group, unless a backend is named: then
@@ -206,18 +229,14 @@ void join_world(const DistributedOptions& o, torch::Device& device) {
     set_world(nullptr);
     return;
   }
-  require(o.timeout > 0, "--dist-timeout must be > 0 seconds");
+  validate(o);
   std::string backend = o.backend;
   if (backend == "auto") backend = device.is_cuda() ? "nccl" : "gloo";
-  require(backend == "gloo" || backend == "nccl",
-          "--backend '" + o.backend + "': expected gloo, nccl or auto");
   if (device.is_cuda()) device = torch::Device(torch::kCUDA, env.local_rank);  // one GPU per rank
   const Millis timeout = to_millis(o.timeout);
   c10::intrusive_ptr<c10d::Store> store;
   try {
     if (!o.init.empty()) {
-      require(o.init.rfind("file://", 0) == 0,
-              "--dist-init '" + o.init + "': expected file:///path/on/a/shared/file/system");
       store = c10::make_intrusive<c10d::FileStore>(o.init.substr(7), env.world_size);
     } else {
       c10d::TCPStoreOptions so;
@@ -228,15 +247,18 @@ void join_world(const DistributedOptions& o, torch::Device& device) {
       so.timeout = timeout;
       store = c10::make_intrusive<c10d::TCPStore>(env.master_addr, so);
     }
-  } catch (const c10::Error& e) {
-    throw InputError("rank " + std::to_string(env.rank) + ": no rendezvous at " +
+  } catch (const InputError&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw InputError("no rendezvous at " +
                      (o.init.empty() ? env.master_addr + ":" + std::to_string(env.master_port)
                                      : o.init) +
-                     " within " + std::to_string(o.timeout) + " s (" +
-                     first_line(e.what_without_backtrace()) + ")");
+                     " within --dist-timeout " + format_seconds(o.timeout) + " (" + reason(e) +
+                     ")");
   }
   auto prefixed = c10::make_intrusive<c10d::PrefixStore>("sparseloop", store);
   c10::intrusive_ptr<c10d::ProcessGroup> pg;
+  try {
   if (backend == "gloo") {
     auto opts = c10d::ProcessGroupGloo::Options::create(timeout);
     // The interface to talk on: GLOO_SOCKET_IFNAME when set (multi-node), the
@@ -259,6 +281,18 @@ void join_world(const DistributedOptions& o, torch::Device& device) {
     throw InputError("--backend nccl: this build's LibTorch has no NCCL (use gloo, or build "
                      "against a CUDA LibTorch)");
 #endif
+  }
+  } catch (const InputError&) {
+    throw;
+  } catch (const std::exception& e) {
+    // The process group connects to every other rank: a rank that never
+    // started (or a wrong WORLD_SIZE) surfaces here as a timeout.
+    throw InputError("the " + std::to_string(env.world_size) +
+                     " ranks did not all join through " +
+                     (o.init.empty() ? env.master_addr + ":" + std::to_string(env.master_port)
+                                     : o.init) +
+                     " within --dist-timeout " + format_seconds(o.timeout) + " (" + reason(e) +
+                     ")");
   }
   set_world(std::make_shared<C10dCommunicator>(prefixed, pg, env.rank, env.world_size, timeout));
 }
@@ -288,7 +322,7 @@ std::string describe_exit(int status) {
 int launch_local_ranks(const std::vector<std::string>& argv, int nproc,
                        const DistributedOptions& options, const std::string& program) {
   require(nproc >= 1 && nproc <= 1024, "--nproc must be in [1, 1024]");
-  require(options.timeout > 0, "--dist-timeout must be > 0 seconds");
+  validate(options);
   // The launcher hosts the store, as torchrun's agent does: it outlives any
   // rank, so it can say which rank stopped advancing.
   const int port = free_port();

@@ -17,7 +17,7 @@
 
 #include "sparseloop/io/safetensors.h"
 #include "sparseloop/util/fs.h"
-#include "support/data_files.h"
+#include "support/digits_suite.h"
 #include "support/testing.h"
 
 using namespace sparseloop;
@@ -29,12 +29,7 @@ namespace {
 
 class DistributedTraining : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    dir_ = new ts::TempDir();
-    td::write_bar_digits(dir_->file("digits"), 96, 24, /*textured=*/true);
-    // The judge of CSC-CTRL runs is cached under SPARSELOOP_DATA.
-    setenv("SPARSELOOP_DATA", dir_->file("cache").c_str(), 1);
-  }
+  static void SetUpTestSuite() { dir_ = td::digits_suite_folder(); }
   static void TearDownTestSuite() { delete dir_; }
 
   static std::string data() { return " --data mnist --data-dir " + dir_->file("digits"); }
@@ -201,4 +196,30 @@ TEST_F(DistributedTraining, AKilledRankStopsTheRunWithOneLine) {
   ASSERT_FALSE(newest.empty());
   EXPECT_TRUE(fs::exists(newest + "/state.json"));
   EXPECT_NO_THROW(load_safetensors(newest + "/model.safetensors"));
+}
+
+// Bad distributed flags are refused before any rank starts; a rank whose
+// peers never come says where it waited and for how long (exit 2, one line).
+TEST_F(DistributedTraining, BadFlagsAndAMissingPeerExitTwoWithOneLine) {
+  const std::string args = "train --model sdnet18 --width 4 --max-steps 1" + data();
+  auto bad = run_cli(args + " --out " + dir_->file("bad1") + " --nproc 2 --backend mpi");
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("--backend 'mpi': expected gloo, nccl or auto"), std::string::npos)
+      << bad.err;
+  bad = run_cli(args + " --out " + dir_->file("bad2") + " --nproc 2 --dist-init /no/scheme");
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("--dist-init '/no/scheme'"), std::string::npos) << bad.err;
+  // Rank 1 of 2 with no rank 0 to host the store (the launcher's variables,
+  // inherited by the command).
+  const std::string port = std::to_string(29000 + getpid() % 1000);
+  setenv("RANK", "1", 1);
+  setenv("WORLD_SIZE", "2", 1);
+  setenv("MASTER_ADDR", "127.0.0.1", 1);
+  setenv("MASTER_PORT", port.c_str(), 1);
+  auto lonely = run_cli(args + " --out " + dir_->file("bad3") + " --dist-timeout 2");
+  for (const char* v : {"RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT"}) unsetenv(v);
+  EXPECT_EQ(lonely.exit_code, 2);
+  EXPECT_NE(lonely.err.find("error (rank 1): no rendezvous at 127.0.0.1:"), std::string::npos)
+      << lonely.err;
+  EXPECT_NE(lonely.err.find("within --dist-timeout 2 s"), std::string::npos) << lonely.err;
 }

@@ -10,7 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "sparseloop/engine/run_dir.h"
-#include "support/data_files.h"
+#include "support/digits_suite.h"
 #include "support/testing.h"
 #include "support/tfevents_reader.h"
 
@@ -23,11 +23,7 @@ namespace {
 
 class TensorBoardRuns : public ::testing::TestWithParam<std::pair<std::string, std::string>> {
  protected:
-  static void SetUpTestSuite() {
-    dir_ = new ts::TempDir();
-    td::write_bar_digits(dir_->file("digits"), 96, 24, /*textured=*/true);
-    setenv("SPARSELOOP_DATA", dir_->file("cache").c_str(), 1);
-  }
+  static void SetUpTestSuite() { dir_ = td::digits_suite_folder(); }
   static void TearDownTestSuite() { delete dir_; }
   static ts::TempDir* dir_;
 };

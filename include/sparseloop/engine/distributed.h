@@ -34,6 +34,10 @@ struct LaunchEnvironment {
 };
 LaunchEnvironment launch_environment();
 
+/// InputError naming the flag when --backend, --dist-timeout or --dist-init
+/// is malformed (checked before any rank starts).
+void validate(const DistributedOptions& options);
+
 /// Joins the world the environment (or options.init) describes and installs
 /// it as world() (util/distributed.h); a world of one when neither says
 /// otherwise. `device` is the run's device; on CUDA, LOCAL_RANK picks the
