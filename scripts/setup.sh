@@ -17,6 +17,7 @@ PACKAGES=(
   libstb-dev              # PNG/JPEG decode, PNG encode
   zlib1g-dev              # gzip'd IDX files, tarballs
   libgtest-dev libgmock-dev libbenchmark-dev
+  chromium-headless-shell # tests open report.html in a real browser (skipped when absent)
   ca-certificates xz-utils
 )
 
