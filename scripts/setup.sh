@@ -18,6 +18,7 @@ PACKAGES=(
   zlib1g-dev              # gzip'd IDX files, tarballs
   libgtest-dev libgmock-dev libbenchmark-dev
   chromium-headless-shell # tests open report.html in a real browser (skipped when absent)
+  fonts-dejavu-core       # the figures' text (a built-in stroke font is the fallback)
   ca-certificates xz-utils
 )
 

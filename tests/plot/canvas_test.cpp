@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <filesystem>
 
 using namespace sparseloop;
 
@@ -247,4 +248,30 @@ TEST(Canvas, DrawImageCopiesAndUpscales) {
   rgb[1] = 1.0;
   c.draw_image(9, 9, rgb);
   EXPECT_EQ(c.pixel(9, 9), Color(0, 255, 0));
+}
+
+// With DejaVu Sans installed (scripts/setup.sh), labels are drawn from the
+// real font: Ẑ (Z + combining circumflex, the CTRL objective's legend), ‖·‖,
+// ℓ₁, λ, ≈ and ∞ are glyphs with ink, not the fallback box; with
+// SPARSELOOP_FONT=none the stroke font draws the same strings.
+TEST(Canvas, RealFontDrawsThePapersSymbolsAndTheStrokeFontIsTheFallback) {
+  if (!std::filesystem::exists("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"))
+    GTEST_SKIP() << "fonts-dejavu-core is not installed";
+  TextStyle style;
+  style.size = 24;
+  const auto box = draw_text("\uE000", style).data();  // no font has it: the stroke font's box
+  for (const char* s : {"Z\u0302", "\u2016x\u2016", "\u2113\u2081", "\u03BB", "\u2248", "\u221E"}) {
+    const auto c = draw_text(s, style);
+    EXPECT_FALSE(ink(c).empty()) << s;
+    EXPECT_NE(c.data(), box) << s;
+  }
+  // The circumflex is ink above the Z's cap height.
+  const Box z = ink(draw_text("Z", style)), zhat = ink(draw_text("Z\u0302", style));
+  EXPECT_LT(zhat.y0, z.y0 - 2);
+  const auto real = draw_text("PSNR (dB)", style).data();
+  setenv("SPARSELOOP_FONT", "none", 1);
+  const auto fallback = draw_text("PSNR (dB)", style);
+  unsetenv("SPARSELOOP_FONT");
+  EXPECT_FALSE(ink(fallback).empty());
+  EXPECT_NE(fallback.data(), real);  // a different font drew it
 }

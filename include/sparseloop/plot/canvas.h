@@ -8,13 +8,14 @@
 // whole text string) is rasterized into a coverage mask first and blended
 // once, so overlapping segments and stroke joints never darken.
 //
-// Text uses a built-in stroke (vector) font defined in src/plot/font.cpp rather
-// than a bitmap font: strokes rasterized with anti-aliasing stay smooth at
-// any size (12 px tick labels, 17 px titles) and any rotation, where a 5×7
-// bitmap scaled by 2 or 3 looks like a terminal. Strings are UTF-8; the font
-// covers printable ASCII, Greek letters used in the papers (α β γ δ ε η θ λ μ
-// π ρ σ τ φ ω Δ Σ), superscript digits and signs (10⁻³), subscript digits
-// (ℓ₁), and − × ± · ° ≈ ≤ ≥ → ‖ ∞; other code points draw as a box.
+// Text is drawn from the outlines of a real font, DejaVu Sans from Debian's
+// fonts-dejavu-core (src/plot/truetype.h, parsed by stb_truetype), filled
+// with anti-aliasing at any size and rotation; it covers the papers' λ σ Δ
+// ‖ ℓ₁ ≈ ∞ and combining accents such as Ẑ. Where no font file exists, or a
+// string holds a code point the font lacks, the built-in stroke font
+// (src/plot/font.cpp: printable ASCII, the Greek letters of the papers,
+// super- and subscript digits, − × ± · ° ≈ ≤ ≥ → ‖ ∞; others as a box)
+// draws it instead, so figures never depend on what a machine has installed.
 #pragma once
 
 #include <torch/torch.h>
@@ -26,6 +27,10 @@
 #include "sparseloop/plot/color.h"
 
 namespace sparseloop {
+
+namespace truetype {
+struct Face;  // src/plot/truetype.h
+}
 
 struct Point {
   double x = 0, y = 0;
@@ -130,6 +135,8 @@ class Canvas {
  private:
   class Mask;  // coverage accumulator, see canvas.cpp
   Mask mask_for(double x0, double y0, double x1, double y1) const;
+  void truetype_text(const truetype::Face& face, Point anchor, const std::u32string& codes,
+                     const TextStyle& style);
   void blend_mask(const Mask& mask, Color c);
   void stroke_into(Mask& mask, const std::vector<Point>& points, const Stroke& stroke) const;
 
