@@ -6,6 +6,7 @@
 
 #include "plot_frame.h"
 #include "sparseloop/plot/plot.h"
+#include "sparseloop/util/fs.h"
 
 namespace sparseloop {
 namespace pd = plot_detail;
@@ -192,6 +193,7 @@ Canvas render_plot(const BarChart& chart, const PlotStyle& style) {
 
 void save_plot(const std::string& path, const BarChart& chart, const PlotStyle& style) {
   render_plot(chart, style).write_png(path);
+  write_file_atomic(csv_path(path), plot_csv(chart));
 }
 
 }  // namespace sparseloop

@@ -7,6 +7,7 @@
 #include "plot_frame.h"
 #include "sparseloop/plot/plot.h"
 #include "sparseloop/plot/ticks.h"
+#include "sparseloop/util/fs.h"
 
 namespace sparseloop {
 namespace pd = plot_detail;
@@ -257,6 +258,7 @@ Canvas render_plot(const Heatmap& chart, const PlotStyle& style) {
 
 void save_plot(const std::string& path, const Heatmap& chart, const PlotStyle& style) {
   render_plot(chart, style).write_png(path);
+  write_file_atomic(csv_path(path), plot_csv(chart));
 }
 
 }  // namespace sparseloop

@@ -175,6 +175,7 @@ Canvas render_plot(const LineChart& chart, const PlotStyle& style) {
 
 void save_plot(const std::string& path, const LineChart& chart, const PlotStyle& style) {
   render_plot(chart, style).write_png(path);
+  write_file_atomic(csv_path(path), plot_csv(chart));
 }
 
 }  // namespace sparseloop

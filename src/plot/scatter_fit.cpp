@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "sparseloop/plot/plot.h"
+#include "sparseloop/util/fs.h"
 
 namespace sparseloop {
 namespace {
@@ -105,6 +106,7 @@ Canvas render_plot(const ScatterFit& chart, const PlotStyle& style) {
 
 void save_plot(const std::string& path, const ScatterFit& chart, const PlotStyle& style) {
   render_plot(chart, style).write_png(path);
+  write_file_atomic(csv_path(path), plot_csv(chart));
 }
 
 }  // namespace sparseloop

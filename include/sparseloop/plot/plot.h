@@ -156,7 +156,22 @@ Canvas render_plot(const Heatmap& chart, const PlotStyle& style = {});
 Canvas render_plot(const BarChart& chart, const PlotStyle& style = {});
 Canvas render_plot(const ScatterFit& chart, const PlotStyle& style = {});
 
-/// render_plot, then the PNG written atomically to `path`.
+/// The plotted data as CSV (RFC 4180, a header row, numbers with 9
+/// significant digits, NaN as `nan`), so that users can re-plot a figure:
+/// LineChart `series,x,y` (one row per point; reference lines as series
+/// "reference: <label>" with the other coordinate empty); BarChart
+/// `category,series,value,error`; Heatmap the matrix, one CSV row per row;
+/// ScatterFit `series,x,y` for the points and the extra series, then the
+/// fitted line's two ends at the points' extreme x as series `fit`.
+std::string plot_csv(const LineChart& chart);
+std::string plot_csv(const Heatmap& chart);
+std::string plot_csv(const BarChart& chart);
+std::string plot_csv(const ScatterFit& chart);
+/// Where save_plot puts a figure's CSV: `.png` replaced by `.csv`.
+std::string csv_path(const std::string& png_path);
+
+/// render_plot, then the PNG written atomically to `path`, and the data
+/// (plot_csv) next to it: `path` with `.csv` for its `.png` extension.
 void save_plot(const std::string& path, const LineChart& chart, const PlotStyle& style = {});
 void save_plot(const std::string& path, const Heatmap& chart, const PlotStyle& style = {});
 void save_plot(const std::string& path, const BarChart& chart, const PlotStyle& style = {});
