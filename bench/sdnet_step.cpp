@@ -1,7 +1,5 @@
 #include "bench/sdnet_step.h"
 
-#include <sys/resource.h>
-
 #include <algorithm>
 #include <chrono>
 
@@ -11,13 +9,6 @@
 
 namespace sparseloop {
 namespace {
-
-
-double process_peak_mib() {
-  struct rusage u {};
-  getrusage(RUSAGE_SELF, &u);
-  return static_cast<double>(u.ru_maxrss) / 1024.0;  // ru_maxrss is in KiB on Linux
-}
 
 /// Times one model; see bench_sdnet_step for the keys.
 nlohmann::json time_model(const std::string& model, int64_t batch, int64_t size,
@@ -58,6 +49,9 @@ nlohmann::json time_model(const std::string& model, int64_t batch, int64_t size,
   for (int i = 0; i < 2; ++i) train_step();  // cold power iterations, allocator warm-up
   cuda_synchronize();
   cuda_reset_peak_bytes();
+  // The process's high-water mark from here on, so that each model's peak is
+  // its own whichever ran first (a lifetime maximum kept the larger one's).
+  reset_peak_rss();
 
   // Consecutive training steps (each pays its own refresh of L).
   std::vector<double> step, fwd, eval;
@@ -104,7 +98,7 @@ nlohmann::json time_model(const std::string& model, int64_t batch, int64_t size,
   j["power_iterations_per_step"] = iterations / static_cast<double>(repeats);
   j["cold_restarts_per_step"] = static_cast<double>(restarts) / static_cast<double>(repeats);
   j["peak_mib"] = device.is_cuda() ? static_cast<double>(cuda_peak_bytes()) / (1024.0 * 1024.0)
-                                   : process_peak_mib();
+                                   : process_peak_rss_mib();
   return j;
 }
 
@@ -117,8 +111,6 @@ nlohmann::json bench_sdnet_step(const std::string& model, int64_t batch, int64_t
   const SdnetOptions o = sdnet_options_for(model);
   const std::string resnet = o.depth == 34 ? "resnet34" : "resnet18";
   nlohmann::json base;
-  // The baseline runs first: on the CPU the peak is the process's high-water
-  // mark, so the (larger) SDNet peak measured second is still its own.
   if (baseline && model != resnet) base = time_model(resnet, batch, size, device, repeats, width);
   nlohmann::json j = time_model(model, batch, size, device, repeats, width);
   j["batch"] = batch;

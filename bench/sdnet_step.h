@@ -27,7 +27,7 @@ namespace sparseloop {
 ///                        (mean; random labels at lr 0.1 move dictionaries far
 ///                        more than real training does, see docs/sdnet.md)
 ///   peak_mib             CUDA: peak allocated memory during the timed steps;
-///                        CPU: the process's peak resident set size
+///                        CPU: the process's peak resident set size during them
 /// plus model, parameters, csc_layers, batch, size, width, device, repeats.
 /// With `baseline` and an SDNet model, the ResNet of the same depth is timed
 /// the same way first: "baseline" holds its numbers and

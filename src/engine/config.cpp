@@ -10,17 +10,30 @@
 namespace sparseloop {
 namespace {
 
-std::string quote(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') out += '\\';
-    if (c == '\n') {
-      out += "\\n";
-      continue;
-    }
-    out += c;
+// A TOML basic string written by toml++'s own formatter: it escapes what TOML
+// forbids raw in a string (every control character, \r and tab included, and
+// DEL; TOML v1.0.0 §String), where a hand-made quoter once let \r through and
+// the run's config.toml then failed to parse on --resume. No flags: always
+// one "…" line (no literal or multi-line form, whose rules about quotes and a
+// leading newline are easy to break), UTF-8 kept as is.
+std::string quote(const std::string& s, const std::string& key) {
+  std::ostringstream out;
+  out << toml::toml_formatter{toml::value<std::string>{s},
+                              toml::format_flags::allow_unicode_strings};
+  // TOML holds UTF-8 text only: bytes that are not (a path from another
+  // encoding) would come back changed, so refuse them here, not at --resume.
+  const std::string text = out.str();
+  bool same = false;
+  try {
+    toml::table back = toml::parse("v = " + text);
+    const auto* read = back["v"].as_string();
+    same = read && read->get() == s;
+  } catch (const toml::parse_error&) {
   }
-  return out + "\"";
+  if (!same)
+    throw InputError("--" + key + ": the value is not valid UTF-8 text, which config.toml "
+                     "(TOML) cannot hold; give it in UTF-8");
+  return text;
 }
 
 std::string format_double(double v) {
@@ -50,7 +63,7 @@ std::string node_to_text(const toml::node& node, const std::string& key, const s
 
 void TomlWriter::operator()(const std::string& key, const std::string& value,
                             const std::string& help) {
-  out_ += "# " + help + "\n" + key + " = " + quote(value) + "\n";
+  out_ += "# " + help + "\n" + key + " = " + quote(value, key) + "\n";
 }
 void TomlWriter::operator()(const std::string& key, const double& value, const std::string& help) {
   out_ += "# " + help + "\n" + key + " = " + format_double(value) + "\n";
@@ -64,7 +77,7 @@ void TomlWriter::operator()(const std::string& key, const uint64_t& value,
   // TOML integers are signed 64-bit: larger values travel as strings.
   const std::string text = std::to_string(value);
   out_ += "# " + help + "\n" + key + " = " +
-          (value > static_cast<uint64_t>(INT64_MAX) ? quote(text) : text) + "\n";
+          (value > static_cast<uint64_t>(INT64_MAX) ? quote(text, key) : text) + "\n";
 }
 void TomlWriter::operator()(const std::string& key, const bool& value, const std::string& help) {
   out_ += "# " + help + "\n" + key + " = " + (value ? "true" : "false") + "\n";

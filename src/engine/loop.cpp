@@ -123,7 +123,7 @@ bool TrainLoop::resume() {
   return true;
 }
 
-nlohmann::json TrainLoop::do_validate(const ValidateFn& validate) {
+nlohmann::json TrainLoop::do_validate(const ValidateFn& validate, bool track_best) {
   nlohmann::json m = validate(state_);
   last_validation_ = m;
   state_.extra["last_validation"] = m;
@@ -139,7 +139,7 @@ nlohmann::json TrainLoop::do_validate(const ValidateFn& validate) {
       for (const auto& [tag, image] : spec_.pictures()) run_.image(tag, image, state_.step);
     }
   }
-  if (m.contains(spec_.metric) && m[spec_.metric].is_number()) {
+  if (track_best && m.contains(spec_.metric) && m[spec_.metric].is_number()) {
     const double v = m[spec_.metric].get<double>();
     const bool better = state_.best_step < 0 || (spec_.maximize ? v > state_.best_metric
                                                                 : v < state_.best_metric);
@@ -218,8 +218,18 @@ nlohmann::json TrainLoop::run(const StepFn& step, const ValidateFn& validate) {
     }
     if (stop.time_up && state_.step < total_steps_) {
       stopped_by_time = true;
-      if (!at_eval) do_validate(validate);
+      // The checkpoint first: it must hold the state an uninterrupted run has
+      // after this step, and a validation changes state (CSC layers' power
+      // iterations and BatchNorm statistics in model buffers, a family's
+      // counters such as VDL's patience, the best metric), which a run that
+      // goes on without stopping here never sees: resumed from a checkpoint
+      // written after it, the run drifted from the uninterrupted one.
       if (since_checkpoint > 0) checkpoint(step_name(state_.step));
+      // Then the numbers where the run stopped, for the log and the summary:
+      // outside the validation cadence, so not a candidate for "best" (an
+      // uninterrupted run never compared this step; a resumed one must pick
+      // the same best checkpoint).
+      if (!at_eval) do_validate(validate, /*track_best=*/false);
       break;
     }
   }

@@ -3,9 +3,11 @@
 // 4 bytes in v2/v3), then a Python dict literal padded with spaces and '\n'.
 #include "sparseloop/io/npy.h"
 
+#include <algorithm>
 #include <cctype>
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <map>
 
 #include "sparseloop/util/error.h"
@@ -206,6 +208,15 @@ NpyInfo inspect_npy(const std::string& path) {
                              ": Fortran-order arrays are not supported (save "
                              "np.ascontiguousarray(arr) instead)");
   info.shape = shape.ints;
+  // LibTorch sizes a tensor by Π max(dim, 1) and throws c10::Error once that,
+  // in bytes, passes 2^63 − 1, even for an empty array: (0, 10^18, 10^18)
+  // must be refused here, as input (the same check as safetensors.cpp).
+  uint64_t extent = c10::elementSize(info.dtype);
+  for (int64_t d : info.shape)
+    require(!__builtin_mul_overflow(extent, static_cast<uint64_t>(std::max<int64_t>(d, 1)),
+                                    &extent) &&
+                extent <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max()),
+            path + ": bad .npy header (the shape's size exceeds 2^63 - 1 bytes)");
   // Overflow-safe element count: stop as soon as it exceeds the file.
   unsigned __int128 bytes = c10::elementSize(info.dtype);
   for (int64_t d : info.shape) bytes = std::min<unsigned __int128>(bytes * d, ~uint64_t{0});

@@ -115,14 +115,24 @@ TensorFile parse_safetensors(const std::string& bytes, const std::string& source
                        " (supported: F64 F32 F16 BF16 I64 I32 I16 I8 U8 BOOL)");
     const json& shape = v["shape"];
     if (!shape.is_array()) fail(source, "shape of '" + name + "' is not an array");
-    uint64_t numel = 1;
+    // LibTorch sizes a contiguous tensor by Π max(dim, 1) (its strides and
+    // storage use 1 for an empty dimension) and throws c10::Error once that,
+    // in bytes, passes 2^63 − 1, even when a zero dimension makes the tensor
+    // empty: [0, 2^63] or [0, 2^62, 2^62] must be refused here, as input.
+    uint64_t numel = 1, extent = 1;
+    const auto max_bytes = static_cast<uint64_t>(std::numeric_limits<int64_t>::max());
     for (const auto& s : shape) {
       if (!s.is_number_unsigned())
         fail(source, "shape of '" + name + "' has a non-integer or negative size");
-      uint64_t dim = s.get<uint64_t>();
-      if (dim > 0 && numel > std::numeric_limits<uint64_t>::max() / 64 / dim)
-        fail(source, "shape of '" + name + "' overflows");
-      numel *= dim;
+      const uint64_t dim = s.get<uint64_t>();
+      uint64_t bytes = 0;
+      if (__builtin_mul_overflow(extent, std::max<uint64_t>(dim, 1), &extent) ||
+          __builtin_mul_overflow(extent, static_cast<uint64_t>(e.dtype->size), &bytes) ||
+          bytes > max_bytes)
+        fail(source, "shape of '" + name + "' overflows (" + shape.dump().substr(0, 80) +
+                         " elements of " + std::to_string(e.dtype->size) +
+                         " bytes exceed 2^63 - 1 bytes)");
+      numel *= dim;  // ≤ extent: cannot overflow
       e.shape.push_back(static_cast<int64_t>(dim));
     }
     const json& off = v["data_offsets"];

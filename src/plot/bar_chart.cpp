@@ -55,11 +55,13 @@ Canvas render_plot(const BarChart& chart, const PlotStyle& style) {
   xaxis.label = chart.xlabel;
   const std::pair<double, double> xr{0, std::max<double>(groups, 1)};
 
+  // Distinct colors for any number of series (the palette's 8 once repeated).
+  const auto palette = pd::chart_colors(chart.series.size(), style, chart.sequential);
   std::vector<pd::LegendEntry> entries;
   for (size_t i = 0; i < chart.series.size(); ++i) {
     const auto& s = chart.series[i];
     if (s.name.empty()) continue;
-    entries.push_back({s.name, s.color ? *s.color : style.palette[i % style.palette.size()],
+    entries.push_back({s.name, s.color ? *s.color : palette[i],
                        LineStyle::none, Marker::none, 0, 0, true});
   }
   const auto box = pd::legend_size(entries, f);
@@ -130,7 +132,7 @@ Canvas render_plot(const BarChart& chart, const PlotStyle& style) {
   const auto bars = bars_for(r, layout.y);
   for (const auto& b : bars) {
     const auto& s = chart.series[b.series];
-    const Color col = s.color ? *s.color : style.palette[b.series % style.palette.size()];
+    const Color col = s.color ? *s.color : palette[b.series];
     c.fill_rect(b.x0, b.y0, b.x1, b.y1, col);
   }
   c.reset_clip();

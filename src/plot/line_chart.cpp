@@ -11,10 +11,6 @@ namespace pd = plot_detail;
 
 namespace {
 
-Color series_color(const Series& s, size_t index, const PlotStyle& style) {
-  return s.color ? *s.color : style.palette[index % style.palette.size()];
-}
-
 // The drawable runs of a series in pixels: points the axes cannot show
 // (NaN, ±Inf, ≤ 0 on a log axis) end a run, so lines never bridge a gap.
 std::vector<std::vector<Point>> pixel_runs(const Series& s, const pd::AxisLayout& x,
@@ -81,11 +77,16 @@ Canvas render_plot(const LineChart& chart, const PlotStyle& style) {
   xr = pd::axis_range(chart.x, xr);
   yr = pd::axis_range(chart.y, yr);
 
+  // Distinct colors for any number of series (the palette's 8 once repeated).
+  const auto palette = pd::chart_colors(chart.series.size(), style, chart.sequential);
+  auto series_color = [&](size_t i) {
+    return chart.series[i].color ? *chart.series[i].color : palette[i];
+  };
   std::vector<pd::LegendEntry> entries;
   for (size_t i = 0; i < chart.series.size(); ++i) {
     const auto& s = chart.series[i];
     if (s.name.empty()) continue;
-    entries.push_back({s.name, series_color(s, i, style), s.line, s.marker,
+    entries.push_back({s.name, series_color(i), s.line, s.marker,
                        s.line_width > 0 ? s.line_width : style.line_width,
                        s.marker_size > 0 ? s.marker_size : style.marker_size, false});
   }
@@ -140,7 +141,7 @@ Canvas render_plot(const LineChart& chart, const PlotStyle& style) {
   }
   for (size_t i = 0; i < chart.series.size(); ++i) {
     const auto& s = chart.series[i];
-    const Color col = series_color(s, i, style);
+    const Color col = series_color(i);
     const double lw = s.line_width > 0 ? s.line_width : style.line_width;
     const auto runs = pixel_runs(s, layout.x, layout.y, r);
     if (s.line != LineStyle::none)

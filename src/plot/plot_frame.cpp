@@ -61,6 +61,11 @@ void check_style(const PlotStyle& style) {
   TORCH_CHECK(!style.palette.empty(), "PlotStyle palette is empty");
 }
 
+std::vector<Color> chart_colors(size_t n, const PlotStyle& style,
+                                const std::optional<Colormap>& sequential) {
+  return sequential ? sequential_colors(n, *sequential) : series_colors(n, style.palette);
+}
+
 bool AxisLayout::valid(double v) const {
   return std::isfinite(v) && (scale == AxisScale::linear || v > 0);
 }

@@ -3,6 +3,7 @@
 // legend with its placement.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -19,6 +20,12 @@ Fonts fonts_for(const PlotStyle& style);
 
 /// Checks the parts of a style every chart relies on.
 void check_style(const PlotStyle& style);
+
+/// The colors of a chart's `n` series by position (a series' own color wins):
+/// the sequential colormap when set, otherwise distinct colors starting with
+/// the style's palette.
+std::vector<Color> chart_colors(size_t n, const PlotStyle& style,
+                                const std::optional<Colormap>& sequential);
 
 struct Rect {
   double x0 = 0, y0 = 0, x1 = 0, y1 = 0;

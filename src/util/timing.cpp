@@ -46,6 +46,25 @@ double process_peak_rss_mib() {
   return 0.0;
 }
 
+double process_rss_mib() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;  // kB
+  }
+  return 0.0;
+}
+
+bool reset_peak_rss() {
+  // Linux ≥ 4.0: writing 5 to /proc/PID/clear_refs resets the peak resident
+  // set size (VmHWM) to the current one (Documentation/filesystems/proc.rst,
+  // "clear_refs").
+  std::ofstream out("/proc/self/clear_refs");
+  if (!out) return false;
+  out << "5" << std::flush;
+  return static_cast<bool>(out);
+}
+
 double peak_memory_mib(const std::function<void()>& fn, torch::Device device) {
   if (device.is_cuda()) {
     cuda_synchronize();
@@ -54,7 +73,11 @@ double peak_memory_mib(const std::function<void()>& fn, torch::Device device) {
     cuda_synchronize();
     return static_cast<double>(cuda_peak_bytes()) / (1024.0 * 1024.0);
   }
-  const double before = process_peak_rss_mib();
+  // The process's high-water mark only rises: measured without a reset, any
+  // phase that stays below an earlier, larger one read 0. With the mark reset
+  // to the current resident set, its rise is this phase's own peak.
+  const bool reset = reset_peak_rss();
+  const double before = reset ? process_rss_mib() : process_peak_rss_mib();
   fn();
   return std::max(0.0, process_peak_rss_mib() - before);
 }

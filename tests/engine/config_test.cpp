@@ -55,6 +55,54 @@ TEST(Config, ResolvedTomlRoundTripsThroughTheSavedFile) {
   EXPECT_TRUE(f2.nonnegative);
 }
 
+// Every string a flag can carry comes back from config.toml byte for byte
+// (the file a --resume reads), however hostile: control characters (a raw \r
+// or tab once made the file unreadable), quotes, backslashes, TOML's own
+// delimiters, a leading newline (trimmed by multi-line strings) and UTF-8.
+TEST(Config, HostileStringsRoundTripThroughConfigToml) {
+  std::string controls;
+  for (int c = 1; c < 0x20; ++c) controls += static_cast<char>(c);
+  controls += '\x7f';
+  const std::vector<std::string> values = {
+      "",
+      "a\rb",
+      "tab\there",
+      "\nleading newline",
+      "trailing newline\n",
+      "crlf\r\n",
+      controls,
+      "\"double\" 'single' \"\"\" ''' `back`",
+      "back\\slash \\n \\u0041 \\",
+      "# not a comment = [section] {x = 1}",
+      "caf\xc3\xa9 \xe4\xb8\xad\xe6\x96\x87 \xf0\x9f\x98\x80 \xe2\x80\xa8 \xef\xbb\xbf",
+  };
+  for (const auto& value : values) {
+    ts::TempDir dir;
+    CommonTrainConfig common;
+    common.out = dir.path() + "/" + value;
+    common.data_dir = value;
+    TestConfig cfg;
+    cfg.classes = value;
+    write_file_atomic(dir.file("config.toml"), resolved_config_toml(common, "ctrl", cfg));
+    CommonTrainConfig c2;
+    TestConfig f2;
+    ASSERT_NO_THROW(read_run_config(dir.path(), c2, f2)) << read_file(dir.file("config.toml"));
+    EXPECT_EQ(c2.out, common.out);
+    EXPECT_EQ(c2.data_dir, value);
+    EXPECT_EQ(f2.classes, value);
+  }
+  // Bytes that are not UTF-8 cannot be TOML text: refused when written,
+  // naming the flag, rather than when the run is resumed.
+  TestConfig bad;
+  bad.classes = "latin-1 \xe9t\xe9";
+  try {
+    resolved_config_toml(CommonTrainConfig{}, "ctrl", bad);
+    FAIL() << "wrote a value that is not UTF-8";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("--classes"), std::string::npos) << e.what();
+  }
+}
+
 TEST(Config, BadValuesNameTheSourceAndKey) {
   TestConfig cfg;
   ValuesReader r({{"lr", "fast"}}, "my.toml");

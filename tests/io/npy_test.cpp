@@ -73,6 +73,9 @@ TEST(Npy, RejectsBadHeadersNamingTheFile) {
   huge_len[8] = '\xff';
   huge_len[9] = '\x7f';
   check(huge_len, "truncated .npy header");
+  // Sizes past 2^63 bytes, also of empty arrays (LibTorch's own error otherwise).
+  check(td::npy("<f4", "(0, 999999999999999999, 999999999999999999)", ""), "exceeds 2^63");
+  check(td::npy("<f8", "(0, 300000000000000000, 64)", ""), "exceeds 2^63");
   std::string version = td::npy("<f4", "(2,)", le_bytes(f4, 8));
   version[6] = 9;
   check(version, "version 9");

@@ -105,6 +105,31 @@ TEST(Safetensors, RejectsMalformedFiles) {
   expect_rejected(with_header(R"({"__metadata__":{"a":1}})", ""), "not a string");
 }
 
+// Shapes whose size passes 2^63 bytes are input errors, also when a zero
+// dimension makes the tensor empty (LibTorch itself would throw c10::Error on
+// its strides or storage size, which the program reports as an internal error).
+TEST(Safetensors, ShapesPastTwoToTheSixtyThreeAreInputErrors) {
+  const std::vector<std::string> shapes = {
+      "[0, 9223372036854775808]",          // one dimension past int64
+      "[9223372036854775808, 0]",
+      "[4294967296, 4294967296, 4]",       // 2^66 elements
+      "[0, 4294967296, 4294967296, 4]",    // empty, but its strides overflow
+      "[0, 4611686018427387904, 2]",       // 2^63 elements
+      "[1152921504606846976, 2]",          // 2^61 elements of 4 bytes: 2^63 bytes
+      "[18446744073709551615]",            // 2^64 − 1
+  };
+  for (const auto& shape : shapes)
+    expect_rejected(with_header(R"({"x":{"dtype":"F32","shape":)" + shape +
+                                    R"(,"data_offsets":[0,0]}})",
+                                ""),
+                    "overflows");
+  // Large but representable empty shapes still load.
+  auto f = parse_safetensors(
+      with_header(R"({"x":{"dtype":"F32","shape":[0, 1073741824],"data_offsets":[0,0]}})", ""),
+      "ok");
+  EXPECT_EQ(f.get("x").sizes().vec(), (std::vector<int64_t>{0, 1073741824}));
+}
+
 TEST(Safetensors, TruncatedFileOnDiskNamesTheFile) {
   ts::TempDir dir;
   save_safetensors(dir.file("w.safetensors"), {{"w", torch::randn({10, 10})}});

@@ -95,6 +95,38 @@ TEST(Plot, LineChartHasTheRequestedSizeAndDrawsEachSeriesInside) {
   EXPECT_GT(count_text(c, 100, 350, 600, 400), 40);  // x tick and axis labels
 }
 
+// Twelve series, twelve colors: past the palette's eight, series once took
+// the colors of the first ones again. A chart of ordered series takes the
+// sequential map's colors in order instead.
+TEST(Plot, EverySeriesHasItsOwnColor) {
+  LineChart chart;
+  chart.legend = LegendPosition::none;
+  const size_t n = 12;
+  for (size_t s = 0; s < n; ++s) {
+    std::vector<double> x, y;
+    for (int i = 0; i <= 50; ++i) x.push_back(i), y.push_back(4.0 * s + std::sqrt(i));
+    chart.series.push_back(line("level " + std::to_string(s), x, y));
+  }
+  const auto expect_drawn = [&](const std::vector<Color>& colors) {
+    ASSERT_EQ(colors.size(), n);
+    const Canvas c = render_plot(chart);
+    for (size_t s = 0; s < n; ++s)
+      EXPECT_GT(count_color(c, colors[s], 60, 20, 790, 440), 30) << "series " << s;
+  };
+  expect_drawn(series_colors(n));
+  chart.sequential = Colormap::viridis;
+  expect_drawn(sequential_colors(n));
+  // Bars too.
+  BarChart bars;
+  bars.legend = LegendPosition::none;
+  bars.categories = {"a"};
+  for (size_t s = 0; s < n; ++s)
+    bars.series.push_back({"s" + std::to_string(s), {1.0 + s}, {}, std::nullopt});
+  const Canvas b = render_plot(bars);
+  const auto colors = series_colors(n);
+  for (size_t s = 0; s < n; ++s) EXPECT_GT(count_color(b, colors[s], 0, 0, 800, 500), 30) << s;
+}
+
 TEST(Plot, NonFiniteAndEmptySeriesAreSkipped) {
   LineChart chart;
   chart.series.push_back(line("gappy", {0, 1, 2, 3, 4}, {1, NAN, 3, INFINITY, 5}));

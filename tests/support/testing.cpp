@@ -3,11 +3,13 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <random>
 #include <sstream>
+#include <vector>
 
 // The library only encodes PNG; the tests decode with their own private copy
 // of stb_image (static functions, so it cannot clash with the library's).
@@ -25,6 +27,7 @@
 #endif
 
 #include "sparseloop/sparseloop.h"
+#include "sparseloop/util/fs.h"
 #include "sparseloop/util/signals.h"
 
 namespace sparseloop::test_support {
@@ -89,6 +92,44 @@ TempDir::TempDir() {
 TempDir::~TempDir() {
   std::error_code ec;
   std::filesystem::remove_all(path_, ec);
+}
+
+namespace {
+
+std::string step_folder(int64_t step) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "step-%08lld", static_cast<long long>(step));
+  return buf;
+}
+
+}  // namespace
+
+void copy_run_killed_after(const std::string& from, const std::string& to, int64_t step) {
+  namespace fs = std::filesystem;
+  fs::copy(from, to, fs::copy_options::recursive);
+  for (const auto& e : fs::directory_iterator(to + "/checkpoints")) {
+    const std::string name = e.path().filename().string();
+    if (name.rfind("step-", 0) == 0 && name > step_folder(step)) fs::remove_all(e.path());
+  }
+  fs::remove(to + "/model.safetensors");
+}
+
+void expect_same_run_files(const std::string& reference, const std::string& run) {
+  std::vector<std::string> files = {"model.safetensors", "checkpoints/best/model.safetensors",
+                                    "checkpoints/best/state.json"};
+  for (const auto& e : std::filesystem::directory_iterator(reference + "/checkpoints")) {
+    const std::string name = e.path().filename().string();
+    if (name.rfind("step-", 0) != 0) continue;
+    for (const char* f : {"model.safetensors", "state.json"})
+      files.push_back("checkpoints/" + name + "/" + f);
+  }
+  EXPECT_GT(files.size(), 3u) << reference << " kept no step-* checkpoint";
+  for (const auto& f : files) {
+    const std::string a = reference + "/" + f, b = run + "/" + f;
+    ASSERT_TRUE(std::filesystem::exists(a)) << a;
+    ASSERT_TRUE(std::filesystem::exists(b)) << b;
+    EXPECT_TRUE(read_file(a) == read_file(b)) << b << " differs from " << a;
+  }
 }
 
 CommandResult run_cli(const std::string& args) {

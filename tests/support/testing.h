@@ -58,6 +58,18 @@ std::string expect_input_error(F f) {
   return "";
 }
 
+/// A run killed (SIGKILL) right after its checkpoint of step `step` was
+/// written: run folder `from` copied to `to` without the later step-*
+/// checkpoints and without the final weights.
+void copy_run_killed_after(const std::string& from, const std::string& to, int64_t step);
+
+/// A resumed run `run` ends as the uninterrupted run `reference` did, byte for
+/// byte: the final model.safetensors, and model.safetensors and state.json of
+/// best/ and of every step-* checkpoint the reference kept (`run` may hold
+/// more, e.g. the one of a stop). Optimizer files are not compared: their
+/// archives name parameters by address, which differs between processes.
+void expect_same_run_files(const std::string& reference, const std::string& run);
+
 /// Saves SIGINT/SIGTERM dispositions and clears the pending stop request;
 /// restores both when destroyed (tests that raise signals at a training loop).
 class SignalStateGuard {

@@ -33,7 +33,9 @@ struct CheckpointParts {
 };
 
 /// Writes checkpoints/<name>/ atomically (name: "step-%08d" or "best").
-/// RNG states (CPU, and CUDA when present) are saved too.
+/// The global CPU generator's state is saved too; no trainer draws from a
+/// CUDA generator (noise and augmentation come from the named CPU streams of
+/// util/random.h, functions of seed and step).
 void save_checkpoint(const std::string& checkpoints_dir, const std::string& name,
                      const CheckpointParts& parts, const TrainState& state);
 

@@ -81,7 +81,8 @@ class TrainLoop {
 
  private:
   void checkpoint(const std::string& name);
-  nlohmann::json do_validate(const ValidateFn& validate);
+  /// Validates, logs and (with `track_best`) keeps the best checkpoint.
+  nlohmann::json do_validate(const ValidateFn& validate, bool track_best = true);
 
   RunDir& run_;
   CheckpointParts parts_;

@@ -55,4 +55,15 @@ enum class Colormap {
 /// Maps t ∈ [0, 1] (clamped; NaN gives mid gray) through `map`.
 Color colormap(Colormap map, double t);
 
+/// Colors for `n` unordered series, all different: `palette` in order, then
+/// (for more series than it holds) further hues at alternating lightness,
+/// each kept apart from every earlier color.
+std::vector<Color> series_colors(size_t n, const std::vector<Color>& palette = default_palette());
+
+/// Colors for `n` ordered series (noise levels, λ values): evenly spaced
+/// samples of a sequential colormap from t = 0 to 0.85 (viridis's last,
+/// yellow stretch is hard to see on white), so neighbouring levels get
+/// neighbouring colors and the order reads off the colors.
+std::vector<Color> sequential_colors(size_t n, Colormap map = Colormap::viridis);
+
 }  // namespace sparseloop

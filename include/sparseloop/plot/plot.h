@@ -62,7 +62,7 @@ struct Series {
   std::vector<double> x, y;
   LineStyle line = LineStyle::solid;  ///< none: markers only (a scatter)
   Marker marker = Marker::none;
-  std::optional<Color> color;  ///< unset: the next palette color
+  std::optional<Color> color;  ///< unset: the chart's color for its position
   double line_width = 0;       ///< 0: PlotStyle::line_width
   double marker_size = 0;      ///< 0: PlotStyle::marker_size
 };
@@ -82,6 +82,10 @@ struct LineChart {
   std::vector<Series> series;
   std::vector<ReferenceLine> references;
   LegendPosition legend = LegendPosition::best;
+  /// Unset: series take distinct colors, the palette's first (series_colors).
+  /// Set: the series are ordered (noise levels, …) and take this sequential
+  /// colormap in their order (sequential_colors).
+  std::optional<Colormap> sequential;
 };
 
 /// A run of rows (or columns) belonging to one class, e.g. {"cat", 100}.
@@ -122,6 +126,8 @@ struct BarChart {
   bool value_labels = false;  ///< write each value above its bar
   int value_decimals = 1;
   LegendPosition legend = LegendPosition::best;
+  /// As LineChart::sequential: a colormap for ordered series.
+  std::optional<Colormap> sequential;
 };
 
 /// Least-squares line y ≈ slope·x + intercept over the finite pairs.

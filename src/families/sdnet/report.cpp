@@ -158,6 +158,10 @@ void write_robust_figures(const nlohmann::json& r, const std::string& stem) {
     s.marker_size = 4;
     sweep.series.push_back(s);
   }
+  // The levels are ordered: a sequential map lets the eye follow the noise
+  // level across the lines (distinct palette colors, or the 8-color palette
+  // repeated as it once was, paired levels far apart).
+  sweep.sequential = Colormap::viridis;
   if (sweep.series.size() > 8) sweep.legend = LegendPosition::outside_right;
   save_plot(stem + "-lambda.png", sweep);
 

@@ -188,3 +188,44 @@ TEST(CtrlTrainer, ReferenceClassifierLeavesTheGlobalGeneratorAlone) {
     EXPECT_GE(judge.test_accuracy, 0.0);
   }
 }
+
+// Resuming from ANY checkpoint reproduces the uninterrupted run, file for
+// file: from the checkpoint of a --time-limit stop at a step that is not a
+// validation step, and from a periodic (--checkpoint-every) one, as after a
+// SIGKILL right after it was written. The stop's validation once ran before
+// its checkpoint: the checkpoint then held that validation's BatchNorm
+// recalibration (statistics and batch counts the uninterrupted run never
+// had at step 2) and could make the stop step the best one.
+TEST(CtrlTrainer, ResumeFromAnyCheckpointIsByteExact) {
+  torch::set_num_threads(1);
+  CtrlRunSetup s;
+  const CtrlConfig cfg = CtrlRunSetup::config();
+  auto common = [&](const std::string& run) {
+    auto c = s.common(run, 4);
+    c.eval_every = 4;        // one validation, after the last step
+    c.checkpoint_every = 2;  // periodic checkpoints at steps 2 and 4
+    c.keep_checkpoints = 10;
+    return c;
+  };
+  train_ctrl(common("ref"), cfg);
+
+  {
+    auto c = common("time");
+    c.time_limit = 1e-6;  // stops after step 1: no validation, no periodic checkpoint
+    auto first = train_ctrl(c, cfg);
+    EXPECT_TRUE(first["stopped_by_time_limit"].get<bool>());
+    EXPECT_EQ(first["steps"].get<int64_t>(), 1);
+    c.time_limit = 0;
+    c.resume = true;
+    EXPECT_EQ(train_ctrl(c, cfg)["steps"].get<int64_t>(), 4);
+  }
+  ts::expect_same_run_files(s.dir.file("ref"), s.dir.file("time"));
+
+  ts::copy_run_killed_after(s.dir.file("ref"), s.dir.file("killed"), 2);
+  {
+    auto c = common("killed");
+    c.resume = true;
+    EXPECT_EQ(train_ctrl(c, cfg)["steps"].get<int64_t>(), 4);
+  }
+  ts::expect_same_run_files(s.dir.file("ref"), s.dir.file("killed"));
+}

@@ -213,3 +213,41 @@ TEST(SdnetTrainer, PresetsAreListedAndValid) {
                                              "mnist-sdnet"}));
   EXPECT_EQ(find_preset("cifar10-sdnet").values.at("weight-decay"), "5e-4");
 }
+
+// Resuming from ANY checkpoint reproduces the uninterrupted run, file for
+// file: from a --time-limit stop at a step that is not a validation step and
+// from a periodic checkpoint (a SIGKILL right after it was written). With L
+// refreshed before every forward (the authors' policy), the stop's
+// validation, when it ran before the checkpoint, advanced every layer's power
+// iteration over the test batches: the resumed run's step sizes, and so its
+// weights, drifted from the uninterrupted run's.
+TEST(SdnetTrainer, ResumeFromAnyCheckpointIsByteExact) {
+  ts::TempDir dir;
+  auto cfg = tiny_config();
+  cfg.augment = "crop";
+  cfg.crop_padding = 2;
+  cfg.csc.step_refresh(StepRefresh::kEveryForward);
+  SdnetData data = prepare_sdnet_data({bars(48, 3), bars(16, 4)}, "bars", cfg);
+  auto common = [&](const std::string& run) {
+    auto c = tiny_common("sdnet18", dir.file(run), 4);
+    c.checkpoint_every = 2;
+    c.keep_checkpoints = 10;
+    c.seed = 11;
+    return c;
+  };
+  train_sdnet_on(common("ref"), cfg, data);
+
+  auto c = common("time");
+  c.time_limit = 1e-6;  // stops after step 1: no validation, no periodic checkpoint
+  EXPECT_EQ(train_sdnet_on(c, cfg, data)["steps"].get<int64_t>(), 1);
+  c.time_limit = 0;
+  c.resume = true;
+  EXPECT_EQ(train_sdnet_on(c, cfg, data)["steps"].get<int64_t>(), 4);
+  ts::expect_same_run_files(dir.file("ref"), dir.file("time"));
+
+  ts::copy_run_killed_after(dir.file("ref"), dir.file("killed"), 2);
+  auto k = common("killed");
+  k.resume = true;
+  EXPECT_EQ(train_sdnet_on(k, cfg, data)["steps"].get<int64_t>(), 4);
+  ts::expect_same_run_files(dir.file("ref"), dir.file("killed"));
+}

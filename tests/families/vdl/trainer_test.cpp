@@ -1,5 +1,5 @@
 // VDL training (families/vdl/trainer.h): the paper's ablation on a small
-// problem, presets, option resolution.
+// problem, presets, option resolution, exact resume.
 #include "sparseloop/engine/family.h"
 #include "sparseloop/families/vdl/trainer.h"
 
@@ -7,6 +7,8 @@
 
 #include "sparseloop/families/vdl/variance_hinge.h"
 #include "sparseloop/util/error.h"
+#include "support/data_files.h"
+#include "support/testing.h"
 
 using namespace sparseloop;
 
@@ -112,4 +114,53 @@ TEST(VdlOptions, ModelDefaultsAndBadValues) {
   EXPECT_THROW(resolve_vdl_options("vdl", c), InputError);
   c = VdlConfig();
   EXPECT_THROW(resolve_vdl_options("ctrl", c), InputError);
+}
+
+// Resuming from ANY checkpoint reproduces the uninterrupted run, file for
+// file: from a --time-limit stop at a step that is not a validation step and
+// from a periodic checkpoint (a SIGKILL right after it was written). The
+// stop's validation once ran before its checkpoint, which then carried that
+// validation into the patience count (lowest energy, validations without
+// progress): a resumed run could stop for patience where the uninterrupted
+// one went on.
+TEST(VdlTrainer, ResumeFromAnyCheckpointIsByteExact) {
+  torch::set_num_threads(1);
+  ts::TempDir dir;
+  test_data::write_bar_digits(dir.file("mnist"), 200, 20, true);
+  VdlConfig cfg;
+  cfg.code_dim = 16;
+  cfg.inference_steps = 30;
+  cfg.patience = 2;
+  auto common = [&](const std::string& run) {
+    CommonTrainConfig c;
+    c.model = "vdl";
+    c.data = "mnist";
+    c.data_dir = dir.file("mnist");
+    c.out = dir.file(run);
+    c.batch_size = 40;
+    c.max_steps = 4;
+    c.eval_every = 4;
+    c.checkpoint_every = 2;
+    c.keep_checkpoints = 10;
+    c.log_every = 1;
+    c.threads = 1;
+    c.seed = 3;
+    c.device = "cpu";
+    return c;
+  };
+  train_vdl(common("ref"), cfg);
+
+  auto c = common("time");
+  c.time_limit = 1e-6;  // stops after step 1: no validation, no periodic checkpoint
+  EXPECT_TRUE(train_vdl(c, cfg)["stopped_by_time_limit"].get<bool>());
+  c.time_limit = 0;
+  c.resume = true;
+  EXPECT_EQ(train_vdl(c, cfg)["steps"].get<int64_t>(), 4);
+  ts::expect_same_run_files(dir.file("ref"), dir.file("time"));
+
+  ts::copy_run_killed_after(dir.file("ref"), dir.file("killed"), 2);
+  auto k = common("killed");
+  k.resume = true;
+  EXPECT_EQ(train_vdl(k, cfg)["steps"].get<int64_t>(), 4);
+  ts::expect_same_run_files(dir.file("ref"), dir.file("killed"));
 }
