@@ -57,9 +57,6 @@ std::string format_seconds(double s) {
   return out.str();
 }
 
-/// The first line of an exception's message (c10d errors carry a trace).
-std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
-
 /// Last steps the ranks reported to `store` ("rank 0 step 12, rank 1 step 11").
 std::string reported_steps(c10d::Store& store, int size) {
   std::ostringstream out;

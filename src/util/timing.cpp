@@ -37,23 +37,23 @@ double median(std::vector<double> v) {
   return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-double process_peak_rss_mib() {
+namespace {
+
+/// A "Key:   N kB" line of /proc/self/status in MiB (0 when absent).
+double proc_status_mib(const std::string& key) {
   std::ifstream in("/proc/self/status");
   std::string line;
   while (std::getline(in, line)) {
-    if (line.rfind("VmHWM:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;  // kB
+    if (line.rfind(key, 0) == 0) return std::stod(line.substr(key.size())) / 1024.0;  // kB
   }
   return 0.0;
 }
 
-double process_rss_mib() {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stod(line.substr(6)) / 1024.0;  // kB
-  }
-  return 0.0;
-}
+}  // namespace
+
+double process_peak_rss_mib() { return proc_status_mib("VmHWM:"); }
+
+double process_rss_mib() { return proc_status_mib("VmRSS:"); }
 
 bool reset_peak_rss() {
   // Linux ≥ 4.0: writing 5 to /proc/PID/clear_refs resets the peak resident
