@@ -53,6 +53,7 @@ void RunDir::log(nlohmann::json record) {
     if (key == "step" || key == "epoch" || key == "time" || key == "split") continue;
     if (it.value().is_number()) tb_->scalar(split + "/" + key, it.value().get<double>(), step);
   }
+  tb_->flush();  // one write per record, as metrics.jsonl
 }
 
 void RunDir::image(const std::string& tag, const torch::Tensor& image, int64_t step) {

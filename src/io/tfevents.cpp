@@ -103,24 +103,28 @@ EventWriter::EventWriter(const std::string& dir) {
   write_event(e, 0);
 }
 
-void EventWriter::write_event(const std::string& fields, int64_t step) {
+void EventWriter::write_event(const std::string& fields, int64_t step, bool flush) {
   std::string event;
   put_fixed(event, 1, wall_time());
   put_int(event, 2, step);
   event += fields;
   out_ << tfrecord(event);
-  out_.flush();
+  if (flush) out_.flush();
+}
+
+void EventWriter::write_value(const std::string& value, int64_t step, bool flush) {
+  std::string summary;
+  put_bytes(summary, 1, value);  // Summary.value
+  std::string e;
+  put_bytes(e, 5, summary);      // Event.summary
+  write_event(e, step, flush);
 }
 
 void EventWriter::scalar(const std::string& tag, double value, int64_t step) {
   std::string v;
   put_bytes(v, 1, tag);
   put_fixed(v, 2, static_cast<float>(value));
-  std::string summary;
-  put_bytes(summary, 1, v);
-  std::string e;
-  put_bytes(e, 5, summary);
-  write_event(e, step);
+  write_value(v, step, /*flush=*/false);
 }
 
 void EventWriter::image(const std::string& tag, const torch::Tensor& image0, int64_t step) {
@@ -133,11 +137,7 @@ void EventWriter::image(const std::string& tag, const torch::Tensor& image0, int
   std::string v;
   put_bytes(v, 1, tag);
   put_bytes(v, 4, img);
-  std::string summary;
-  put_bytes(summary, 1, v);
-  std::string e;
-  put_bytes(e, 5, summary);
-  write_event(e, step);
+  write_value(v, step);
 }
 
 void EventWriter::session_start(int64_t step) {

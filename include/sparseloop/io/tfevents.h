@@ -35,14 +35,18 @@ uint32_t masked_crc32c(const void* data, size_t size);
 /// One TFRecord: length, its masked CRC, the data, its masked CRC.
 std::string tfrecord(const std::string& data);
 
-/// Appends events to a new file in `dir` (created), flushed after each
-/// event so that TensorBoard sees a live run and a kill loses nothing whole.
+/// Appends events to a new file in `dir` (created). Images and session
+/// starts are flushed at once; scalars come in groups (one metrics record)
+/// and are flushed by flush(), so that TensorBoard sees a live run and a
+/// kill loses at most the group being written.
 class EventWriter {
  public:
   explicit EventWriter(const std::string& dir);
   const std::string& path() const { return path_; }
 
+  /// Written unflushed: call flush() after the group.
   void scalar(const std::string& tag, double value, int64_t step);
+  void flush() { out_.flush(); }
   /// An image (C, H, W) or (H, W), uint8 or float in [0, 1] (io/png.h), as PNG.
   void image(const std::string& tag, const torch::Tensor& image, int64_t step);
   /// A restarted run (--resume at `step`): TensorBoard drops the earlier
@@ -50,7 +54,9 @@ class EventWriter {
   void session_start(int64_t step);
 
  private:
-  void write_event(const std::string& fields, int64_t step);
+  void write_event(const std::string& fields, int64_t step, bool flush = true);
+  /// An event whose summary holds one encoded Summary.Value.
+  void write_value(const std::string& value, int64_t step, bool flush = true);
   std::string path_;
   std::ofstream out_;
 };
