@@ -19,6 +19,8 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   chromium-headless-shell # tests open report.html in a real browser (skipped when absent)
   fonts-dejavu-core       # the figures' text (a built-in stroke font is the fallback)
+  python3-torch python3-numpy  # tests: PyTorch files in and out (export/import; skipped when
+                               # absent); never needed to build or run sparseloop
   ca-certificates xz-utils
 )
 

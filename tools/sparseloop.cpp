@@ -41,6 +41,7 @@ int run(int argc, char** argv) {
   cli::register_train(app, commands, args);
   cli::register_analysis(app, commands);
   cli::register_sweep(app, commands);
+  cli::register_interop(app, commands);
   cli::register_bench(app, commands);
   std::reverse(args.begin(), args.end());  // CLI11 consumes a reversed vector
   try {

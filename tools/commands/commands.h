@@ -17,5 +17,6 @@ void register_train(CLI::App& app, std::vector<Command>& commands,
                     const std::vector<std::string>& args);
 void register_analysis(CLI::App& app, std::vector<Command>& commands);
 void register_sweep(CLI::App& app, std::vector<Command>& commands);
+void register_interop(CLI::App& app, std::vector<Command>& commands);
 
 }  // namespace sparseloop::cli

@@ -15,9 +15,33 @@
 
 #include "sparseloop/engine/analysis.h"
 #include "sparseloop/engine/config.h"
+#include "sparseloop/io/safetensors.h"
 #include "sparseloop/util/error.h"
 
 namespace sparseloop {
+
+/// How a family's weights meet PyTorch (engine/interop.h, docs/pytorch.md);
+/// every member may be empty.
+struct FamilyInterop {
+  /// The authors' PyTorch name of our tensor `ours` of `model`; "" for a
+  /// tensor that is ours alone (not exported). Empty: our names, less the
+  /// solver caches (a model with no published PyTorch code).
+  std::function<std::string(const std::string& model, const std::string& ours)> authors_name;
+  /// Tensors the authors' modules hold that ours derive, from our weights
+  /// (e.g. SDNet's dn.step_size buffers), added to an export.
+  std::function<std::vector<std::pair<std::string, torch::Tensor>>(const std::string& model,
+                                                                   const TensorFile& ours)>
+      derived;
+  /// The dataset an imported `model` is most likely for, from its weights
+  /// (used when `import` gets no --data).
+  std::function<std::string(const std::string& model, const TensorFile& authors)> default_data;
+  /// Writes a run folder for the resolved values from the authors' tensors
+  /// (engine/interop.h import_run); image_size 0 = the family's default.
+  std::function<nlohmann::json(const CommonTrainConfig&, const ConfigValues&,
+                               const std::string& source, const TensorFile& authors,
+                               int64_t image_size)>
+      import_run;
+};
 
 struct Family {
   std::string name;   ///< "ctrl", "sdnet", "vdl": also the [section] of config.toml
@@ -38,6 +62,7 @@ struct Family {
       train;
   /// The analysis commands the family supports (empty: not applicable).
   FamilyAnalyses analyses;
+  FamilyInterop interop;
 
   bool has_model(const std::string& model) const;
 };
@@ -109,6 +134,22 @@ family_trainer(std::string title,
       throw InputError(keys + ": not a flag of the " + title + " models (from " + source + ")");
     }
     return trainer(common, c);
+  };
+}
+
+/// A family importer for a config struct `Config` and
+/// `nlohmann::json import(const CommonTrainConfig&, const Config&, const TensorFile&, int64_t)`.
+template <class Config>
+std::function<nlohmann::json(const CommonTrainConfig&, const ConfigValues&, const std::string&,
+                             const TensorFile&, int64_t)>
+family_importer(nlohmann::json (*importer)(const CommonTrainConfig&, const Config&,
+                                           const TensorFile&, int64_t)) {
+  return [importer](const CommonTrainConfig& common, const ConfigValues& values,
+                    const std::string& source, const TensorFile& authors, int64_t image_size) {
+    Config c;
+    ValuesReader r(values, source);
+    c.visit(r);
+    return importer(common, c, authors, image_size);
   };
 }
 

@@ -1,6 +1,7 @@
 #include "sparseloop/families/sdnet/family.h"
 
 #include "sparseloop/families/sdnet/analysis.h"
+#include "sparseloop/families/sdnet/interop.h"
 #include "sparseloop/families/sdnet/trainer.h"
 
 namespace sparseloop {
@@ -25,6 +26,10 @@ Family sdnet_family() {
   f.analyses.robust = sdnet_robust;
   f.analyses.atoms = sdnet_atoms;
   f.analyses.report = sdnet_report;
+  f.interop.authors_name = sdnet_authors_name;
+  f.interop.derived = sdnet_derived_tensors;
+  f.interop.default_data = sdnet_default_data;
+  f.interop.import_run = family_importer<SdnetConfig>(&import_sdnet);
   return f;
 }
 

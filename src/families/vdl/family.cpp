@@ -1,6 +1,7 @@
 #include "sparseloop/families/vdl/family.h"
 
 #include "sparseloop/families/vdl/analysis.h"
+#include "sparseloop/families/vdl/interop.h"
 #include "sparseloop/families/vdl/trainer.h"
 
 namespace sparseloop {
@@ -24,6 +25,8 @@ Family vdl_family() {
   f.analyses.atoms = vdl_atoms;
   f.analyses.probe = vdl_probe;
   f.analyses.report = vdl_report;
+  f.interop.authors_name = vdl_authors_name;
+  f.interop.import_run = family_importer<VdlConfig>(&import_vdl);
   return f;
 }
 
