@@ -6,6 +6,7 @@
 #include "font.h"
 #include "truetype.h"
 #include "sparseloop/io/png.h"
+#include "sparseloop/plot/base64.h"
 #include "sparseloop/util/fs.h"
 
 namespace sparseloop {
@@ -235,7 +236,117 @@ uint8_t blend_channel(uint8_t dst, uint8_t src, double a) {
 
 }  // namespace
 
-Canvas::Canvas(int width, int height, Color background) : width_(width), height_(height) {
+namespace {
+
+std::string num(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f", v);
+  std::string t = buf;
+  while (t.back() == '0') t.pop_back();  // 12.50 → 12.5, 3.00 → 3
+  if (t.back() == '.') t.pop_back();
+  return t == "-0" ? "0" : t;
+}
+
+std::string hex(Color c) {
+  char buf[8];
+  std::snprintf(buf, sizeof buf, "#%02x%02x%02x", c.r, c.g, c.b);
+  return buf;
+}
+
+std::string xml_escape(const std::string& t) {
+  std::string o;
+  for (char ch : t) {
+    if (ch == '&') o += "&amp;";
+    else if (ch == '<') o += "&lt;";
+    else if (ch == '>') o += "&gt;";
+    else if (ch == '"') o += "&quot;";
+    else o += ch;
+  }
+  return o;
+}
+
+std::string stroke_attrs(const Stroke& s) {
+  std::string a = " fill=\"none\" stroke=\"" + hex(s.color) + "\" stroke-width=\"" + num(s.width) +
+                  "\" stroke-linecap=\"round\" stroke-linejoin=\"round\"";
+  if (!s.dash.empty()) {
+    a += " stroke-dasharray=\"";
+    for (size_t i = 0; i < s.dash.size(); ++i) a += (i ? " " : "") + num(s.dash[i]);
+    a += "\"";
+  }
+  return a;
+}
+
+std::string points_attr(const std::vector<Point>& pts) {
+  std::string a;
+  for (const auto& p : pts) a += (a.empty() ? "" : " ") + num(p.x) + "," + num(p.y);
+  return a;
+}
+
+}  // namespace
+
+/// Marks one public drawing call: `outer` is true for the call the user
+/// made (which records its SVG element), false for the primitives it draws
+/// through. A pending run of pixels is flushed first, so z-order is kept.
+struct SvgRecording {
+  Canvas& c;
+  bool outer;
+  explicit SvgRecording(Canvas& canvas) : c(canvas), outer(canvas.svg_depth_ == 0) {
+    if (outer) c.svg_flush_pixels();
+    ++c.svg_depth_;
+  }
+  ~SvgRecording() { --c.svg_depth_; }
+  void add(const std::string& element) {
+    if (outer) c.svg_body_ += element + "\n";
+  }
+};
+
+void Canvas::svg_flush_pixels() {
+  if (pix_x1_ < pix_x0_) return;
+  // The region as it is now: the pixels set, over what was drawn before them.
+  const auto crop = to_tensor().narrow(1, pix_y0_, pix_y1_ - pix_y0_ + 1)
+                        .narrow(2, pix_x0_, pix_x1_ - pix_x0_ + 1)
+                        .clone();  // (3, h, w)
+  pix_x1_ = pix_x0_ - 1;
+  svg_add_image(pix_x0_, pix_y0_, static_cast<double>(crop.size(2)),
+                static_cast<double>(crop.size(1)), crop);
+}
+
+void Canvas::svg_add_image(double x, double y, double w, double h, torch::Tensor image) {
+  svg_body_ += "<image x=\"" + num(x) + "\" y=\"" + num(y) + "\" width=\"" + num(w) +
+               "\" height=\"" + num(h) +
+               "\" preserveAspectRatio=\"none\" style=\"image-rendering:pixelated\" href=\"\x01" +
+               std::to_string(svg_images_.size()) + "\x01\"/>\n";
+  svg_images_.push_back(std::move(image));
+}
+
+std::string Canvas::svg() const {
+  Canvas copy = *this;  // flushing a pending pixel run changes the log
+  copy.svg_flush_pixels();
+  std::string body;
+  body.reserve(copy.svg_body_.size());
+  for (size_t i = 0; i < copy.svg_body_.size(); ++i) {
+    if (copy.svg_body_[i] != '\x01') {
+      body += copy.svg_body_[i];
+      continue;
+    }
+    const size_t end = copy.svg_body_.find('\x01', i + 1);
+    const auto k = static_cast<size_t>(std::stoul(copy.svg_body_.substr(i + 1, end - i - 1)));
+    body += "data:image/png;base64," + base64_encode(sparseloop::encode_png(copy.svg_images_[k]));
+    i = end;
+  }
+  if (copy.svg_clip_open_) body += "</g>\n";
+  return "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+         "<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" width=\"" +
+         std::to_string(width_) + "\" height=\"" + std::to_string(height_) + "\" viewBox=\"0 0 " +
+         std::to_string(width_) + " " + std::to_string(height_) +
+         "\" font-family=\"DejaVu Sans, Verdana, sans-serif\">\n<rect width=\"100%\" height=\"100%\" fill=\"" +
+         hex(background_) + "\"/>\n" + body + "</svg>\n";
+}
+
+void Canvas::write_svg(const std::string& path) const { write_file_atomic(path, svg()); }
+
+Canvas::Canvas(int width, int height, Color background)
+    : width_(width), height_(height), background_(background) {
   TORCH_CHECK(width >= 1 && height >= 1 && width <= 16384 && height <= 16384,
               "Canvas size must be in [1, 16384], got ", width, "x", height);
   rgb_.resize(static_cast<size_t>(width) * height * 3);
@@ -256,6 +367,15 @@ Color Canvas::pixel(int x, int y) const {
 
 void Canvas::set_pixel(int x, int y, Color c) {
   if (x < 0 || y < 0 || x >= width_ || y >= height_) return;
+  if (svg_depth_ == 0) {  // set from outside: part of a raster run for the SVG
+    if (pix_x1_ < pix_x0_) {
+      pix_x0_ = pix_x1_ = x;
+      pix_y0_ = pix_y1_ = y;
+    } else {
+      pix_x0_ = std::min(pix_x0_, x), pix_x1_ = std::max(pix_x1_, x);
+      pix_y0_ = std::min(pix_y0_, y), pix_y1_ = std::max(pix_y1_, y);
+    }
+  }
   const size_t i = (static_cast<size_t>(y) * width_ + x) * 3;
   rgb_[i] = c.r;
   rgb_[i + 1] = c.g;
@@ -264,6 +384,11 @@ void Canvas::set_pixel(int x, int y, Color c) {
 
 void Canvas::blend_pixel(int x, int y, Color c, double alpha) {
   if (x < clip_x0_ || y < clip_y0_ || x >= clip_x1_ || y >= clip_y1_ || !(alpha > 0)) return;
+  if (svg_depth_ == 0) {
+    SvgRecording r(*this);
+    r.add("<rect x=\"" + num(x) + "\" y=\"" + num(y) + "\" width=\"1\" height=\"1\" fill=\"" +
+          hex(c) + "\" fill-opacity=\"" + num(std::min(alpha, 1.0)) + "\"/>");
+  }
   alpha = std::min(alpha, 1.0);
   const size_t i = (static_cast<size_t>(y) * width_ + x) * 3;
   rgb_[i] = blend_channel(rgb_[i], c.r, alpha);
@@ -276,6 +401,15 @@ void Canvas::set_clip(int x0, int y0, int x1, int y1) {
   clip_x1_ = std::clamp(std::max(x0, x1), 0, width_);
   clip_y0_ = std::clamp(std::min(y0, y1), 0, height_);
   clip_y1_ = std::clamp(std::max(y0, y1), 0, height_);
+  if (svg_depth_ != 0) return;
+  svg_flush_pixels();
+  if (svg_clip_open_) svg_body_ += "</g>\n";
+  svg_clip_open_ = !(clip_x0_ == 0 && clip_y0_ == 0 && clip_x1_ == width_ && clip_y1_ == height_);
+  if (!svg_clip_open_) return;
+  const std::string id = "clip" + std::to_string(svg_clips_++);
+  svg_body_ += "<clipPath id=\"" + id + "\"><rect x=\"" + num(clip_x0_) + "\" y=\"" + num(clip_y0_) +
+               "\" width=\"" + num(clip_x1_ - clip_x0_) + "\" height=\"" + num(clip_y1_ - clip_y0_) +
+               "\"/></clipPath>\n<g clip-path=\"url(#" + id + ")\">\n";
 }
 
 void Canvas::reset_clip() { set_clip(0, 0, width_, height_); }
@@ -299,6 +433,12 @@ void Canvas::blend_mask(const Mask& mask, Color c) {
 }
 
 void Canvas::fill_rect(double x0, double y0, double x1, double y1, Color c, double alpha) {
+  SvgRecording rec(*this);
+  if (x1 > x0 && y1 > y0)
+    rec.add("<rect x=\"" + num(x0) + "\" y=\"" + num(y0) + "\" width=\"" + num(x1 - x0) +
+            "\" height=\"" + num(y1 - y0) + "\" fill=\"" + hex(c) + "\"" +
+            (alpha < 1 ? " fill-opacity=\"" + num(std::max(alpha, 0.0)) + "\"" : "") + "/>");
+
   if (x1 < x0) std::swap(x0, x1);
   if (y1 < y0) std::swap(y0, y1);
   if (!std::isfinite(x0 + x1 + y0 + y1)) return;
@@ -316,6 +456,11 @@ void Canvas::fill_rect(double x0, double y0, double x1, double y1, Color c, doub
 }
 
 void Canvas::stroke_rect(double x0, double y0, double x1, double y1, const Stroke& stroke) {
+  SvgRecording rec(*this);
+  rec.add("<rect x=\"" + num(std::min(x0, x1)) + "\" y=\"" + num(std::min(y0, y1)) + "\" width=\"" +
+          num(std::abs(x1 - x0)) + "\" height=\"" + num(std::abs(y1 - y0)) + "\"" +
+          stroke_attrs(stroke) + "/>");
+
   polyline({{x0, y0}, {x1, y0}, {x1, y1}, {x0, y1}, {x0, y0}}, stroke);
 }
 
@@ -333,6 +478,15 @@ void Canvas::stroke_into(Mask& mask, const std::vector<Point>& points, const Str
 }
 
 void Canvas::polyline(const std::vector<Point>& points, const Stroke& stroke) {
+  SvgRecording rec(*this);
+  bool finite = !points.empty();
+  for (const auto& p : points) finite = finite && std::isfinite(p.x) && std::isfinite(p.y);
+  if (finite && points.size() == 1)
+    rec.add("<circle cx=\"" + num(points[0].x) + "\" cy=\"" + num(points[0].y) + "\" r=\"" +
+            num(stroke.width / 2) + "\" fill=\"" + hex(stroke.color) + "\"/>");
+  else if (finite)
+    rec.add("<polyline points=\"" + points_attr(points) + "\"" + stroke_attrs(stroke) + "/>");
+
   if (points.empty()) return;
   double lx = points[0].x, hx = lx, ly = points[0].y, hy = ly;
   for (const auto& p : points) {
@@ -350,6 +504,10 @@ void Canvas::polyline(const std::vector<Point>& points, const Stroke& stroke) {
 void Canvas::line(Point a, Point b, const Stroke& stroke) { polyline({a, b}, stroke); }
 
 void Canvas::fill_circle(Point center, double radius, Color c) {
+  SvgRecording rec(*this);
+  rec.add("<circle cx=\"" + num(center.x) + "\" cy=\"" + num(center.y) + "\" r=\"" + num(radius) +
+          "\" fill=\"" + hex(c) + "\"/>");
+
   const double reach = radius + 2;
   Mask mask = mask_for(center.x - reach, center.y - reach, center.x + reach, center.y + reach);
   if (mask.empty()) return;
@@ -358,6 +516,10 @@ void Canvas::fill_circle(Point center, double radius, Color c) {
 }
 
 void Canvas::stroke_circle(Point center, double radius, const Stroke& stroke) {
+  SvgRecording rec(*this);
+  rec.add("<circle cx=\"" + num(center.x) + "\" cy=\"" + num(center.y) + "\" r=\"" + num(radius) +
+          "\"" + stroke_attrs(stroke) + "/>");
+
   if (!stroke.dash.empty()) {
     std::vector<Point> pts;
     const int n = std::max(16, static_cast<int>(radius * 2));
@@ -376,6 +538,10 @@ void Canvas::stroke_circle(Point center, double radius, const Stroke& stroke) {
 }
 
 void Canvas::fill_convex_polygon(const std::vector<Point>& vertices, Color c) {
+  SvgRecording rec(*this);
+  if (vertices.size() >= 3)
+    rec.add("<polygon points=\"" + points_attr(vertices) + "\" fill=\"" + hex(c) + "\"/>");
+
   if (vertices.size() < 3) return;
   double lx = vertices[0].x, hx = lx, ly = vertices[0].y, hy = ly;
   for (const auto& p : vertices) {
@@ -432,6 +598,10 @@ void Canvas::marker(Point p, Marker shape, double size, Color fill, Color edge) 
     case Marker::cross: {
       const double h = r * 0.8;
       const Stroke s{fill, std::max(1.5, size / 4.5), {}};
+      SvgRecording rec(*this);
+      rec.add("<path d=\"M" + num(p.x - h) + "," + num(p.y - h) + "L" + num(p.x + h) + "," +
+              num(p.y + h) + "M" + num(p.x - h) + "," + num(p.y + h) + "L" + num(p.x + h) + "," +
+              num(p.y - h) + "\"" + stroke_attrs(s) + "/>");
       Mask mask = mask_for(p.x - r - 2, p.y - r - 2, p.x + r + 2, p.y + r + 2);
       if (mask.empty()) return;
       mask.capsule({p.x - h, p.y - h}, {p.x + h, p.y + h}, s.width);
@@ -441,6 +611,10 @@ void Canvas::marker(Point p, Marker shape, double size, Color fill, Color edge) 
     }
     case Marker::plus: {
       const Stroke s{fill, std::max(1.5, size / 4.5), {}};
+      SvgRecording rec(*this);
+      rec.add("<path d=\"M" + num(p.x - r) + "," + num(p.y) + "L" + num(p.x + r) + "," + num(p.y) +
+              "M" + num(p.x) + "," + num(p.y - r) + "L" + num(p.x) + "," + num(p.y + r) + "\"" +
+              stroke_attrs(s) + "/>");
       Mask mask = mask_for(p.x - r - 2, p.y - r - 2, p.x + r + 2, p.y + r + 2);
       if (mask.empty()) return;
       mask.capsule({p.x - r, p.y}, {p.x + r, p.y}, s.width);
@@ -490,6 +664,26 @@ double Canvas::text_width(const std::string& text, double size, bool bold) {
 void Canvas::text(Point anchor, const std::string& text, const TextStyle& style) {
   const auto codes = font::decode_utf8(text);
   if (codes.empty() || !(style.size > 0)) return;
+  SvgRecording rec(*this);
+  if (rec.outer) {
+    // The baseline offset the rasterizer uses, so that the SVG text sits where the PNG's does.
+    const TextMetrics m = measure_text(text, style);
+    double dy = 0;
+    if (style.valign == VAlign::top) dy = m.ascent;
+    if (style.valign == VAlign::middle) dy = 0.35 * style.size;  // half a capital
+    if (style.valign == VAlign::bottom) dy = -m.descent;
+    const char* anchor_kind = style.halign == HAlign::left     ? "start"
+                              : style.halign == HAlign::center ? "middle"
+                                                               : "end";
+    std::string e = "<text x=\"" + num(anchor.x) + "\" y=\"" + num(anchor.y + dy) +
+                    "\" font-size=\"" + num(style.size) + "\" fill=\"" + hex(style.color) +
+                    "\" text-anchor=\"" + anchor_kind + "\"";
+    if (style.bold) e += " font-weight=\"bold\"";
+    if (style.rotation != 0)
+      e += " transform=\"rotate(" + num(-style.rotation) + " " + num(anchor.x) + " " + num(anchor.y) +
+           ")\"";
+    rec.add(e + ">" + xml_escape(text) + "</text>");
+  }
   if (const auto* f = text_face(codes, style)) {
     truetype_text(*f, anchor, codes, style);
     return;
@@ -585,6 +779,10 @@ void Canvas::draw_image(int x, int y, const torch::Tensor& image, int scale) {
   TORCH_CHECK(scale >= 1, "draw_image: scale must be ≥ 1, got ", scale);
   const auto img = to_uint8_image(image);
   const int64_t c = img.size(0), h = img.size(1), w = img.size(2);
+  SvgRecording rec(*this);
+  if (rec.outer)  // scaled up by the viewer with pixelated rendering, as here
+    svg_add_image(x, y, static_cast<double>(w * scale), static_cast<double>(h * scale),
+                  c == 4 ? img.narrow(0, 0, 3).clone() : img.clone());
   const uint8_t* data = img.data_ptr<uint8_t>();
   for (int64_t iy = 0; iy < h; ++iy)
     for (int64_t ix = 0; ix < w; ++ix) {

@@ -257,7 +257,9 @@ Canvas render_plot(const Heatmap& chart, const PlotStyle& style) {
 }
 
 void save_plot(const std::string& path, const Heatmap& chart, const PlotStyle& style) {
-  render_plot(chart, style).write_png(path);
+  const Canvas canvas = render_plot(chart, style);
+  canvas.write_png(path);
+  canvas.write_svg(svg_path(path));
   write_file_atomic(csv_path(path), plot_csv(chart));
 }
 

@@ -85,11 +85,19 @@ std::string plot_csv(const ScatterFit& chart) {
   return out.str();
 }
 
-std::string csv_path(const std::string& png_path) {
+namespace {
+
+std::string sibling(const std::string& png_path, const std::string& extension) {
   const auto dot = png_path.rfind(".png");
   return (dot != std::string::npos && dot + 4 == png_path.size() ? png_path.substr(0, dot)
                                                                   : png_path) +
-         ".csv";
+         extension;
 }
+
+}  // namespace
+
+std::string csv_path(const std::string& png_path) { return sibling(png_path, ".csv"); }
+
+std::string svg_path(const std::string& png_path) { return sibling(png_path, ".svg"); }
 
 }  // namespace sparseloop

@@ -132,6 +132,15 @@ class Canvas {
   /// The pixels, row-major RGB.
   const std::vector<uint8_t>& data() const { return rgb_; }
 
+  /// The same drawing as an SVG 1.1 document (issue 11: figures users can
+  /// edit and scale): every primitive drawn so far as a vector element in
+  /// drawing order, text as <text> in DejaVu Sans (editable, searchable),
+  /// clip rectangles as clipPaths, and raster content — draw_image and runs
+  /// of single pixels set from outside (heatmap cells) — as embedded PNGs.
+  std::string svg() const;
+  /// Writes svg() atomically.
+  void write_svg(const std::string& path) const;
+
  private:
   class Mask;  // coverage accumulator, see canvas.cpp
   Mask mask_for(double x0, double y0, double x1, double y1) const;
@@ -140,9 +149,24 @@ class Canvas {
   void blend_mask(const Mask& mask, Color c);
   void stroke_into(Mask& mask, const std::vector<Point>& points, const Stroke& stroke) const;
 
+  // SVG recording: only the outermost public call records (marker, text and
+  // dashed circles draw through other primitives); `Recording` guards that.
+  friend struct SvgRecording;
+  void svg_flush_pixels();
+  void svg_add_image(double x, double y, double w, double h, torch::Tensor image);
+
   int width_, height_;
   int clip_x0_, clip_y0_, clip_x1_, clip_y1_;
   std::vector<uint8_t> rgb_;
+  Color background_;
+  int svg_depth_ = 0;
+  std::string svg_body_;
+  int svg_clips_ = 0;
+  bool svg_clip_open_ = false;
+  /// Raster content, PNG-encoded when svg() is asked for; the body holds
+  /// "\x01<index>\x01" where each goes.
+  std::vector<torch::Tensor> svg_images_;
+  int pix_x0_ = 0, pix_y0_ = 0, pix_x1_ = -1, pix_y1_ = -1;  ///< pending pixel run (empty: x1 < x0)
 };
 
 }  // namespace sparseloop

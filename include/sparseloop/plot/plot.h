@@ -175,9 +175,11 @@ std::string plot_csv(const BarChart& chart);
 std::string plot_csv(const ScatterFit& chart);
 /// Where save_plot puts a figure's CSV: `.png` replaced by `.csv`.
 std::string csv_path(const std::string& png_path);
+/// Where save_plot puts a figure's SVG: `.png` replaced by `.svg`.
+std::string svg_path(const std::string& png_path);
 
-/// render_plot, then the PNG written atomically to `path`, and the data
-/// (plot_csv) next to it: `path` with `.csv` for its `.png` extension.
+/// render_plot, then the PNG written atomically to `path`, and next to it
+/// the same figure as SVG (svg_path, Canvas::svg) and its data (csv_path, plot_csv).
 void save_plot(const std::string& path, const LineChart& chart, const PlotStyle& style = {});
 void save_plot(const std::string& path, const Heatmap& chart, const PlotStyle& style = {});
 void save_plot(const std::string& path, const BarChart& chart, const PlotStyle& style = {});
