@@ -5,6 +5,7 @@
 // again and loaded back by torch with load_state_dict(strict=True). Skips
 // where python3-torch is absent.
 #include <filesystem>
+#include <iostream>
 
 #include <gtest/gtest.h>
 
@@ -102,6 +103,29 @@ TEST(PytorchInterop, ResNet18ImportsWithTheAuthorsLogitsAndExportsBack) {
   EXPECT_TRUE(torch::allclose(logits, y, 1e-4, 1e-4))
       << (logits - y).abs().max().item<double>();
   export_and_check(py, dir, "resnet18", run);
+}
+
+TEST(PytorchInterop, Sdnet18ImportsWithTheAuthorsLogits) {
+  Python py;
+  SKIP_WITHOUT_TORCH(py);
+  ts::TempDir dir;
+  const std::string run = make_and_import(py, dir, "sdnet18", {"authors.pth"});
+  CommonTrainConfig common;
+  const auto cfg = run_config<SdnetConfig>(run, common);
+  EXPECT_DOUBLE_EQ(cfg.csc.lambda(), 0.1);  // the cifar10-sdnet preset: the authors' λ and steps
+  EXPECT_EQ(cfg.csc.steps(), 2);
+  Sdnet model = build_sdnet("sdnet18", cfg, 3, 10, 32);
+  load_weights(run + "/model.safetensors", *model);
+  model->eval();
+  torch::NoGradGuard no_grad;
+  const auto x = read_npy(dir.file("x.npy"));  // (2, 3, 32, 32)
+  const auto y = read_npy(dir.file("y.npy"));  // (2, 10): the authors' DictBlock forward, in PyTorch
+  const auto logits = model->forward(x);
+  // Both sides estimate L by power iteration; ours stops at its tolerance.
+  std::cerr << "sdnet18 max |logit difference| " << (logits - y).abs().max().item<double>() << "\n";
+  EXPECT_TRUE(torch::allclose(logits, y, 2e-4, 2e-4))
+      << (logits - y).abs().max().item<double>();
+  export_and_check(py, dir, "sdnet18", run);
 }
 
 TEST(PytorchInterop, SdnetAllImportsEveryTensorAndExportsBack) {

@@ -30,10 +30,40 @@ class DictBlock(nn.Module):
         self.register_buffer("step_size", torch.tensor(0.1))
 
 
+LAMBDA, STEPS = 0.1, 2  # the authors' experiments/cifar10.yaml (and our cifar10-sdnet preset)
+
+
 class DictConv2d(nn.Module):
     def __init__(self, cin, cout, k):
         super().__init__()
         self.dn = DictBlock(cin, cout, k)
+
+    def forward(self, x):
+        # Lib/models/csc_layer.py DictBlock, stride 1, padding k//2, non-negative
+        # codes: unit-norm atoms, step 0.9/L (L by power iteration on DᵀD, run
+        # here to convergence), then FISTA whose first two steps are ISTA steps.
+        w = self.dn.weight
+        w = w / w.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, 1, 1, 1)
+        pad = w.size(-1) // 2
+        v = torch.randn(1, w.size(0), x.size(-2), x.size(-1), generator=torch.Generator().manual_seed(1))
+        for _ in range(2000):
+            v = F.conv2d(F.conv_transpose2d(v, w, padding=pad), w, padding=pad)
+            v = v / v.norm()
+        L = (F.conv_transpose2d(v, w, padding=pad) ** 2).sum().item()
+        step = 0.9 / L
+        prox = lambda u: F.relu(F.softshrink(u, LAMBDA * step))
+        c = prox(step * F.conv2d(x, w, padding=pad))
+        c_prev, t = c, 1.0
+        for i in range(1, STEPS):
+            if i == 1:
+                a = c
+                t_next = (5 ** 0.5 + 1) / 2
+            else:
+                t_next = ((1 + 4 * t * t) ** 0.5 + 1) / 2
+                a = c + (t - 1) / t_next * (c - c_prev)
+            c_prev, t = c, t_next
+            c = prox(a + step * F.conv2d(x - F.conv_transpose2d(a, w, padding=pad), w, padding=pad))
+        return c
 
 
 def conv(csc, cin, cout, k, stride, padding):
@@ -147,7 +177,8 @@ def make(kind, out):
     with torch.no_grad():
         if "" in parts:
             x = torch.rand(2, 3, 32, 32)
-            y = parts[""](x) if kind.startswith("resnet") else torch.zeros(1)
+            # the -all models' blocks are not reproduced here (names only)
+            y = parts[""](x) if not kind.endswith("-all") else torch.zeros(1)
         else:
             x = torch.rand(3, 16)
             y = parts["decoder"](x)
