@@ -11,15 +11,16 @@
 #include "sparseloop/util/fs.h"
 
 namespace sparseloop {
-namespace {
-namespace fs = std::filesystem;
 
-bool is_image_file(const fs::path& p) {
-  std::string ext = p.extension().string();
+bool is_image_file(const std::string& path) {
+  std::string ext = std::filesystem::path(path).extension().string();
   std::transform(ext.begin(), ext.end(), ext.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return ext == ".jpg" || ext == ".jpeg" || ext == ".png" || ext == ".bmp";
 }
+
+namespace {
+namespace fs = std::filesystem;
 
 std::vector<std::string> sorted_entries(const std::string& dir, bool folders) {
   std::vector<std::string> out;

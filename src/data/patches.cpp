@@ -58,12 +58,6 @@ PatchSet PatchSet::subset(const torch::Tensor& indices) const {
 
 namespace {
 
-bool is_image_file(const fs::path& p) {
-  std::string ext = p.extension().string();
-  std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
-  return ext == ".png" || ext == ".jpg" || ext == ".jpeg" || ext == ".bmp";
-}
-
 int64_t band_size(const PatchOptions& o) {
   return static_cast<int64_t>(std::ceil(1.25 * static_cast<double>(o.crop_size())));
 }
@@ -83,7 +77,7 @@ PhotoSet read_photos(const std::string& dir, const PatchOptions& o) {
   std::vector<std::string> files;
   for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::end(it);
        it.increment(ec))
-    if (it->is_regular_file() && is_image_file(it->path())) files.push_back(it->path().string());
+    if (it->is_regular_file() && is_image_file(it->path().string())) files.push_back(it->path().string());
   std::sort(files.begin(), files.end());
   if (o.max_images > 0 && static_cast<int64_t>(files.size()) > o.max_images)
     files.resize(static_cast<size_t>(o.max_images));

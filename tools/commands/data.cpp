@@ -1,6 +1,10 @@
 // `sparseloop data fetch|check` (docs/cli.md §8): flags → data/check.h.
 #include "commands.h"
 #include "sparseloop/data/check.h"
+#include "sparseloop/data/crops.h"
+#include "sparseloop/data/mnist.h"
+
+#include <iostream>
 
 namespace sparseloop::cli {
 namespace {
@@ -8,6 +12,12 @@ namespace {
 struct FetchFlags {
   CommonFlags common;
   DataFetchRequest request;
+};
+
+struct CropFlags {
+  CommonFlags common;
+  CropOptions options;
+  std::string test_photos;
 };
 
 struct CheckFlags {
@@ -68,6 +78,54 @@ void register_data(CLI::App& app, std::vector<Command>& commands) {
       ->capture_default_str()
       ->check(CLI::IsMember({1, 3}));
   add_common_flags(check, cf->common);
+
+  auto kf = std::make_shared<CropFlags>();
+  auto* crops = add_command(
+      *data, commands, "crops",
+      "Cut photographs into a natural-image dataset (CIFAR-10 binary format or ImageFolder), "
+      "whole photographs held out for testing",
+      [kf] {
+        apply_common_flags(kf->common);
+        CropOptions o = kf->options;
+        o.seed = kf->common.seed;
+        if (o.photos.empty()) o.photos = default_data_root() + "/photos";
+        if (!kf->test_photos.empty()) {
+          std::string item;
+          for (char c : kf->test_photos + ",") {
+            if (c != ',') item += c;
+            else if (!item.empty()) o.test_photos.push_back(item), item.clear();
+          }
+        }
+        const auto r = make_crops(o);
+        if (!kf->common.json)
+          std::cout << "wrote " << r["out"].get<std::string>() << ": " << r["train"] << " training crops of "
+                    << r["train_photos"].size() << " photographs, " << r["test"] << " test crops of "
+                    << r["test_photos"].size() << " others (" << r["format"].get<std::string>() << ")"
+                    << std::endl;
+        print_json(kf->common, r);
+        return 0;
+      });
+  crops->add_option("--photos", kf->options.photos,
+                    "folder of photographs (default: the embedded ones, DATA_ROOT/photos)");
+  crops->add_option("--out", kf->options.out, "dataset folder to write")->required();
+  crops->add_option("--format", kf->options.format, "cifar10 (32×32 only) | folder")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"cifar10", "folder"}));
+  crops->add_option("--size", kf->options.size, "crop side in pixels")->capture_default_str();
+  crops->add_option("--train", kf->options.train, "training crops")->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  crops->add_option("--test", kf->options.test, "test crops")->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  crops->add_option("--test-photos", kf->test_photos,
+                    "comma-separated file names held out for testing (default: every 4th, from the 2nd)");
+  crops->add_option("--min-scale", kf->options.min_scale,
+                    "smallest region cut, in crop sides (1: pixels kept as they are)")
+      ->capture_default_str();
+  crops->add_option("--max-scale", kf->options.max_scale, "largest region cut, in crop sides")
+      ->capture_default_str();
+  crops->add_option("--classes", kf->options.classes, "k-means clusters used as labels")
+      ->capture_default_str();
+  add_common_flags(crops, kf->common);
 }
 
 }  // namespace sparseloop::cli

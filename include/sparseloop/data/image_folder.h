@@ -21,6 +21,9 @@ struct ImageFolderOptions {
 
 DataSplits load_image_folder(const std::string& dir, const ImageFolderOptions& options = {});
 
+/// True for the file names ImageFolder reads (.jpg .jpeg .png .bmp, any case).
+bool is_image_file(const std::string& path);
+
 /// Decodes one image file (PNG/JPEG/BMP/…) → (C, H, W) uint8; InputError names the file.
 torch::Tensor read_image(const std::string& path, int64_t channels = 3);
 
