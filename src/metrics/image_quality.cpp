@@ -58,4 +58,20 @@ double ssim(const torch::Tensor& estimate, const torch::Tensor& reference, doubl
   return ssim_per_sample(estimate, reference, data_range).mean().item<double>();
 }
 
+torch::Tensor mean_colour_baseline(const torch::Tensor& images) {
+  return images.mean({2, 3}, /*keepdim=*/true).expand_as(images).contiguous();  // (B, C, 1, 1) → (B, C, H, W)
+}
+
+torch::Tensor thumbnail_baseline(const torch::Tensor& images, int64_t side) {
+  namespace F = torch::nn::functional;
+  TORCH_CHECK(side >= 1, "thumbnail_baseline: side must be >= 1");
+  auto x = images.to(torch::kFloat);
+  auto small = F::adaptive_avg_pool2d(x, F::AdaptiveAvgPool2dFuncOptions(side));  // (B, C, s, s)
+  return F::interpolate(small, F::InterpolateFuncOptions()
+                                   .size(std::vector<int64_t>{images.size(2), images.size(3)})
+                                   .mode(torch::kBilinear)
+                                   .align_corners(false))
+      .to(images.scalar_type());  // (B, C, H, W)
+}
+
 }  // namespace sparseloop

@@ -59,6 +59,11 @@ TEST(CtrlCommand, TrainEvalReconstructReportAndResume) {
   EXPECT_GE(e["consistency_accuracy"].get<double>(), 0.0);
   EXPECT_LE(e["consistency_accuracy"].get<double>(), 1.0);
   EXPECT_GT(e["psnr"].get<double>(), 0.0);
+  // The baselines of issue 14: more of each image known, more PSNR.
+  ASSERT_TRUE(e.contains("baselines")) << r.out;
+  const auto& b = e["baselines"];
+  EXPECT_LT(b["mean_colour"]["psnr"].get<double>(), b["thumbnail_4"]["psnr"].get<double>());
+  EXPECT_LT(b["thumbnail_4"]["psnr"].get<double>(), b["thumbnail_8"]["psnr"].get<double>());
 
   r = ts::run_cli("reconstruct --threads 1 --run " + run + " --count 12");
   ASSERT_EQ(r.exit_code, 0) << r.err;

@@ -25,4 +25,12 @@ double ssim(const torch::Tensor& estimate, const torch::Tensor& reference, doubl
 torch::Tensor ssim_per_sample(const torch::Tensor& estimate, const torch::Tensor& reference,
                               double data_range);
 
+/// Reconstructions that know little of each image, to put a model's PSNR in
+/// context (issue 14: a CSC-CTRL scoring what the mean colour scores has
+/// learnt only the colour). Images (B, C, H, W) → the same shape:
+/// each image replaced by its mean colour,
+torch::Tensor mean_colour_baseline(const torch::Tensor& images);
+/// or by its side×side thumbnail (area average) scaled back up bilinearly.
+torch::Tensor thumbnail_baseline(const torch::Tensor& images, int64_t side);
+
 }  // namespace sparseloop

@@ -141,6 +141,14 @@ nlohmann::json image_metrics(const Pass& p) {
   m["ssim"] = ssim(p.xh, p.x, 2.0);
   m["mse"] = mse(to_unit(p.xh), to_unit(p.x));
   m["images"] = p.x.size(0);
+  // What knowing only a little of each image scores, measured the same way (issue 14).
+  auto score = [&](const torch::Tensor& b) {
+    return nlohmann::json{{"psnr", psnr_per_sample(to_unit(b), to_unit(p.x), 1.0).mean().item<double>()},
+                          {"ssim", ssim(b, p.x, 2.0)}};
+  };
+  m["baselines"] = {{"mean_colour", score(mean_colour_baseline(p.x))},
+                    {"thumbnail_4", score(thumbnail_baseline(p.x, 4))},
+                    {"thumbnail_8", score(thumbnail_baseline(p.x, 8))}};
   return m;
 }
 
@@ -490,6 +498,21 @@ static nlohmann::json report_ctrl(const std::string& run_dir, const CtrlAnalysis
     if (ev.contains("inception_score"))
       cards.push_back({"Inception Score", num("inception_score", 2), "", ""});
     r.cards(cards);
+    if (ev.contains("baselines")) {
+      Table t;
+      t.caption = "Reconstructions against baselines that know little of each image (test images)";
+      t.header = {"reconstruction", "PSNR (dB)", "SSIM"};
+      t.rows.push_back({"g(f(x))", ev.value("psnr", 0.0), ev.value("ssim", 0.0)});
+      for (const auto& [key, name] : std::vector<std::pair<std::string, std::string>>{
+               {"mean_colour", "mean colour of the image"},
+               {"thumbnail_4", "4×4 thumbnail, upsampled"},
+               {"thumbnail_8", "8×8 thumbnail, upsampled"}})
+        if (ev["baselines"].contains(key))
+          t.rows.push_back({name, ev["baselines"][key].value("psnr", 0.0),
+                            ev["baselines"][key].value("ssim", 0.0)});
+      t.decimals = {-1, 2, 3};
+      r.table(t);
+    }
     if (ev.contains("unseen")) {
       Table t;
       t.caption = "Generalization to classes never seen in training";
@@ -525,6 +548,10 @@ nlohmann::json ctrl_eval(const EvalRequest& a) {
   auto r = evaluate_ctrl(a.run, options_from(a, "eval"), a.inception);
   std::string line = "eval: PSNR " + std::to_string(r.value("psnr", 0.0)) + " dB, SSIM " +
                      std::to_string(r.value("ssim", 0.0));
+  if (r.contains("baselines"))
+    line += " (mean colour " + format_number(r["baselines"]["mean_colour"]["psnr"].get<double>(), 2) +
+            " dB, 4×4 thumbnail " + format_number(r["baselines"]["thumbnail_4"]["psnr"].get<double>(), 2) +
+            " dB, 8×8 " + format_number(r["baselines"]["thumbnail_8"]["psnr"].get<double>(), 2) + " dB)";
   if (r.contains("consistency_accuracy"))
     line += ", consistency accuracy " + std::to_string(r["consistency_accuracy"].get<double>());
   say(line + " -> " + a.run + "/eval.json");
