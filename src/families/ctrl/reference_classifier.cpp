@@ -8,6 +8,7 @@
 #include "sparseloop/data/sampler.h"
 #include "sparseloop/data/transforms.h"
 #include "sparseloop/engine/checkpoint.h"
+#include "sparseloop/engine/progress.h"
 #include "sparseloop/io/safetensors.h"
 #include "sparseloop/util/distributed.h"
 #include "sparseloop/util/fs.h"
@@ -118,6 +119,9 @@ ReferenceClassifier reference_classifier(const ImageDataset& train, const ImageD
   EpochSampler sampler(train.size(), 128, true, seed ^ 0xC1A55u, true);
   auto gen = make_generator(seed, 0xC1A55u);
   rc.net->train();
+  // It can take minutes on a large dataset: say what is happening (issue 14).
+  Progress progress("reference classifier", epochs * sampler.batches_per_epoch(), "img");
+  double last_loss = 0;
   for (int64_t e = 0; e < epochs; ++e) {
     if (e == (3 * epochs) / 4)  // one step decay for the last quarter
       for (auto& g : opt.param_groups())
@@ -137,9 +141,17 @@ ReferenceClassifier reference_classifier(const ImageDataset& train, const ImageD
       auto loss = torch::nn::functional::cross_entropy(rc.net->forward(x.to(device)), y);
       loss.backward();
       opt.step();
+      last_loss = loss.item<double>();
+      char metrics[48];
+      std::snprintf(metrics, sizeof metrics, "loss %.3f", last_loss);
+      progress.update(e * sampler.batches_per_epoch() + b + 1, idx.numel(), metrics);
     }
   }
   rc.test_accuracy = classifier_accuracy(rc.net, test_x, test_y);
+  char done[80];
+  std::snprintf(done, sizeof done, "test accuracy %.4f, cached in %s", rc.test_accuracy,
+                cache_path.c_str());
+  progress.finish(done);
   // Every rank of a distributed run trains the same classifier (same seed,
   // same data); rank 0 alone caches it.
   if (world().root()) {
