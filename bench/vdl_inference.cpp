@@ -85,9 +85,34 @@ nlohmann::json bench_vdl_inference(int64_t batch, int64_t dim, int64_t code_dim,
   cuda_synchronize();
   const double autograd_ms = now_ms() - ta;
   // Work: G = WᵀW and yW once (2·l²·d + 2·B·d·l), then per step one (B×l)(l×l)
-  // product (2·B·l²) plus ≈ 12 elementwise passes over (B, l).
+  // product (2·B·l²) plus ≈ 12 flops per code (hinge, prox, momentum).
   const double b = batch, d = dim, l = code_dim;
-  const double gflop = (2 * l * l * d + 2 * b * d * l + steps * (2 * b * l * l + 12 * b * l)) * 1e-9;
+  const double flop_per_step = 2 * b * l * l + 12 * b * l;
+  const double gflop = (2 * l * l * d + 2 * b * d * l + steps * flop_per_step) * 1e-9;
+  // Bytes per step through the caches (float32): the product reads x, M and
+  // c₀ and writes v; the hinge reads x twice and v once and writes v; the end
+  // of the step reads v and z and writes z and y: ≈ 10 (B, l) passes + M.
+  const double bytes_per_step = 4 * (10 * b * l + l * l);
+  // The floor on this machine: the step's one product alone, `steps` times
+  // (addmm into a buffer, the BLAS's own speed at this shape).
+  double floor_ms = 0;
+  {
+    torch::NoGradGuard no_grad;
+    auto x = torch::randn({batch, code_dim}).to(device);
+    auto M = torch::randn({code_dim, code_dim}).to(device);
+    auto c0 = torch::randn({batch, code_dim}).to(device);
+    auto out = torch::empty_like(x);
+    std::vector<double> ft;
+    for (int r = 0; r < std::max(3, repeats); ++r) {
+      cuda_synchronize();
+      const double t0 = now_ms();
+      for (int64_t k = 0; k < steps; ++k) at::addmm_out(out, c0, x, M);
+      cuda_synchronize();
+      ft.push_back(now_ms() - t0);
+    }
+    std::sort(ft.begin(), ft.end());
+    floor_ms = ft[ft.size() / 2];
+  }
   const double reference_ms = 3400.0;
   return {{"case", "vdl-inference"},
           {"device", device.str()},
@@ -100,6 +125,10 @@ nlohmann::json bench_vdl_inference(int64_t batch, int64_t dim, int64_t code_dim,
           {"forward_ms", median},
           {"min_ms", times.front()},
           {"gflop", gflop},
+          {"flop_per_step", flop_per_step},
+          {"bytes_per_step", bytes_per_step},
+          {"gemm_floor_ms", floor_ms},
+          {"fraction_of_floor", floor_ms / median},
           {"gflops", gflop / (median * 1e-3)},
           {"rel_error", rel_error},
           {"autograd_ms", autograd_ms},

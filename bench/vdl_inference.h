@@ -14,6 +14,9 @@ namespace sparseloop {
 ///   forward_ms      median wall time of one inference (float32)
 ///   min_ms          fastest of them
 ///   gflop, gflops   floating-point work per inference and the rate reached
+///   flop_per_step, bytes_per_step  one FISTA step's arithmetic and cache traffic
+///   gemm_floor_ms   the floor: the step's (B×l)·(l×l) addmm alone, `steps` times
+///   fraction_of_floor  gemm_floor_ms / forward_ms
 ///   rel_error       ‖z_f32 − z_f64‖/‖z_f64‖ against a float64 run of the same problem
 ///   autograd_ms     the same loop written like the authors' (energy → autograd
 ///                   backward each step, no Gram form), one run, float32

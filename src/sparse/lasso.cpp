@@ -1,6 +1,7 @@
 #include "sparseloop/sparse/lasso.h"
 
 #include <algorithm>
+#include <memory>
 
 namespace sparseloop {
 
@@ -15,6 +16,36 @@ SmoothPart lasso_smooth_part(const SparseOperator& op, const torch::Tensor& x) {
   // Every sample is its own problem: the same problem on a subset of rows.
   f.restrict = [op, x](const torch::Tensor& indices) {
     return lasso_smooth_part(op, x.index_select(0, indices));
+  };
+  return f;
+}
+
+SmoothPart lasso_gram_smooth_part(const torch::Tensor& gram, const torch::Tensor& b) {
+  TORCH_CHECK(b.dim() == 2 && gram.dim() == 2 && gram.size(0) == b.size(1) &&
+                  gram.size(1) == b.size(1),
+              "lasso_gram_smooth_part: expected gram (k, k) and b (B, k), got ", gram.sizes(),
+              " and ", b.sizes());
+  // Exactly symmetric, so that zG = zGᵀ whatever rounding made G.
+  auto G = (gram + gram.t()).mul_(0.5);
+  struct Affine {
+    torch::Tensor M, c0;  // z − η∇f(z) = c₀ + zM
+    double eta = -1.0;
+  };
+  auto affine = std::make_shared<Affine>();
+  SmoothPart f;
+  f.grad = [G, b](const torch::Tensor& z) { return torch::mm(z, G).sub_(b); };  // (B, k)
+  f.forward_step = [G, b, affine](const torch::Tensor& z, double step) {
+    if (affine->eta != step) {
+      affine->M = torch::eye(G.size(0), G.options()).sub_(G, step);  // I − ηG: (k, k)
+      affine->c0 = b.mul(step);                                      // ηb: (B, k)
+      affine->eta = step;
+    }
+    // The cached c₀ holds every row; a restricted problem has its own (below).
+    return torch::addmm(affine->c0, z, affine->M);  // (B, k)
+  };
+  f.forward_step_from_zero = [b](double step) { return b.mul(step); };
+  f.restrict = [G, b](const torch::Tensor& indices) {
+    return lasso_gram_smooth_part(G, b.index_select(0, indices));
   };
   return f;
 }

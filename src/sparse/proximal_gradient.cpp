@@ -2,7 +2,12 @@
 
 #include <cmath>
 
+#include <type_traits>
+
+#include <ATen/Parallel.h>
+
 #include "sparseloop/util/distributed.h"
+#include "sparseloop/util/simd.h"
 
 namespace sparseloop {
 
@@ -145,6 +150,114 @@ ProximalGradientResult full_batch(const SmoothPart& f, const Prox& g,
   return r;
 }
 
+/// The end of one iteration, in one pass over contiguous CPU buffers:
+///   z_new = prox_{ηg}(v),  y = z_new + c(z_new − z),  z = z_new
+/// (the prox of prox.h written per element: soft or non-negative threshold,
+/// then the elastic-net scaling). Four tensor passes and an allocation
+/// otherwise; at VDL's size (250×128 codes) their dispatch, not their
+/// arithmetic, was most of a step (docs/performance.md, VDL inference).
+template <class T>
+SPARSELOOP_ALWAYS_INLINE void finish_range(const T* vp, T* zp, T* yp, int64_t begin, int64_t end,
+                                           T tau, T shrink, bool scale, bool nonneg, T cm) {
+  for (int64_t i = begin; i < end; ++i) {
+    const T vi = vp[i];
+    T zn;
+    if (nonneg) {
+      const T d = vi - tau;
+      zn = d < T(0) ? T(0) : d;  // max(v − τ, 0), NaN kept
+    } else {
+      zn = vi > tau ? vi - tau : (vi < -tau ? vi + tau : (tau > T(0) ? T(0) : vi));
+    }
+    if (scale) zn *= shrink;
+    const T diff = zn - zp[i];
+    zp[i] = zn;
+    yp[i] = zn + cm * diff;
+  }
+}
+SPARSELOOP_SIMD_CLONES void finish_range_f32(const float* vp, float* zp, float* yp, int64_t begin,
+                                             int64_t end, float tau, float shrink, bool scale,
+                                             bool nonneg, float cm) {
+  finish_range<float>(vp, zp, yp, begin, end, tau, shrink, scale, nonneg, cm);
+}
+SPARSELOOP_SIMD_CLONES void finish_range_f64(const double* vp, double* zp, double* yp,
+                                             int64_t begin, int64_t end, double tau, double shrink,
+                                             bool scale, bool nonneg, double cm) {
+  finish_range<double>(vp, zp, yp, begin, end, tau, shrink, scale, nonneg, cm);
+}
+
+/// The end of one iteration, in one pass over contiguous CPU buffers:
+///   z_new = prox_{ηg}(v),  y = z_new + c(z_new − z),  z = z_new
+/// (the prox of prox.h written per element: soft or non-negative threshold,
+/// then the elastic-net scaling). Four tensor passes and an allocation
+/// otherwise; at VDL's size (250×128 codes) their dispatch, not their
+/// arithmetic, was most of a step (docs/performance.md, VDL inference).
+template <class T>
+void finish_step_cpu(const torch::Tensor& v, torch::Tensor& z, torch::Tensor& y,
+                     const ProxOptions& p, double eta, double c) {
+  const T tau = static_cast<T>(eta * p.lambda());
+  const T shrink = static_cast<T>(1.0 / (1.0 + eta * p.mu()));
+  const bool scale = p.mu() > 0.0, nonneg = p.nonnegative();
+  const T cm = static_cast<T>(c);
+  const T* vp = v.data_ptr<T>();
+  T* zp = z.data_ptr<T>();
+  T* yp = y.data_ptr<T>();
+  at::parallel_for(0, v.numel(), 1 << 15, [&](int64_t begin, int64_t end) {
+    if constexpr (std::is_same_v<T, float>) {
+      finish_range_f32(vp, zp, yp, begin, end, tau, shrink, scale, nonneg, cm);
+    } else {
+      finish_range_f64(vp, zp, yp, begin, end, tau, shrink, scale, nonneg, cm);
+    }
+  });
+}
+
+/// The same with tensor ops (CUDA, other dtypes), still into the buffers.
+void finish_step(torch::Tensor& v, torch::Tensor& z, torch::Tensor& y, torch::Tensor& diff,
+                 const Prox& g, double eta, double c) {
+  const bool cpu = v.device().is_cpu() && v.is_contiguous() && z.is_contiguous() &&
+                   y.is_contiguous();
+  if (cpu && v.scalar_type() == torch::kFloat) {
+    finish_step_cpu<float>(v, z, y, g.options(), eta, c);
+  } else if (cpu && v.scalar_type() == torch::kDouble) {
+    finish_step_cpu<double>(v, z, y, g.options(), eta, c);
+  } else {
+    g.apply_(v, eta);
+    if (!diff.defined()) diff = torch::empty_like(v);
+    at::sub_out(diff, v, z);
+    z.copy_(v);
+    at::add_out(y, z, diff, c);
+  }
+}
+
+/// Fixed iterations without autograd (tolerance 0): the problem writes its
+/// forward step into `v` when it can (forward_step_into), and the rest of the
+/// iteration is finish_step: no allocation per iteration, bit for bit the
+/// arithmetic of full_batch up to the order of floating-point operations.
+ProximalGradientResult fused_batch(const SmoothPart& f, const Prox& g,
+                                   const ProximalGradientOptions& o, const torch::Tensor& z0) {
+  const double eta = o.step();
+  MomentumSchedule momentum{o.momentum()};
+  torch::Tensor v = first_forward_step(f, z0, eta).contiguous();
+  torch::Tensor z = z0.defined() ? z0.detach().clone(at::MemoryFormat::Contiguous)
+                                 : torch::zeros_like(v);  // z₀, a buffer of our own
+  torch::Tensor y = torch::empty_like(z);
+  torch::Tensor diff;  // only the tensor-op path uses it
+  for (int64_t k = 0; k < o.iterations(); ++k) {
+    if (k > 0) {
+      if (f.forward_step_into) {
+        f.forward_step_into(y, eta, v);
+      } else {
+        v = f.step_from(y, eta).contiguous();
+      }
+    }
+    finish_step(v, z, y, diff, g, eta, momentum.next());
+  }
+  ProximalGradientResult r;
+  r.z = z;
+  r.iterations = o.iterations();
+  r.sample_iterations = torch::full({z.size(0)}, o.iterations(), torch::kLong);
+  return r;
+}
+
 /// Separable problems with frozen samples: converged samples leave the batch,
 /// so the work shrinks as samples converge (differentiable: index ops).
 ProximalGradientResult shrinking_batch(const SmoothPart& f, const Prox& g,
@@ -208,10 +321,12 @@ ProximalGradientResult proximal_gradient(const SmoothPart& f, const Prox& g,
   TORCH_CHECK(o.iterations() >= 1, "proximal_gradient: iterations must be >= 1, got ",
               o.iterations());
   TORCH_CHECK(o.tolerance() >= 0, "proximal_gradient: tolerance must be >= 0");
-  TORCH_CHECK(static_cast<bool>(f.grad) || static_cast<bool>(f.forward_step),
+  TORCH_CHECK(static_cast<bool>(f.grad) || static_cast<bool>(f.forward_step) ||
+                  static_cast<bool>(f.forward_step_into),
               "proximal_gradient: the smooth part has no gradient");
   if (o.tolerance() > 0 && f.restrict && o.stop_rule() == StopRule::kFreeze)
     return shrinking_batch(f, g, o, z0);
+  if (o.tolerance() == 0 && !torch::GradMode::is_enabled()) return fused_batch(f, g, o, z0);
   return full_batch(f, g, o, z0);
 }
 

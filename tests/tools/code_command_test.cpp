@@ -127,3 +127,39 @@ TEST(CodeCommand, ConfigFileSetsFlagsAndFlagsWin) {
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("bad.toml"), std::string::npos) << r.err;
 }
+
+// Coordinate descent on a linear dictionary: the minimizer the float64 FISTA
+// run reaches, in far fewer passes, stopping by itself (a fixed point).
+TEST(CodeCommand, CoordinateDescentMatchesFistaOnALinearDictionary) {
+  ts::TempDir dir;
+  torch::manual_seed(3);
+  auto W = torch::randn({40, 16}, torch::kDouble);
+  W.div_(W.norm(2, 1, /*keepdim=*/true));  // unit atoms
+  auto x = torch::randn({7, 16}, torch::kDouble);
+  save_safetensors(dir.file("D.safetensors"), {{"weight", W}});
+  save_safetensors(dir.file("X.safetensors"), {{"x", x}});
+  const std::string base = "code --dictionary " + dir.file("D.safetensors") + " --input " +
+                           dir.file("X.safetensors") + " --lambda 0.2 --json --output ";
+  auto cd = run_cli(base + dir.file("Zc.safetensors") + " --solver cd --iterations 1000");
+  auto fista = run_cli(base + dir.file("Zf.safetensors") + " --iterations 20000");
+  ASSERT_EQ(cd.exit_code, 0) << cd.err;
+  ASSERT_EQ(fista.exit_code, 0) << fista.err;
+  auto jc = nlohmann::json::parse(cd.out), jf = nlohmann::json::parse(fista.out);
+  EXPECT_EQ(jc["solver"], "cd");
+  EXPECT_FALSE(jf["gram_form"].get<bool>());  // 40 atoms ≥ 2·16 values: operator form
+  const double oc = jc["objective"].get<double>(), of = jf["objective"].get<double>();
+  EXPECT_NEAR(oc, of, 1e-10 * of);
+  EXPECT_LT(jc["kkt_violation"].get<double>(), 1e-12);
+  EXPECT_LT(jc["iterations"].get<int64_t>(), 1000);
+  auto z = load_safetensors(dir.file("Zc.safetensors")).get("z");
+  auto rr = linear_analysis(x - linear_synthesis(z, W), W);
+  EXPECT_LT(kkt(rr, z, 0.2), 1e-10);
+  // A convolutional dictionary has no coordinate-descent solver: exit 2 naming the flag.
+  save_safetensors(dir.file("Dc.safetensors"), {{"weight", torch::randn({4, 1, 3, 3})}});
+  save_safetensors(dir.file("Xc.safetensors"), {{"x", torch::randn({1, 1, 8, 8})}});
+  auto bad = run_cli("code --dictionary " + dir.file("Dc.safetensors") + " --input " +
+                     dir.file("Xc.safetensors") + " --output " + dir.file("Zb.safetensors") +
+                     " --solver cd");
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("--solver cd"), std::string::npos) << bad.err;
+}

@@ -33,14 +33,17 @@ void register_code(CLI::App& app, std::vector<Command>& commands) {
   cmd->add_option("--output", f->request.output, "safetensors file to write 'z' and 'x_hat'")->required();
   cmd->add_option("--lambda", f->request.lambda, "ℓ1 weight λ")->capture_default_str();
   cmd->add_option("--iterations", f->request.iterations,
-                  "iterations (the cap when --tolerance > 0)")
+                  "iterations (cd: sweeps; the cap when --tolerance > 0 or with cd)")
       ->capture_default_str();
   cmd->add_option("--tolerance", f->request.tolerance,
-                  "stop a sample when its relative change falls below this (0: never)")
+                  "fista/ista: stop a sample when its relative change falls below this (0: "
+                  "never); cd: when its KKT violation relative to ‖Dᵀx‖_∞ does (0: at a fixed "
+                  "point)")
       ->capture_default_str();
-  cmd->add_option("--solver", f->request.solver, "fista | ista")
+  cmd->add_option("--solver", f->request.solver,
+                  "fista | ista | cd (coordinate descent, linear dictionaries, CPU)")
       ->capture_default_str()
-      ->check(CLI::IsMember({"fista", "ista"}));
+      ->check(CLI::IsMember({"fista", "ista", "cd"}));
   cmd->add_option("--stride", f->request.stride, "convolution stride")->capture_default_str();
   cmd->add_option("--padding", f->request.padding, "convolution zero padding")->capture_default_str();
   cmd->add_flag("--nonnegative", f->request.nonnegative, "constrain z ≥ 0");

@@ -17,8 +17,10 @@ struct CodeRequest {
   std::string output;      ///< safetensors to write 'z' and 'x_hat'
   double lambda = 0.1;
   int64_t iterations = 100;  ///< exactly (tolerance 0) or at most
-  double tolerance = 0.0;    ///< per-sample relative change
-  std::string solver = "fista";  ///< fista | ista
+  /// fista/ista: per-sample relative change; cd: per-sample KKT violation
+  /// relative to ‖Dᵀx_i‖_∞ (0: run to a fixed point)
+  double tolerance = 0.0;
+  std::string solver = "fista";  ///< fista | ista | cd (coordinate descent, linear, CPU)
   int64_t stride = 1, padding = 0;
   bool nonnegative = false;
   double mu = 0.0;
@@ -27,7 +29,8 @@ struct CodeRequest {
 };
 
 /// Solves, writes `output`, and returns {objective, sparsity, psnr,
-/// iterations, lipschitz, step, kkt_violation}. InputError names the flag or
+/// iterations, lipschitz, step, kkt_violation, mean_iterations, solver,
+/// gram_form}; lipschitz and step are 0 for cd (it needs no step). InputError names the flag or
 /// file of bad input.
 nlohmann::json code_files(const CodeRequest& request);
 

@@ -16,6 +16,13 @@ namespace sparseloop {
 /// z + ηDᵀ(x − Dz), and from z = 0 it is ηDᵀx.
 SmoothPart lasso_smooth_part(const SparseOperator& op, const torch::Tensor& x);
 
+/// The same f for a linear dictionary in Gram form, from G = DᵀD (k, k) and
+/// b = Dᵀx (B, k): ∇f(z) = zG − b, and the forward step z − η∇f(z) is affine,
+/// c₀ + zM with M = I − ηG and c₀ = ηb, one (B×k)·(k×k) product per step
+/// instead of two with the (k, d) dictionary: the cheaper form when k < 2d.
+/// M and c₀ are built once per step size.
+SmoothPart lasso_gram_smooth_part(const torch::Tensor& gram, const torch::Tensor& b);
+
 /// Codes of every sample of x by proximal gradient from `z0` (undefined: 0).
 ProximalGradientResult solve_lasso(const SparseOperator& op, const torch::Tensor& x,
                                    const Prox& prox, const ProximalGradientOptions& options,

@@ -25,6 +25,11 @@ struct SmoothPart {
   /// Optional fused forward step y − η∇f(y) (one pass fewer when the problem
   /// can fold η into its own arithmetic); defaults to y − η·grad(y).
   std::function<torch::Tensor(const torch::Tensor& y, double step)> forward_step;
+  /// Optional forward step written into `out` (the shape of y, never aliasing
+  /// it), for solves without autograd: with it an iteration allocates nothing
+  /// (the solver keeps three buffers: the iterate, the extrapolated point and
+  /// this step's output).
+  std::function<void(const torch::Tensor& y, double step, torch::Tensor& out)> forward_step_into;
   /// Optional forward step at y = 0 (the LASSO's ηDᵀx, without applying D to
   /// zeros). Required when no start is given: it also fixes the codes' shape.
   std::function<torch::Tensor(double step)> forward_step_from_zero;
@@ -79,7 +84,9 @@ struct ProximalGradientResult {
 
 /// Minimizes f + g from `z0` (undefined: z₀ = 0, which needs
 /// forward_step_from_zero). With tolerance 0, gradients flow through every
-/// iteration (autograd); with a tolerance, problems that can be restricted to
+/// iteration (autograd); without autograd and with tolerance 0, each
+/// iteration is the forward step and one fused pass (prox, difference and
+/// momentum; hand-written on the CPU) over preallocated buffers. With a tolerance, problems that can be restricted to
 /// a subset of samples drop converged ones from the batch (kFreeze), others
 /// mask them.
 ProximalGradientResult proximal_gradient(const SmoothPart& f, const Prox& g,

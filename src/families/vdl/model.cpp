@@ -1,10 +1,16 @@
 #include "sparseloop/families/vdl/model.h"
 
+#include <algorithm>
 #include <cmath>
+#include <type_traits>
+#include <vector>
+
+#include <ATen/Parallel.h>
 
 #include "sparseloop/families/vdl/variance_hinge.h"
 #include "sparseloop/util/dense_linear.h"
 #include "sparseloop/util/distributed.h"
+#include "sparseloop/util/simd.h"
 
 namespace sparseloop {
 
@@ -89,6 +95,82 @@ torch::Tensor flat_targets(const torch::Tensor& y, const VdlDecoderImpl& dec, co
   TORCH_CHECK(flat.size(1) == dec.options.output_dim(), who, ": expected inputs of ",
               dec.options.output_dim(), " values per sample, got shape ", y.sizes());
   return flat;
+}
+
+/// Column sums of x (B, l) into sum (l), and centred sums of squares into ss.
+template <class T>
+SPARSELOOP_ALWAYS_INLINE void column_moments(const T* xp, int64_t B, int64_t l, double* mean,
+                                             double* ss) {
+  for (int64_t i = 0; i < B; ++i)
+    for (int64_t j = 0; j < l; ++j) mean[j] += xp[i * l + j];
+  for (int64_t j = 0; j < l; ++j) mean[j] /= static_cast<double>(B);
+  for (int64_t i = 0; i < B; ++i)
+    for (int64_t j = 0; j < l; ++j) {
+      const double d = xp[i * l + j] - mean[j];
+      ss[j] += d * d;
+    }
+}
+SPARSELOOP_SIMD_CLONES void column_moments_f32(const float* xp, int64_t B, int64_t l, double* mean,
+                                               double* ss) {
+  column_moments<float>(xp, B, l, mean, ss);
+}
+SPARSELOOP_SIMD_CLONES void column_moments_f64(const double* xp, int64_t B, int64_t l,
+                                               double* mean, double* ss) {
+  column_moments<double>(xp, B, l, mean, ss);
+}
+
+/// v_ij += a_j (x_ij − m_j) over rows [begin, end).
+template <class T>
+SPARSELOOP_ALWAYS_INLINE void hinge_update(const T* xp, T* vp, const T* a, const T* m,
+                                           int64_t begin, int64_t end, int64_t l) {
+  for (int64_t i = begin; i < end; ++i)
+    for (int64_t j = 0; j < l; ++j) vp[i * l + j] += a[j] * (xp[i * l + j] - m[j]);
+}
+SPARSELOOP_SIMD_CLONES void hinge_update_f32(const float* xp, float* vp, const float* a,
+                                             const float* m, int64_t begin, int64_t end, int64_t l) {
+  hinge_update<float>(xp, vp, a, m, begin, end, l);
+}
+SPARSELOOP_SIMD_CLONES void hinge_update_f64(const double* xp, double* vp, const double* a,
+                                             const double* m, int64_t begin, int64_t end,
+                                             int64_t l) {
+  hinge_update<double>(xp, vp, a, m, begin, end, l);
+}
+
+/// v += ηβ·(−∇h(x)) for the variance hinge of the batch x (B, l), in three
+/// passes over contiguous CPU rows (column sums; centred sums of squares;
+/// the update), statistics in float64: the tensor-op form costs a dozen
+/// small kernels and allocations per FISTA step. coef = 2ηβ/(n−1);
+/// a_j = coef (T − s_j)₊ / s_j (0 where s_j = 0), v_ij += a_j (x_ij − m_j).
+template <class T>
+void hinge_step_cpu(const torch::Tensor& x, torch::Tensor& v, double threshold, double coef,
+                    double inv_sqrt_n1, std::vector<double>& work) {
+  const int64_t B = x.size(0), l = x.size(1);
+  work.assign(5 * l, 0.0);
+  double* mean = work.data();
+  double* ss = mean + l;
+  const T* xp = x.data_ptr<T>();
+  T* vp = v.data_ptr<T>();
+  if constexpr (std::is_same_v<T, float>) {
+    column_moments_f32(xp, B, l, mean, ss);
+  } else {
+    column_moments_f64(xp, B, l, mean, ss);
+  }
+  // a_j and m_j in T (work's last 2l doubles hold room for them), so that
+  // the update loop vectorizes.
+  T* a_t = reinterpret_cast<T*>(ss + l);
+  T* m_t = a_t + l;
+  for (int64_t j = 0; j < l; ++j) {
+    const double s = std::sqrt(ss[j]) * inv_sqrt_n1;  // unbiased std of code j
+    a_t[j] = static_cast<T>(s > 0 ? std::max(threshold - s, 0.0) * coef / std::max(s, 1e-30) : 0.0);
+    m_t[j] = static_cast<T>(mean[j]);
+  }
+  at::parallel_for(0, B, 64, [&](int64_t begin, int64_t end) {
+    if constexpr (std::is_same_v<T, float>) {
+      hinge_update_f32(xp, vp, a_t, m_t, begin, end, l);
+    } else {
+      hinge_update_f64(xp, vp, a_t, m_t, begin, end, l);
+    }
+  });
 }
 
 }  // namespace
@@ -200,6 +282,7 @@ SmoothPart vdl_smooth_part(VdlDecoder& decoder, const torch::Tensor& yf,
     double eta = -1.0;
     torch::Tensor W1, b1, W2, W1t, W2t;   // non-linear
     torch::Tensor centered;               // hinge workspace (B, l)
+    std::vector<double> work;             // hinge workspace (3l), CPU path
   };
   auto st = std::make_shared<State>();
   VdlDecoder dec = decoder;
@@ -210,6 +293,56 @@ SmoothPart vdl_smooth_part(VdlDecoder& decoder, const torch::Tensor& yf,
     st->W1t = st->W1.t().contiguous();                      // (l, h)
     st->W2t = st->W2.t().contiguous();                      // (h, d)
   }
+  // The linear decoder's step is affine in x: v = c₀ + xM with
+  // M = (1 − 2ηγ/l)I − (2η/P)WᵀW (l×l) and c₀ = (2η/P)yW + (2ηγ/l)e (B×l),
+  // so one (B×l)·(l×l) product per step. Built once per step size η.
+  auto affine = [=](double eta) {
+    if (st->eta == eta) return;
+    const double code_coef = 2.0 * eta * gamma / static_cast<double>(l);
+    const auto Wt = dec->linear->weight.detach().to(yf.dtype()).t().contiguous();  // (l, d)
+    auto G = dense_linear(Wt, Wt);                                                // WᵀW: (l, l)
+    G = (G + G.t()).mul_(0.5);  // exactly symmetric, so that x·Mᵀ = x·M below
+    st->M = G.mul_(-2.0 * eta / P);
+    st->M.diagonal().add_(1.0 - code_coef);
+    st->c0 = dense_linear(yf, Wt).mul_(2.0 * eta / P);  // (2η/P)yW: (B, l)
+    if (gamma > 0) st->c0.add_(target, code_coef);
+    st->eta = eta;
+  };
+  // v −= ηβ ∇h(x), ∇h = −2 (T − s_j)₊ (x_ij − m_j) / ((n−1) s_j)  (variance_hinge.h)
+  auto add_hinge = [=](const torch::Tensor& x, torch::Tensor& v, double eta) {
+    const bool cpu = !global && x.device().is_cpu() && x.is_contiguous() && v.is_contiguous();
+    if (cpu && x.scalar_type() == torch::kFloat) {
+      hinge_step_cpu<float>(x, v, e.threshold(), 2.0 * eta * e.beta() / n1, inv_sqrt_n1, st->work);
+      return;
+    }
+    if (cpu && x.scalar_type() == torch::kDouble) {
+      hinge_step_cpu<double>(x, v, e.threshold(), 2.0 * eta * e.beta() / n1, inv_sqrt_n1, st->work);
+      return;
+    }
+    if (!st->centered.defined()) st->centered = torch::empty_like(x);
+    torch::Tensor mean, ss;
+    if (global) {
+      // One collective per iteration (its latency, not the arithmetic,
+      // bounds this small problem on several ranks): Σx and Σx² in float64,
+      // ss = Σx² − B·mean², where one process computes Σ(x − mean)².
+      auto xd = x.to(torch::kDouble);
+      auto sums = torch::cat({xd.sum(0, /*keepdim=*/true), xd.square().sum(0, true)});  // (2, l)
+      world().allreduce_sum(sums);
+      auto mean_d = sums[0].unsqueeze(0).div(static_cast<double>(B));                    // (1, l)
+      ss = sums[1].unsqueeze(0).sub(mean_d.square().mul(static_cast<double>(B)))
+               .clamp_min_(0.0).to(x.dtype());                                          // (1, l)
+      mean = mean_d.to(x.dtype());
+      at::sub_out(st->centered, x, mean);                                               // (b, l)
+    } else {
+      mean = x.mean(0, /*keepdim=*/true);
+      at::sub_out(st->centered, x, mean);                                               // (b, l)
+      ss = st->centered.square().sum(0, /*keepdim=*/true);                             // (1, l)
+    }
+    auto s = ss.sqrt_().mul_(inv_sqrt_n1);                                             // (1, l)
+    auto a = torch::relu(e.threshold() - s).mul_(2.0 * eta * e.beta() / n1);
+    a = torch::where(s > 0, a.div_(s.clamp_min(1e-30)), torch::zeros_like(a));
+    v.addcmul_(st->centered, a);
+  };
   SmoothPart f;
   f.grad = [dec, yf, target, e](const torch::Tensor& z) mutable {
     return vdl_smooth_grad(dec, yf, z, target, e);
@@ -218,19 +351,7 @@ SmoothPart vdl_smooth_part(VdlDecoder& decoder, const torch::Tensor& yf,
     const double code_coef = 2.0 * eta * gamma / static_cast<double>(l);  // η·∂/∂z of γ(1/l)‖z−e‖²
     torch::Tensor v;
     if (dec->is_linear()) {
-      // The smooth step v = x − η(∇rec(x) + ∇code(x)) is affine in x:
-      // v = c₀ + xM with M = (1 − 2ηγ/l)I − (2η/P)WᵀW (l×l) and
-      // c₀ = (2η/P)yW + (2ηγ/l)e (B×l), so one (B×l)·(l×l) product per step.
-      if (st->eta != eta) {
-        const auto Wt = dec->linear->weight.detach().to(yf.dtype()).t().contiguous();  // (l, d)
-        auto G = dense_linear(Wt, Wt);                                                // WᵀW: (l, l)
-        G = (G + G.t()).mul_(0.5);  // exactly symmetric, so that x·Mᵀ = x·M below
-        st->M = G.mul_(-2.0 * eta / P);
-        st->M.diagonal().add_(1.0 - code_coef);
-        st->c0 = dense_linear(yf, Wt).mul_(2.0 * eta / P);  // (2η/P)yW: (B, l)
-        if (gamma > 0) st->c0.add_(target, code_coef);
-        st->eta = eta;
-      }
+      affine(eta);
       v = dense_linear(x, st->M).add_(st->c0);  // (B, l)(l, l) + (B, l)
     } else {
       // ∇rec = (2/P)[((W₂ReLU(W₁x + b₁) − y)W₂) ⊙ 1(W₁x + b₁ > 0)]W₁  (no autograd)
@@ -241,34 +362,22 @@ SmoothPart vdl_smooth_part(VdlDecoder& decoder, const torch::Tensor& yf,
       v = x.mul(1.0 - code_coef).add_(g, -eta * 2.0 / P);
       if (gamma > 0) v.add_(target, code_coef);
     }
-    if (use_hinge) {
-      // v −= ηβ ∇h(x), ∇h = −2 (T − s_j)₊ (x_ij − m_j) / ((n−1) s_j)  (variance_hinge.h)
-      if (!st->centered.defined()) st->centered = torch::empty_like(x);
-      torch::Tensor mean, ss;
-      if (global) {
-        // One collective per iteration (its latency, not the arithmetic,
-        // bounds this small problem on several ranks): Σx and Σx² in float64,
-        // ss = Σx² − B·mean², where one process computes Σ(x − mean)².
-        auto xd = x.to(torch::kDouble);
-        auto sums = torch::cat({xd.sum(0, /*keepdim=*/true), xd.square().sum(0, true)});  // (2, l)
-        world().allreduce_sum(sums);
-        auto mean_d = sums[0].unsqueeze(0).div(static_cast<double>(B));                    // (1, l)
-        ss = sums[1].unsqueeze(0).sub(mean_d.square().mul(static_cast<double>(B)))
-                 .clamp_min_(0.0).to(x.dtype());                                          // (1, l)
-        mean = mean_d.to(x.dtype());
-        at::sub_out(st->centered, x, mean);                                               // (b, l)
-      } else {
-        mean = x.mean(0, /*keepdim=*/true);
-        at::sub_out(st->centered, x, mean);                                               // (b, l)
-        ss = st->centered.square().sum(0, /*keepdim=*/true);                             // (1, l)
-      }
-      auto s = ss.sqrt_().mul_(inv_sqrt_n1);                                             // (1, l)
-      auto a = torch::relu(e.threshold() - s).mul_(2.0 * eta * e.beta() / n1);
-      a = torch::where(s > 0, a.div_(s.clamp_min(1e-30)), torch::zeros_like(a));
-      v.addcmul_(st->centered, a);
-    }
+    if (use_hinge) add_hinge(x, v, eta);
     return v;
   };
+  if (dec->is_linear()) {
+    // The same step into the solver's buffer: c₀ + xM by one addmm (BLAS),
+    // then the hinge in one pass; nothing allocated per iteration.
+    f.forward_step_into = [=](const torch::Tensor& x, double eta, torch::Tensor& out) mutable {
+      affine(eta);
+      if (dense_linear_uses_onednn(x)) {
+        out.copy_(dense_linear(x, st->M)).add_(st->c0);  // netlib BLAS: oneDNN's product
+      } else {
+        at::addmm_out(out, st->c0, x, st->M);  // (B, l) + (B, l)(l, l)
+      }
+      if (use_hinge) add_hinge(x, out, eta);
+    };
+  }
   // No `restrict`: the variance hinge is a statistic of the whole batch, so
   // converged samples are masked, not dropped, and all ranks stop together.
   f.global_batch = global;

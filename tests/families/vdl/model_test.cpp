@@ -201,6 +201,22 @@ TEST(VdlInference, MatchesAuthorsIterationWithoutEarlyStop) {
   }
 }
 
+// float32 runs the fused CPU step (one product into a buffer, the hinge and
+// the end of the iteration by hand): the float64 reference's codes to float
+// tolerance.
+TEST(VdlInference, Float32FusedStepsMatchFloat64Reference) {
+  auto dec = make_decoder(16, 64, 0, 13);
+  auto p = make_problem(dec, 50, 14);
+  auto o = VdlInferenceOptions().energy(kVdl).step(0.5).max_steps(100).tolerance(0);
+  auto ref = authors_ista(dec, p.y, p.enc, kVdl, 0.5, 100, 0.0);
+  auto dec32 = std::dynamic_pointer_cast<VdlDecoderImpl>(dec->clone());
+  VdlDecoder d32(dec32);
+  d32->to(torch::kFloat);
+  auto z = vdl_inference(d32, p.y.to(torch::kFloat), p.enc.to(torch::kFloat), o).z;
+  EXPECT_EQ(z.scalar_type(), torch::kFloat);
+  EXPECT_LT((z.to(torch::kDouble) - ref).norm().item<double>() / ref.norm().item<double>(), 1e-5);
+}
+
 // The authors' stop rule reproduces their loop, flags, momentum drift and all.
 TEST(VdlInference, AuthorsStopRuleMatchesTranscription) {
   auto dec = make_decoder(8, 25, 0, 13);
