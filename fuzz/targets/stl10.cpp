@@ -29,8 +29,9 @@ extern "C" int sparseloop_fuzz_stl10(const uint8_t* data, size_t size) {
   const size_t labels = std::min<size_t>(data[0], size - 1);
   fuzz::scratch_file("stl10_y.bin", fuzz::bytes_of(data + 1, labels));
   fuzz::scratch_file("stl10_X.bin", fuzz::bytes_of(data + 1 + labels, size - 1 - labels));
+  // Resize 8 runs the same parsing plus a bilinear resize (data/transforms),
+  // not a reader; load_stl10_unlabeled parses as load_stl10 does. Left out,
+  // they halved the executions a second for no new parsing code.
   fuzz::expect_input_error_only([&] { (void)load_stl10(dir, 0); });
-  fuzz::expect_input_error_only([&] { (void)load_stl10(dir, 8); });
-  fuzz::expect_input_error_only([&] { (void)count_stl10_unlabeled(dir); });
-  return fuzz::expect_input_error_only([&] { (void)load_stl10_unlabeled(dir, 0); });
+  return fuzz::expect_input_error_only([&] { (void)count_stl10_unlabeled(dir); });
 }

@@ -10,6 +10,9 @@
 
 #include "sparseloop/io/stb_guard.h"
 
+#include <climits>
+#include <cstdint>
+
 namespace sparseloop {
 namespace {
 
@@ -62,8 +65,20 @@ std::string stb_input_problem(const std::string& bytes) {
   // FF fill bytes) D8.
   size_t i = 0;
   while (i < bytes.size() && static_cast<unsigned char>(bytes[i]) == 0xFF) ++i;
-  if (i > 0 && i < bytes.size() && static_cast<unsigned char>(bytes[i]) == 0xD8)
-    return jpeg_problem(bytes, i + 1);
+  if (i > 0 && i < bytes.size() && static_cast<unsigned char>(bytes[i]) == 0xD8) {
+    std::string why = jpeg_problem(bytes, i + 1);
+    if (!why.empty()) return why;
+  }
+  // The size the header claims, before anything is allocated for it: a
+  // 87-byte BMP claiming 8 650 500 × 67 pixels made stb allocate and fill
+  // 1.7 GB (the fuzz target `image`, docs/reliability.md).
+  int w = 0, h = 0, n = 0;
+  if (bytes.size() <= static_cast<size_t>(INT32_MAX) &&
+      stbi_info_from_memory(reinterpret_cast<const stbi_uc*>(bytes.data()),
+                            static_cast<int>(bytes.size()), &w, &h, &n) == 1 &&
+      static_cast<int64_t>(w) * h > kMaxImagePixels)
+    return "the header claims " + std::to_string(w) + "x" + std::to_string(h) +
+           " pixels, more than the " + std::to_string(kMaxImagePixels) + " this reader accepts";
   return "";
 }
 

@@ -154,3 +154,19 @@ TEST(ImageFolder, FormatsOtherThanPngJpegBmpAreRefused) {
 }
 
 }  // namespace
+
+namespace {
+
+// Found by the fuzz target `image` (docs/reliability.md): an 87-byte BMP whose
+// header claims 8 650 500 x 67 pixels made stb allocate and fill 1.7 GB. The
+// header's size is checked first (kMaxImagePixels).
+TEST(ImageFolder, ImageClaimingMorePixelsThanTheLimitIsRefused) {
+  ts::TempDir dir;
+  const std::string header("\x42\x4d\x5a\x00\x00\x00\x00\x00\x00\x00\x36\x00\x00\x00\x28\x00\x00\x00\x04\xff\x83\x00\x43\x00\x00\x00\x01\x00\x18\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00", 54);
+  test_data::write_bytes(dir.file("bomb.bmp"), header + std::string(36, '\x7f'));
+  const std::string m = ts::expect_input_error([&] { read_image(dir.file("bomb.bmp"), 3); });
+  EXPECT_NE(m.find("bomb.bmp"), std::string::npos) << m;
+  EXPECT_NE(m.find("8650500x67 pixels"), std::string::npos) << m;
+}
+
+}  // namespace
