@@ -17,6 +17,7 @@ PACKAGES=(
   libstb-dev              # PNG/JPEG decode, PNG encode
   zlib1g-dev              # gzip'd IDX files, tarballs
   libgtest-dev libgmock-dev libbenchmark-dev
+  clang libclang-rt-dev   # libFuzzer, AddressSanitizer, UBSan: the fuzz targets (scripts/fuzz.sh)
   chromium-headless-shell # tests open report.html in a real browser (skipped when absent)
   fonts-dejavu-core       # the figures' text (a built-in stroke font is the fallback)
   python3-torch python3-numpy  # tests: PyTorch files in and out (export/import; skipped when

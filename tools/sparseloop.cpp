@@ -1,6 +1,7 @@
 // sparseloop: sparse-coding networks from one binary. Thin: parse → validate
 // → call the library. Exit codes (docs/cli.md §1.5): 0 success, 2 bad usage or input
 // (one line naming the flag or file), 1 any other failure.
+#include <csignal>
 #include <cstdlib>
 #include <iostream>
 
@@ -74,6 +75,10 @@ int main(int argc, char** argv) {
   // step 17 % and a CSC layer's forward+backward 33 % faster (docs/performance.md).
   mallopt(M_MMAP_THRESHOLD, 32 << 20);
   mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  // A file-size limit (ulimit -f, a quota-like RLIMIT_FSIZE) would kill the
+  // process with SIGXFSZ mid-write; ignored, the write fails with EFBIG and
+  // the error names the file, as a full disk (ENOSPC) does.
+  std::signal(SIGXFSZ, SIG_IGN);
   try {
     return run(argc, argv);
   } catch (const InputError& e) {

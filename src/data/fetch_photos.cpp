@@ -8,6 +8,7 @@
 #include <stb/stb_image.h>
 
 #include "sparseloop/data/fetch.h"
+#include "sparseloop/io/stb_guard.h"
 #include "sparseloop/util/error.h"
 #include "sparseloop/util/fs.h"
 #include "sparseloop/util/process.h"
@@ -30,7 +31,7 @@ namespace fs = std::filesystem;
 // that a copied file is an image, without decoding it).
 bool looks_like_image(const std::string& bytes) {
   int w = 0, h = 0, c = 0;
-  return bytes.size() < static_cast<size_t>(INT32_MAX) &&
+  return bytes.size() < static_cast<size_t>(INT32_MAX) && stb_input_problem(bytes).empty() &&
          stbi_info_from_memory(reinterpret_cast<const stbi_uc*>(bytes.data()),
                                static_cast<int>(bytes.size()), &w, &h, &c) == 1 &&
          w >= 64 && h >= 64;

@@ -43,7 +43,9 @@ torch::Tensor read_images(const std::string& path, int64_t resize) {
   std::ifstream in(path, std::ios::binary);
   require(static_cast<bool>(in), path + ": cannot open");
   constexpr int64_t kChunk = 1000;
-  auto buf = torch::empty({kChunk, 3, kSide, kSide}, torch::kUInt8);
+  // No bigger than the file: a 1000-image buffer (27.6 MB) for a small file
+  // made the fuzz target `stl10` run at 12 inputs a second.
+  auto buf = torch::empty({std::min(kChunk, n), 3, kSide, kSide}, torch::kUInt8);
   for (int64_t s = 0; s < n; s += kChunk) {
     const int64_t len = std::min(kChunk, n - s);
     in.read(static_cast<char*>(buf.data_ptr()), static_cast<std::streamsize>(len * kImageBytes));

@@ -1,6 +1,8 @@
 #include "sparseloop/engine/checkpoint.h"
 
 #include <ATen/CPUGeneratorImpl.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -74,31 +76,78 @@ void save_checkpoint(const std::string& dir, const std::string& name, const Chec
   std::error_code ec;
   fs::remove_all(tmp, ec);
   make_dirs(tmp);
-  auto tensors = module_tensors(*parts.model);
-  for (const auto& [n, t] : parts.tensors) tensors.emplace_back("extra." + n, *t);
-  // The CPU RNG state, so that anything drawn from the global generator
-  // continues identically after --resume.
-  tensors.emplace_back("rng.cpu", at::detail::getDefaultCPUGenerator().get_state());
-  write_file_atomic(tmp + "/model.safetensors", serialize_safetensors(tensors));
-  for (size_t i = 0; i < parts.optimizers.size(); ++i)
-    write_file_atomic(tmp + "/optimizer-" + std::to_string(i) + ".pt",
-                      serialize_optimizer(*parts.optimizers[i]));
-  nlohmann::json j = {{"step", state.step},           {"epoch", state.epoch},
-                      {"batch", state.batch},         {"best_metric", state.best_metric},
-                      {"best_step", state.best_step}, {"extra", state.extra}};
-  write_file_atomic(tmp + "/state.json", j.dump(2) + "\n");
-  // Swap into place: the old copy is removed only once the new one is whole.
+  try {
+    auto tensors = module_tensors(*parts.model);
+    for (const auto& [n, t] : parts.tensors) tensors.emplace_back("extra." + n, *t);
+    // The CPU RNG state, so that anything drawn from the global generator
+    // continues identically after --resume.
+    tensors.emplace_back("rng.cpu", at::detail::getDefaultCPUGenerator().get_state());
+    write_file_atomic(tmp + "/model.safetensors", serialize_safetensors(tensors));
+    for (size_t i = 0; i < parts.optimizers.size(); ++i)
+      write_file_atomic(tmp + "/optimizer-" + std::to_string(i) + ".pt",
+                        serialize_optimizer(*parts.optimizers[i]));
+    nlohmann::json j = {{"step", state.step},           {"epoch", state.epoch},
+                        {"batch", state.batch},         {"best_metric", state.best_metric},
+                        {"best_step", state.best_step}, {"extra", state.extra}};
+    write_file_atomic(tmp + "/state.json", j.dump(2) + "\n");
+  } catch (const std::exception& e) {
+    // A full disk or a write error: the previous checkpoint stays as it was,
+    // and no half-written folder is left beside it. The message names the
+    // checkpoint and the file that failed (a path inside tmp).
+    fs::remove_all(tmp, ec);
+    const std::string what = "checkpoint " + dir + "/" + name + " not written: " + e.what() +
+                             "; the previous checkpoints are intact";
+    if (dynamic_cast<const InputError*>(&e)) throw InputError(what);
+    throw std::runtime_error(what);
+  }
+  // Swap into place. Where the file system can (Linux renameat2), the old
+  // and the new folder trade names in one step, so that `best` exists at
+  // every moment, even for a SIGKILL between two renames; otherwise the old
+  // copy moves aside first and recover_checkpoints() puts it back if the
+  // process dies before the new one is in place.
   const std::string target = dir + "/" + name;
-  const std::string old = dir + "/.old-" + name + "-" + std::to_string(::getpid());
-  if (fs::exists(target, ec)) fs::rename(target, old);
+  if (fs::exists(target, ec)) {
+    if (::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, target.c_str(), RENAME_EXCHANGE) == 0) {
+      fs::remove_all(tmp, ec);  // now the old checkpoint
+      return;
+    }
+    const std::string old = dir + "/.old-" + name + "-" + std::to_string(::getpid());
+    fs::rename(target, old);
+    fs::rename(tmp, target);
+    fs::remove_all(old, ec);
+    return;
+  }
   fs::rename(tmp, target);
-  fs::remove_all(old, ec);
+}
+
+void recover_checkpoints(const std::string& dir) {
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return;
+  std::vector<fs::path> entries;
+  for (const auto& e : fs::directory_iterator(dir, ec)) entries.push_back(e.path());
+  for (const auto& p : entries) {
+    const std::string n = p.filename().string();
+    if (n.rfind(".tmp-", 0) == 0) {
+      fs::remove_all(p, ec);  // never finished: the checkpoint it was to be does not exist
+    } else if (n.rfind(".old-", 0) == 0) {
+      // ".old-<name>-<pid>": moved aside by a writer that died before the new
+      // copy took its name; the old copy is the checkpoint.
+      const std::string name = n.substr(5, n.rfind('-') - 5);
+      if (!name.empty() && !fs::exists(dir + "/" + name, ec))
+        fs::rename(p, dir + "/" + name, ec);
+      else
+        fs::remove_all(p, ec);
+    }
+  }
 }
 
 TrainState load_checkpoint(const std::string& dir, const std::string& name,
                            const CheckpointParts& parts) {
   const std::string path = dir + "/" + name;
   require(fs::is_directory(path), path + ": no such checkpoint");
+  // The small file first: a damaged checkpoint is refused before any of the
+  // model is overwritten.
+  TrainState state = parse_train_state(read_file(path + "/state.json"), path + "/state.json");
   auto file = load_safetensors(path + "/model.safetensors");
   for (auto& p : parts.model->named_parameters()) {
     if (!file.contains(p.key()))
@@ -133,19 +182,47 @@ TrainState load_checkpoint(const std::string& dir, const std::string& name,
                        std::string(e.what_without_backtrace()).substr(0, 120) + ")");
     }
   }
+  return state;
+}
+
+TrainState parse_train_state(const std::string& text, const std::string& source) {
   nlohmann::json j;
   try {
-    j = nlohmann::json::parse(read_file(path + "/state.json"));
+    j = nlohmann::json::parse(text);
   } catch (const nlohmann::json::exception& e) {
-    throw InputError(path + "/state.json: damaged (" + e.what() + ")");
+    throw InputError(source + ": damaged (" + e.what() + ")");
   }
+  require(j.is_object(), source + ": damaged (not a JSON object)");
+  // Typed reads by hand: json::value() throws a type_error (not an input
+  // error) for {"step": "7"}, and get<int64_t>() silently truncates 7.5.
   TrainState s;
-  s.step = j.value("step", int64_t(0));
-  s.epoch = j.value("epoch", int64_t(0));
-  s.batch = j.value("batch", int64_t(0));
-  s.best_metric = j.value("best_metric", 0.0);
-  s.best_step = j.value("best_step", int64_t(-1));
-  s.extra = j.value("extra", nlohmann::json::object());
+  auto integer = [&](const char* key, int64_t& out, int64_t min) {
+    if (!j.contains(key)) return;
+    const auto& v = j[key];
+    require(v.is_number_integer() &&
+                !(v.is_number_unsigned() && v.get<uint64_t>() > uint64_t(INT64_MAX)) &&
+                v.get<int64_t>() >= min,
+            source + ": damaged ('" + key + "' is " + v.dump().substr(0, 40) +
+                ", expected an integer >= " + std::to_string(min) + ")");
+    out = v.get<int64_t>();
+  };
+  integer("step", s.step, 0);
+  integer("epoch", s.epoch, 0);
+  integer("batch", s.batch, 0);
+  integer("best_step", s.best_step, -1);
+  if (j.contains("best_metric")) {
+    const auto& v = j["best_metric"];
+    // A non-finite best (never reached: it is recorded only when finite)
+    // would be written as null.
+    require(v.is_number() || v.is_null(),
+            source + ": damaged ('best_metric' is " + v.dump().substr(0, 40) +
+                ", expected a number)");
+    if (v.is_number()) s.best_metric = v.get<double>();
+  }
+  if (j.contains("extra")) {
+    require(j["extra"].is_object(), source + ": damaged ('extra' is not an object)");
+    s.extra = j["extra"];
+  }
   return s;
 }
 
@@ -160,6 +237,17 @@ std::string latest_checkpoint(const std::string& dir) {
       best = n;
   }
   return best;
+}
+
+std::vector<std::string> step_checkpoints(const std::string& dir) {
+  std::vector<std::string> steps;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir, ec)) {
+    const std::string n = e.path().filename().string();
+    if (n.rfind("step-", 0) == 0 && e.is_directory(ec)) steps.push_back(n);
+  }
+  std::sort(steps.rbegin(), steps.rend());
+  return steps;
 }
 
 void prune_checkpoints(const std::string& dir, int64_t keep) {

@@ -6,6 +6,7 @@
 #include <toml++/toml.h>
 
 #include "sparseloop/util/error.h"
+#include "sparseloop/util/fs.h"
 
 namespace sparseloop {
 namespace {
@@ -157,10 +158,76 @@ std::vector<std::string> ValuesReader::unused() const {
   return out;
 }
 
+void check_common_ranges(const CommonTrainConfig& c) {
+  // Negative counts once fell through to a meaning of 0 ("all cores",
+  // "never") or to nonsense (a run that keeps no checkpoint), silently.
+  auto at_least = [](const char* flag, int64_t v, int64_t min, const char* meaning) {
+    require(v >= min, std::string("--") + flag + " " + std::to_string(v) + ": must be >= " +
+                          std::to_string(min) + meaning);
+  };
+  at_least("epochs", c.epochs, 0, " (0: use --max-steps)");
+  at_least("max-steps", c.max_steps, 0, " (0: use --epochs)");
+  at_least("batch-size", c.batch_size, 0, " (0: the preset's)");
+  at_least("threads", c.threads, 0, " (0: all cores)");
+  at_least("log-every", c.log_every, 0, " (0: no training records)");
+  at_least("eval-every", c.eval_every, 0, " (0: once per epoch)");
+  at_least("checkpoint-every", c.checkpoint_every, 0, " (0: at each validation)");
+  at_least("keep-checkpoints", c.keep_checkpoints, 1, "");
+  require(std::isfinite(c.time_limit) && c.time_limit >= 0,
+          "--time-limit " + format_double(c.time_limit) + ": must be >= 0 seconds (0: none)");
+  require(std::isfinite(c.dist_timeout) && c.dist_timeout > 0,
+          "--dist-timeout " + format_double(c.dist_timeout) + ": must be > 0 seconds");
+}
+
+// TOML allows non-ASCII text only inside strings and comments. toml++ 3.3.0
+// reaches __builtin_unreachable (undefined behaviour) for some non-ASCII
+// characters elsewhere, e.g. one right after a bare key (found by the fuzz
+// target toml_config, docs/reliability.md): such text is refused here first.
+// Returns the line of the first such byte, or 0.
+static size_t non_ascii_outside_strings(const std::string& t) {
+  size_t line = 1;
+  for (size_t i = 0; i < t.size(); ++i) {
+    const char c = t[i];
+    if (c == '\n') {
+      ++line;
+    } else if (c == '#') {
+      while (i + 1 < t.size() && t[i + 1] != '\n') ++i;
+    } else if (c == '"' || c == '\'') {
+      const bool multi = t.compare(i, 3, std::string(3, c)) == 0;
+      i += multi ? 3 : 1;
+      while (i < t.size()) {
+        if (t[i] == '\n') {
+          ++line;
+          if (!multi) break;  // unterminated: toml++ reports it
+        } else if (c == '"' && t[i] == '\\') {
+          if (i + 1 < t.size() && t[i + 1] == '\n') ++line;
+          ++i;
+        } else if (multi ? t.compare(i, 3, std::string(3, c)) == 0 : t[i] == c) {
+          // Up to two more quotes may close a multi-line string (""""").
+          if (multi) {
+            i += 2;
+            while (i + 1 < t.size() && t[i + 1] == c) ++i;
+          }
+          break;
+        }
+        ++i;
+      }
+    } else if (static_cast<unsigned char>(c) >= 0x80) {
+      return line;
+    }
+  }
+  return 0;
+}
+
 ConfigValues read_config_file(const std::string& path) {
+  require(file_exists(path), path + ": no such file");
+  const std::string text = read_file(path);
+  if (const size_t line = non_ascii_outside_strings(text))
+    throw InputError(path + ": not valid TOML (a non-ASCII character outside a string or "
+                     "comment at line " + std::to_string(line) + ")");
   toml::table table;
   try {
-    table = toml::parse_file(path);
+    table = toml::parse(text, path);
   } catch (const toml::parse_error& e) {
     std::ostringstream s;
     s << path << ": not valid TOML (" << e.description() << " at line " << e.source().begin.line

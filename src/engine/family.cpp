@@ -1,6 +1,11 @@
 #include "sparseloop/engine/family.h"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
 
 #include "sparseloop/engine/distributed.h"
 #include "sparseloop/util/distributed.h"
@@ -194,6 +199,28 @@ nlohmann::json train(const ConfigValues& explicit_values) {
   }
 }
 
+namespace {
+
+// A run folder that cannot be one, refused before any data is read or
+// fetched (RunDir, which checks it too, comes after the data): a path that
+// is a file, or whose nearest existing ancestor is a file or not writable.
+void check_run_folder(const std::string& out) {
+  namespace fs = std::filesystem;
+  if (out.empty()) return;  // RunDir names the missing --out
+  std::error_code ec;
+  fs::path p = fs::absolute(out, ec);
+  if (fs::exists(p, ec)) {
+    require(fs::is_directory(p, ec), "--out " + out + ": exists and is not a folder");
+  }
+  while (!p.empty() && !fs::exists(p, ec) && p != p.parent_path()) p = p.parent_path();
+  require(fs::is_directory(p, ec),
+          "--out " + out + ": cannot create the run folder (" + p.string() + " is not a folder)");
+  require(::access(p.c_str(), W_OK | X_OK) == 0,
+          "--out " + out + ": cannot write in " + p.string() + " (" + std::strerror(errno) + ")");
+}
+
+}  // namespace
+
 int train_or_launch(const ConfigValues& explicit_values, const std::vector<std::string>& argv,
                     nlohmann::json& summary) {
   TrainValues tv = resolve_train_values(explicit_values);
@@ -201,6 +228,8 @@ int train_or_launch(const ConfigValues& explicit_values, const std::vector<std::
   ValuesReader reader(tv.values, tv.source);
   common.visit(reader);
   require(common.nproc >= 1, "--nproc must be >= 1");
+  check_common_ranges(common);
+  if (launch_environment().rank == 0) check_run_folder(common.out);  // rank 0 writes it
   if (common.nproc > 1 && !launch_environment().present) {
     DistributedOptions d;
     d.backend = common.backend;

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <csignal>
 #include <cstdlib>
+#include <limits>
 #include <sstream>
 #include <thread>
 
@@ -12,6 +13,7 @@
 #include "sparseloop/util/compat.h"
 #include "sparseloop/util/distributed.h"
 #include "sparseloop/util/error.h"
+#include "sparseloop/util/log.h"
 #include "sparseloop/util/signals.h"
 
 namespace sparseloop {
@@ -33,6 +35,65 @@ std::string short_metrics(const nlohmann::json& m, const std::vector<std::string
     s << k << " " << m[k].get<double>();
   }
   return s.str();
+}
+
+/// A fault planted on purpose, for the tests of what a diverging run does
+/// (docs/reliability.md): SPARSELOOP_INJECT_NAN=<term>@<step> with term
+/// loss (the step's first floating-point metric becomes NaN), grad (the
+/// first parameter's gradient becomes +Inf) or weight (the first parameter
+/// becomes NaN), planted after that step's update. Unset: nothing.
+struct InjectedFault {
+  std::string term;
+  int64_t step = -1;
+};
+
+InjectedFault injected_fault() {
+  InjectedFault f;
+  const char* v = std::getenv("SPARSELOOP_INJECT_NAN");
+  if (!v || !*v) return f;
+  const std::string s = v;
+  const auto at = s.find('@');
+  f.term = s.substr(0, at);
+  if (at != std::string::npos) f.step = std::atoll(s.c_str() + at + 1);
+  require((f.term == "loss" || f.term == "grad" || f.term == "weight") && f.step > 0,
+          "SPARSELOOP_INJECT_NAN='" + s + "': expected loss@STEP, grad@STEP or weight@STEP");
+  return f;
+}
+
+void plant(const InjectedFault& f, torch::nn::Module& model, nlohmann::json& metrics) {
+  torch::NoGradGuard no_grad;
+  auto params = model.parameters();
+  if (f.term == "loss") {
+    for (auto it = metrics.begin(); it != metrics.end(); ++it)
+      if (it.value().is_number_float()) {
+        it.value() = std::nan("");
+        return;
+      }
+  } else if (f.term == "grad" && !params.empty()) {
+    if (!params[0].grad().defined()) params[0].mutable_grad() = torch::zeros_like(params[0]);
+    params[0].mutable_grad().view(-1)[0].fill_(std::numeric_limits<double>::infinity());
+  } else if (f.term == "weight" && !params.empty()) {
+    params[0].view(-1)[0].fill_(std::nan(""));
+  }
+}
+
+/// The first gradient or parameter that is not finite, as "the gradient of
+/// NAME" / "weight NAME"; "" when all are. One device sync when all are.
+std::string non_finite_tensor(const torch::nn::Module& model) {
+  torch::NoGradGuard no_grad;
+  const auto named = model.named_parameters();
+  std::vector<torch::Tensor> flags;
+  for (const auto& p : named) {
+    flags.push_back(torch::isfinite(p.value()).all());
+    if (p.value().grad().defined()) flags.push_back(torch::isfinite(p.value().grad()).all());
+  }
+  if (flags.empty() || torch::stack(flags).all().item<bool>()) return "";
+  for (const auto& p : named) {
+    if (p.value().grad().defined() && !torch::isfinite(p.value().grad()).all().item<bool>())
+      return "the gradient of " + p.key();
+    if (!torch::isfinite(p.value()).all().item<bool>()) return "weight " + p.key();
+  }
+  return "";
 }
 
 /// Why the loop stops after this step, agreed by every rank: a signal any rank
@@ -114,13 +175,37 @@ void TrainLoop::checkpoint(const std::string& name) {
 }
 
 bool TrainLoop::resume() {
-  const std::string latest = latest_checkpoint(run_.checkpoints());
-  if (latest.empty()) return false;
-  state_ = load_checkpoint(run_.checkpoints(), latest, parts_);
-  run_.truncate_metrics_after(state_.step);
-  if (state_.extra.contains("last_validation"))
-    last_validation_ = state_.extra["last_validation"];
-  return true;
+  if (world().root()) recover_checkpoints(run_.checkpoints());
+  const std::vector<std::string> names = step_checkpoints(run_.checkpoints());
+  if (names.empty()) {
+    // Killed before its first checkpoint: start over, without the lines the
+    // killed attempt logged.
+    run_.truncate_metrics_after(0);
+    return false;
+  }
+  // The newest checkpoint that reads whole. One damaged by a disk error or a
+  // person is passed over, loudly: the run goes on from the one before it
+  // (each load replaces everything a checkpoint holds, so a partial read of
+  // the damaged one leaves nothing behind).
+  std::string damaged;
+  for (const std::string& name : names) {
+    try {
+      state_ = load_checkpoint(run_.checkpoints(), name, parts_);
+    } catch (const InputError& e) {
+      say("warning: checkpoint " + name + " is damaged, skipped: " + e.what());
+      if (damaged.empty()) damaged = e.what();
+      continue;
+    }
+    if (name != names.front())
+      say("warning: resuming from " + name + ", the newest checkpoint that reads whole (" +
+          names.front() + " is damaged)");
+    run_.truncate_metrics_after(state_.step);
+    if (state_.extra.contains("last_validation"))
+      last_validation_ = state_.extra["last_validation"];
+    return true;
+  }
+  throw InputError(damaged + " (no older checkpoint in " + run_.checkpoints() +
+                   " reads whole either)");
 }
 
 nlohmann::json TrainLoop::do_validate(const ValidateFn& validate, bool track_best) {
@@ -160,6 +245,7 @@ nlohmann::json TrainLoop::run(const StepFn& step, const ValidateFn& validate) {
   int64_t since_checkpoint = 0;
   bool stopped_by_time = false;
   Traffic step_traffic;  // what the training steps of this session sent
+  const InjectedFault fault = injected_fault();
   int64_t steps_run = 0;
   // Every rank starts from rank 0's weights (the same seed gives the same
   // initialization, but nothing else guarantees it).
@@ -178,13 +264,27 @@ nlohmann::json TrainLoop::run(const StepFn& step, const ValidateFn& validate) {
     ++state_.step;
     ++state_.batch;
     ++since_checkpoint;
+    if (fault.step == state_.step) plant(fault, *parts_.model, metrics);
+    // Diverged: stop before this step is logged or checkpointed, so that the
+    // newest checkpoint is the last good state. A loss term first (the cause
+    // users can act on), then gradients and weights (an update that blew up
+    // while its loss still read finite).
+    auto diverged = [&](const std::string& term, const std::string& value) {
+      const std::string last = latest_checkpoint(run_.checkpoints());
+      return NumericalError("training diverged at step " + std::to_string(state_.step) + ": " +
+                            term + " is " + value +
+                            "; lower the learning rate or check the data (the last good "
+                            "checkpoint is " +
+                            (last.empty() ? std::string("none yet")
+                                          : run_.checkpoints() + "/" + last) +
+                            ")");
+    };
     for (auto it = metrics.begin(); it != metrics.end(); ++it) {
       if (it.value().is_number_float() && !std::isfinite(it.value().get<double>()))
-        throw NumericalError("training diverged at step " + std::to_string(state_.step) + ": " +
-                             it.key() + " is " + std::to_string(it.value().get<double>()) +
-                             "; lower the learning rate or check the data (the last good "
-                             "checkpoint is in " + run_.checkpoints() + ")");
+        throw diverged(it.key(), std::isnan(it.value().get<double>()) ? "nan" : "inf");
     }
+    if (const std::string bad = non_finite_tensor(*parts_.model); !bad.empty())
+      throw diverged(bad, "not finite (NaN or Inf)");
     if (spec_.log_every > 0 && state_.step % spec_.log_every == 0) {
       nlohmann::json record = metrics;
       record["step"] = state_.step;

@@ -1,2 +1,85 @@
+// stb_image's implementation, with only the decoders the readers accept
+// (image folders and the fetched photographs are PNG, JPEG or BMP): the
+// others (GIF, PSD, TGA, HDR, PIC, PNM) would be attack surface and nothing
+// else.
+#define STBI_ONLY_PNG
+#define STBI_ONLY_JPEG
+#define STBI_ONLY_BMP
 #define STB_IMAGE_IMPLEMENTATION
 #include <stb/stb_image.h>
+
+#include "sparseloop/io/stb_guard.h"
+
+#include <climits>
+#include <cstdint>
+
+namespace sparseloop {
+namespace {
+
+// Walks a JPEG's marker segments from byte i (ITU T.81 §B.1), including
+// those between and after scans (entropy-coded data is scanned byte by byte
+// for markers, so no segment stb can reach is skipped), and checks each DHT
+// segment's tables as stb_image reads them: a table's 16 code counts must
+// sum to at most 256 (stb 2.27 writes count-sum + 1 bytes into a 257-byte
+// array).
+std::string jpeg_problem(const std::string& b, size_t i) {
+  // stb reads past the end as zeros.
+  const auto at = [&](size_t k) { return k < b.size() ? static_cast<unsigned char>(b[k]) : 0; };
+  while (i + 1 < b.size()) {
+    if (at(i) != 0xFF) {
+      ++i;  // entropy-coded data (or junk stb would reject): find the next marker
+      continue;
+    }
+    const unsigned char m = at(i + 1);
+    if (m == 0xFF) {  // fill byte
+      ++i;
+      continue;
+    }
+    if (m == 0x00 || m == 0x01 || (m >= 0xD0 && m <= 0xD8)) {  // stuffed 0, TEM, RSTn, SOI
+      i += 2;
+      continue;
+    }
+    if (m == 0xD9) return "";  // EOI
+    const size_t len = (size_t(at(i + 2)) << 8) | at(i + 3);
+    if (m == 0xC4) {
+      // As stb: tables while the segment has bytes left, each read whole
+      // even where it runs past the segment (stb fails only afterwards).
+      size_t p = i + 4;
+      while (p < i + 2 + len && p < b.size()) {
+        size_t n = 0;
+        for (size_t k = 1; k <= 16; ++k) n += at(p + k);
+        if (n > 256)
+          return "bad JPEG Huffman table (" + std::to_string(n) + " codes, at most 256)";
+        p += 17 + n;
+      }
+    }
+    i += 2 + len;
+  }
+  return "";
+}
+
+}  // namespace
+
+std::string stb_input_problem(const std::string& bytes) {
+  // stb takes a JPEG for one when it starts with a marker: FF (any number of
+  // FF fill bytes) D8.
+  size_t i = 0;
+  while (i < bytes.size() && static_cast<unsigned char>(bytes[i]) == 0xFF) ++i;
+  if (i > 0 && i < bytes.size() && static_cast<unsigned char>(bytes[i]) == 0xD8) {
+    std::string why = jpeg_problem(bytes, i + 1);
+    if (!why.empty()) return why;
+  }
+  // The size the header claims, before anything is allocated for it: a
+  // 87-byte BMP claiming 8 650 500 × 67 pixels made stb allocate and fill
+  // 1.7 GB (the fuzz target `image`, docs/reliability.md).
+  int w = 0, h = 0, n = 0;
+  if (bytes.size() <= static_cast<size_t>(INT32_MAX) &&
+      stbi_info_from_memory(reinterpret_cast<const stbi_uc*>(bytes.data()),
+                            static_cast<int>(bytes.size()), &w, &h, &n) == 1 &&
+      static_cast<int64_t>(w) * h > kMaxImagePixels)
+    return "the header claims " + std::to_string(w) + "x" + std::to_string(h) +
+           " pixels, more than the " + std::to_string(kMaxImagePixels) + " this reader accepts";
+  return "";
+}
+
+}  // namespace sparseloop

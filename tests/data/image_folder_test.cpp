@@ -109,3 +109,64 @@ TEST(ImageFolder, CorruptImageIsNamed) {
   EXPECT_THROW(read_image(dir.file("a/missing.png")), InputError);
   EXPECT_THROW(load_image_folder(dir.file("a")), InputError);  // no class folders
 }
+
+namespace {
+
+// Found by the fuzz target `image` (docs/reliability.md): a JPEG whose DHT
+// segment declares more than 256 Huffman codes made Debian's stb_image 2.27
+// write past its 257-byte table (memory corruption, seen by UBSan). Refused
+// before stb sees it; a valid JPEG (written by stb_image_write) still decodes.
+TEST(ImageFolder, JpegWithOversizedHuffmanTableIsRefused) {
+  ts::TempDir dir;
+  std::string jpeg = "\xFF\xD8\xFF\xC4";
+  const int codes = 16 * 17;
+  const int len = 2 + 17 + codes;
+  jpeg += static_cast<char>(len >> 8);
+  jpeg += static_cast<char>(len & 0xFF);
+  jpeg += '\0';                       // class 0 (DC), table 0
+  jpeg += std::string(16, '\x11');    // 17 codes of each length: 272 > 256
+  jpeg += std::string(codes, '\0');
+  jpeg += "\xFF\xD9";
+  test_data::write_bytes(dir.file("bad.jpg"), jpeg);
+  const std::string m = ts::expect_input_error([&] { read_image(dir.file("bad.jpg"), 3); });
+  EXPECT_NE(m.find("bad.jpg"), std::string::npos) << m;
+  EXPECT_NE(m.find("Huffman"), std::string::npos) << m;
+
+  unsigned char px[4 * 3 * 3];
+  for (size_t i = 0; i < sizeof px; ++i) px[i] = static_cast<unsigned char>(i * 7);
+  ASSERT_TRUE(stbi_write_jpg(dir.file("ok.jpg").c_str(), 4, 3, 3, px, 90));
+  EXPECT_EQ(read_image(dir.file("ok.jpg"), 3).sizes(), (std::vector<int64_t>{3, 3, 4}));
+  ASSERT_TRUE(stbi_write_bmp(dir.file("ok.bmp").c_str(), 4, 3, 3, px));
+  EXPECT_EQ(read_image(dir.file("ok.bmp"), 1).sizes(), (std::vector<int64_t>{1, 3, 4}));
+}
+
+// Only the formats the readers accept are decoded: a GIF or TGA (decoders
+// compiled out of the library's stb) is refused by name.
+TEST(ImageFolder, FormatsOtherThanPngJpegBmpAreRefused) {
+  ts::TempDir dir;
+  test_data::write_bytes(dir.file("one.gif"),
+                         std::string("GIF89a\x01\x00\x01\x00\x80\x00\x00\xff\xff\xff\x00\x00\x00"
+                                     "\x21\xf9\x04\x01\x00\x00\x00\x00\x2c\x00\x00\x00\x00\x01"
+                                     "\x00\x01\x00\x00\x02\x02\x44\x01\x00\x3b",
+                                     43));
+  const std::string m = ts::expect_input_error([&] { read_image(dir.file("one.gif"), 3); });
+  EXPECT_NE(m.find("expected PNG, JPEG or BMP"), std::string::npos) << m;
+}
+
+}  // namespace
+
+namespace {
+
+// Found by the fuzz target `image` (docs/reliability.md): an 87-byte BMP whose
+// header claims 8 650 500 x 67 pixels made stb allocate and fill 1.7 GB. The
+// header's size is checked first (kMaxImagePixels).
+TEST(ImageFolder, ImageClaimingMorePixelsThanTheLimitIsRefused) {
+  ts::TempDir dir;
+  const std::string header("\x42\x4d\x5a\x00\x00\x00\x00\x00\x00\x00\x36\x00\x00\x00\x28\x00\x00\x00\x04\xff\x83\x00\x43\x00\x00\x00\x01\x00\x18\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00", 54);
+  test_data::write_bytes(dir.file("bomb.bmp"), header + std::string(36, '\x7f'));
+  const std::string m = ts::expect_input_error([&] { read_image(dir.file("bomb.bmp"), 3); });
+  EXPECT_NE(m.find("bomb.bmp"), std::string::npos) << m;
+  EXPECT_NE(m.find("8650500x67 pixels"), std::string::npos) << m;
+}
+
+}  // namespace

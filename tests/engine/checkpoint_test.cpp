@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
 
 #include "sparseloop/util/error.h"
 #include "support/testing.h"
@@ -114,3 +115,50 @@ TEST(Checkpoint, WeightsOfAnotherShapeAreRejectedWithTheTensorName) {
     EXPECT_NE(std::string(e.what()).find("fc.weight"), std::string::npos) << e.what();
   }
 }
+
+namespace {
+
+// A state.json that parses as JSON but holds the wrong types once escaped as
+// nlohmann's type_error (exit 1, a library message) from json::value();
+// every damage is an InputError naming the file (the fuzz target
+// state_json, docs/reliability.md).
+TEST(Checkpoint, DamagedStateJsonIsAnInputErrorNamingTheFile) {
+  for (const char* text : {"[1, 2]", "7", "{\"step\": \"7\"}", "{\"step\": 7.5}",
+                           "{\"epoch\": -1}", "{\"best_step\": -2}", "{\"batch\": true}",
+                           "{\"step\": 18446744073709551615}", "{\"best_metric\": \"x\"}",
+                           "{\"extra\": [1]}", "{\"step\": 7", ""}) {
+    const std::string m =
+        ts::expect_input_error([&] { parse_train_state(text, "ck/state.json"); });
+    EXPECT_NE(m.find("ck/state.json: damaged"), std::string::npos) << text << ": " << m;
+  }
+  const TrainState s = parse_train_state(
+      "{\"step\": 9, \"epoch\": 1, \"batch\": 2, \"best_metric\": null, \"best_step\": -1, "
+      "\"extra\": {\"k\": 1}}",
+      "x");
+  EXPECT_EQ(s.step, 9);
+  EXPECT_EQ(s.epoch, 1);
+  EXPECT_EQ(s.batch, 2);
+  EXPECT_EQ(s.best_step, -1);
+  EXPECT_EQ(s.extra["k"], 1);
+}
+
+// What a writer killed mid-save leaves: an unfinished .tmp- folder (removed)
+// and a checkpoint moved aside whose replacement never took its name (put
+// back); a moved-aside copy whose replacement is in place is removed.
+TEST(Checkpoint, RecoverSweepsUnfinishedAndRestoresMovedAsideCheckpoints) {
+  ts::TempDir dir;
+  namespace fs = std::filesystem;
+  for (const char* d : {".tmp-step-00000003-77", ".old-best-77", ".old-step-00000002-78",
+                        "step-00000002"})
+    fs::create_directories(dir.file(d));
+  std::ofstream(dir.file(".old-best-77/state.json")) << "{}";
+  recover_checkpoints(dir.path());
+  EXPECT_FALSE(fs::exists(dir.file(".tmp-step-00000003-77")));
+  EXPECT_TRUE(fs::exists(dir.file("best/state.json")));
+  EXPECT_FALSE(fs::exists(dir.file(".old-best-77")));
+  EXPECT_FALSE(fs::exists(dir.file(".old-step-00000002-78")));
+  EXPECT_TRUE(fs::exists(dir.file("step-00000002")));
+  EXPECT_EQ(step_checkpoints(dir.path()), std::vector<std::string>{"step-00000002"});
+}
+
+}  // namespace

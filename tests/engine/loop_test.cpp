@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <fstream>
 #include <csignal>
 #include <limits>
 #include <thread>
@@ -338,3 +339,58 @@ TEST(TrainLoop, InfiniteLossThrowsNumericalErrorNamingStepAndKey) {
   }
   EXPECT_EQ(latest_checkpoint(dir.file("checkpoints")), "");
 }
+
+namespace {
+
+// A gradient or a weight that blows up while the step's loss still reads
+// finite (planted after step 6's update through SPARSELOOP_INJECT_NAN, the
+// hook docs/reliability.md describes): the loop stops at step 6 naming the
+// tensor, before step 6 is checkpointed; the newest checkpoint is step 4's.
+TEST(TrainLoop, NonFiniteGradientOrWeightStopsNamingTheTensor) {
+  const Data data;
+  for (const char* term : {"grad", "weight"}) {
+    SCOPED_TRACE(term);
+    ts::TempDir dir;
+    Session s(dir.path(), false, tiny_spec());
+    torch::manual_seed(1);
+    setenv("SPARSELOOP_INJECT_NAN", (std::string(term) + "@6").c_str(), 1);
+    std::string m;
+    try {
+      s.run_loop(data);
+      ADD_FAILURE() << "no NumericalError";
+    } catch (const NumericalError& e) {
+      m = e.what();
+    }
+    unsetenv("SPARSELOOP_INJECT_NAN");
+    EXPECT_NE(m.find("step 6"), std::string::npos) << m;
+    EXPECT_NE(m.find(std::string(term) == "grad" ? "the gradient of fc1.weight" : "weight fc1.weight"),
+              std::string::npos)
+        << m;
+    EXPECT_NE(m.find("step-00000004"), std::string::npos) << m;
+    EXPECT_EQ(latest_checkpoint(dir.file("checkpoints")), "step-00000004");
+  }
+  setenv("SPARSELOOP_INJECT_NAN", "weights@x", 1);
+  ts::TempDir dir;
+  Session s(dir.path(), false, tiny_spec());
+  EXPECT_THROW(s.run_loop(data), InputError);
+  unsetenv("SPARSELOOP_INJECT_NAN");
+}
+
+// A damaged newest checkpoint: resume says so and continues from the one
+// before (exactly: the run ends with the uninterrupted run's weights).
+TEST(TrainLoop, ResumePassesOverADamagedNewestCheckpoint) {
+  const Data data;
+  const auto reference = uninterrupted(data);
+  ts::TempDir dir;
+  {
+    auto spec = tiny_spec();
+    spec.max_steps = 8;  // checkpoints at 4 and 8
+    Session s(dir.path(), false, spec);
+    torch::manual_seed(1);
+    s.run_loop(data);
+  }
+  std::ofstream(dir.file("checkpoints/step-00000008/model.safetensors"), std::ios::trunc) << "x";
+  expect_identical(resume_to_end(dir.path(), data, 4), reference);
+}
+
+}  // namespace

@@ -5,6 +5,9 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
+
+#include <sys/types.h>
 
 #include <torch/torch.h>
 
@@ -44,6 +47,20 @@ torch::Tensor decode_png(const std::string& bytes);
 
 /// Runs the built `sparseloop` binary with `args` (shell-quoted by the caller).
 CommandResult run_cli(const std::string& args);
+
+/// The built `sparseloop` binary started as a child process (no shell):
+/// stdout and stderr go to the files `out` and `err`; `in_child`, when
+/// given, runs in the child just before exec (async-signal-safe calls only,
+/// e.g. setrlimit). Returns the child's pid.
+pid_t spawn_cli(const std::vector<std::string>& args, const std::string& out,
+                const std::string& err, void (*in_child)() = nullptr);
+
+/// Waits for `pid`: its exit code, or 128 + the signal that ended it (as a
+/// shell reports it).
+int wait_exit_code(pid_t pid);
+
+/// Splits a command line on spaces (paths of TempDir have none).
+std::vector<std::string> split_args(const std::string& args);
 
 /// The message of the InputError that f() throws; a test failure (and "")
 /// when it throws none.

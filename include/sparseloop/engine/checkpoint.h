@@ -44,8 +44,22 @@ void save_checkpoint(const std::string& checkpoints_dir, const std::string& name
 TrainState load_checkpoint(const std::string& checkpoints_dir, const std::string& name,
                            const CheckpointParts& parts);
 
+/// Reads a checkpoint's state.json text (`source` names it in messages).
+/// Keys absent keep TrainState's defaults; a value of the wrong type or
+/// range, or text that is not a JSON object, is an InputError ("damaged").
+TrainState parse_train_state(const std::string& text, const std::string& source);
+
+/// Puts a checkpoints folder back in order after a writer died mid-save
+/// (SIGKILL, power loss): unfinished `.tmp-*` folders are removed, and a
+/// checkpoint moved aside (`.old-<name>-<pid>`) whose replacement never took
+/// its name gets it back. Called by the training loop before it resumes.
+void recover_checkpoints(const std::string& checkpoints_dir);
+
 /// Name of the newest step-* checkpoint, or "" when none.
 std::string latest_checkpoint(const std::string& checkpoints_dir);
+
+/// Every step-* checkpoint folder, newest first (damaged ones included).
+std::vector<std::string> step_checkpoints(const std::string& checkpoints_dir);
 
 /// Deletes step-* checkpoints beyond the newest `keep`.
 void prune_checkpoints(const std::string& checkpoints_dir, int64_t keep);

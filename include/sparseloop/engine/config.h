@@ -191,6 +191,10 @@ class SpecCollector {
 /// keys are merged) into values; InputError names the file and line.
 ConfigValues read_config_file(const std::string& path);
 
+/// InputError naming the first flag of `c` outside its range (counts below
+/// 0, --keep-checkpoints below 1, a negative or non-finite time).
+void check_common_ranges(const CommonTrainConfig& c);
+
 /// The resolved configuration of a run as TOML: the common fields, then the
 /// family's in a [section]. Written to RUN_DIR/config.toml by every trainer.
 template <class Config>
