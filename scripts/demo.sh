@@ -26,8 +26,9 @@ echo "== pictures and report" >&2
 "$bin" reconstruct --run "$run"
 "$bin" report --run "$run"
 
-acc=$(grep -o '"consistency_accuracy": *[0-9.]*' "$run/eval.json" | grep -o '[0-9.]*$' | head -1 || echo "?")
-psnr=$(grep -o '"psnr": *[0-9.]*' "$run/eval.json" | grep -o '[0-9.]*$' | head -1 || echo "?")
+# Top-level keys only (two spaces in): eval.json also nests the baselines' psnr.
+acc=$(grep -oE '^  "consistency_accuracy": *[0-9.]+' "$run/eval.json" | grep -oE '[0-9.]+$' | head -1 || echo "?")
+psnr=$(grep -oE '^  "psnr": *[0-9.]+' "$run/eval.json" | grep -oE '[0-9.]+$' | head -1 || echo "?")
 psnr=$(awk -v p="$psnr" 'BEGIN { if (p + 0 > 0) printf "%.2f", p; else print p }')
 echo "== done: consistency accuracy $acc (target >= 0.80), PSNR $psnr dB on the 2000 test digits" >&2
 if awk -v a="$acc" 'BEGIN { exit !(a + 0 < 0.80) }'; then
