@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "sparseloop/io/safetensors.h"
 #include "support/data_files.h"
 #include "support/testing.h"
 
@@ -94,4 +95,70 @@ TEST(CtrlCommand, BadInputNamesTheProblemWithExitTwo) {
                   " --data-dir " + dir.file("nowhere") + " --max-steps 1");
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("nowhere"), std::string::npos) << r.err;
+}
+
+TEST(CtrlCommand, CollapsingGameRollsBackToTheBestCheckpointAndLowersTheLearningRate) {
+  // A validation metric that falls more than --rollback-drop below its best
+  // is a collapse: the weights, BN statistics and Adam moments return to the
+  // best checkpoint's and the learning rate is halved, at most
+  // --max-rollbacks times. A drop of 1e-9 and a large learning rate make any
+  // fall count, so the tiny run below is bound to show one.
+  ts::TempDir dir;
+  const std::string data = dir.file("mnist"), run = dir.file("run");
+  fs::create_directories(data);
+  td::write_bar_digits(data, 120, 40, false);
+  setenv("SPARSELOOP_DATA", dir.path().c_str(), 1);
+  auto r = ts::run_cli("train --preset mnist-csc-ctrl --out " + run + " --threads 1 --data-dir " +
+                       data +
+                       " --width 4 --batch-size 20 --val-size 20 --classifier-epochs 1 "
+                       "--lr 0.05 --max-steps 10 --eval-every 1 --keep-checkpoints 20 "
+                       "--best-metric psnr --max-rollbacks 1 --rollback-drop 1e-9");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::ifstream in(run + "/metrics.jsonl");
+  std::string line;
+  int64_t rollback_step = -1, best_step = -1, rollbacks = 0;
+  double best = -1e300;
+  while (std::getline(in, line)) {
+    auto j = nlohmann::json::parse(line);
+    if (!j.contains("psnr")) continue;
+    if (j.contains("rollback")) {
+      ++rollbacks;
+      rollback_step = j["step"].get<int64_t>();
+      EXPECT_LT(j["psnr"].get<double>(), best) << line;
+      continue;
+    }
+    if (rollback_step < 0 && j["psnr"].get<double>() > best) {
+      best = j["psnr"].get<double>();
+      best_step = j["step"].get<int64_t>();
+    }
+  }
+  ASSERT_EQ(rollbacks, 1) << "no collapse seen in 10 steps at lr 0.05; " << r.err;
+  EXPECT_NE(r.err.find("collapse at step " + std::to_string(rollback_step)), std::string::npos)
+      << r.err;
+  // The checkpoint written at the collapse's validation holds the weights of
+  // the best one before it, and its state the halved learning rate.
+  char name[32];
+  auto ckpt = [&](int64_t step) {
+    std::snprintf(name, sizeof name, "/checkpoints/step-%08lld", static_cast<long long>(step));
+    return run + name;
+  };
+  auto after = sparseloop::load_safetensors(ckpt(rollback_step) + "/model.safetensors");
+  auto before = sparseloop::load_safetensors(ckpt(best_step) + "/model.safetensors");
+  ASSERT_EQ(after.tensors.size(), before.tensors.size());
+  for (const auto& [key, t] : before.tensors) EXPECT_TRUE(torch::equal(t, after.get(key))) << key;
+  auto state = read_json(ckpt(rollback_step) + "/state.json");
+  EXPECT_EQ(state["extra"]["rollbacks"], 1) << state.dump();
+  EXPECT_DOUBLE_EQ(state["extra"]["lr_scale"].get<double>(), 0.5) << state.dump();
+
+  // Nonsense values are refused by name before any training.
+  for (const char* bad : {"--max-rollbacks -1", "--rollback-lr-factor 0", "--sample-weight -1",
+                          "--best-metric loss", "--pixel-weight -2"}) {
+    r = ts::run_cli("train --preset mnist-csc-ctrl --threads 1 --max-steps 1 --out " +
+                    dir.file("bad") + " " + bad);
+    EXPECT_EQ(r.exit_code, 2) << bad;
+    EXPECT_NE(r.err.find(std::string(bad).substr(0, std::string(bad).find(' '))),
+              std::string::npos)
+        << r.err;
+    EXPECT_FALSE(fs::exists(dir.file("bad") + "/checkpoints")) << bad;
+  }
 }

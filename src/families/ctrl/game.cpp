@@ -11,6 +11,8 @@ nlohmann::json terms_json(const ClosedLoopTerms& t, const std::string& prefix) {
   j[prefix + "delta_r"] = t.delta.item<double>();
   j[prefix + "rate_z"] = t.rate_z.item<double>();
   j[prefix + "rate_z_hat"] = t.rate_z_hat.item<double>();
+  if (t.sample_delta.defined()) j[prefix + "sample_delta_r"] = t.sample_delta.item<double>();
+  if (t.pixel_mse.defined()) j[prefix + "pixel_mse"] = t.pixel_mse.item<double>();
   if (t.class_rate_z.defined()) {
     j[prefix + "class_rate_z"] = t.class_rate_z.item<double>();
     j[prefix + "class_rate_z_hat"] = t.class_rate_z_hat.item<double>();
@@ -47,9 +49,10 @@ ClosedLoopTerms ClosedLoopGame::objective(const torch::Tensor& z0, const torch::
   const auto z = allgather_rows_grad(z0), zh = allgather_rows_grad(zh0);  // (B, d)
   if (options_.class_conditional()) {
     const auto y = distributed() ? world().allgather_rows(y0) : y0;     // (B,)
-    return closed_loop_objective(z, zh, y, options_.num_classes(), options_.eps_sq());
+    return closed_loop_objective(z, zh, y, options_.num_classes(), options_.eps_sq(),
+                                 options_.sample_weight());
   }
-  return closed_loop_objective(z, zh, {}, 0, options_.eps_sq());
+  return closed_loop_objective(z, zh, {}, 0, options_.eps_sq(), options_.sample_weight());
 }
 
 ClosedLoopTerms ClosedLoopGame::ascent_objective(const torch::Tensor& x, const torch::Tensor& y) {
@@ -81,7 +84,15 @@ ClosedLoopTerms ClosedLoopGame::descent_objective(const torch::Tensor& x,
   }
   auto xh = model_->decode(z);
   auto zh = model_->encode(xh, strategy1);
-  return objective(z, zh, y);
+  auto t = objective(z, zh, y);
+  if (options_.pixel_weight() > 0) {
+    // This rank's rows' share of the global batch's mean: summed over the
+    // ranks by the gradient sync it is the global mean (shards are equal to
+    // within a row).
+    t.pixel_mse = (xh - x).pow(2).mean();
+    t.objective = t.objective + options_.pixel_weight() * t.pixel_mse / world().size();
+  }
+  return t;
 }
 
 nlohmann::json ClosedLoopGame::step(const torch::Tensor& x, const torch::Tensor& y) {

@@ -76,9 +76,28 @@ torch::Tensor rate_reduction(const torch::Tensor& z, const torch::Tensor& z_hat,
          0.5 * (coding_rate(zn, eps_sq, false) + coding_rate(zh, eps_sq, false));
 }
 
-ClosedLoopTerms closed_loop_objective(const torch::Tensor& z, const torch::Tensor& z_hat,
-                                      const torch::Tensor& labels, int64_t num_classes,
-                                      double eps_sq) {
+torch::Tensor samplewise_rate_reduction(const torch::Tensor& z, const torch::Tensor& z_hat,
+                                        double eps_sq, bool normalize) {
+  check_features(z, "samplewise_rate_reduction");
+  check_features(z_hat, "samplewise_rate_reduction");
+  TORCH_CHECK(z.sizes() == z_hat.sizes(), "samplewise_rate_reduction: shapes differ: ", z.sizes(),
+              " vs ", z_hat.sizes());
+  auto zn = normalize ? normalize_rows(z) : z;
+  auto zh = normalize ? normalize_rows(z_hat) : z_hat;
+  // The two-point Gram [[1, c], [c, 1]] has eigenvalues 1 ± c, so the logdet
+  // is closed-form: no n tiny Cholesky factorizations. The clamp keeps 1 − c
+  // ≥ 0 where rounding makes |c| exceed 1 by an ulp.
+  const double a = static_cast<double>(z.size(1)) / (2.0 * eps_sq);
+  auto c = (zn * zh).sum(1).clamp(-1.0, 1.0);  // (n,) cosines
+  auto pair = 0.5 * (torch::log1p(a * (1.0 + c)) + torch::log1p(a * (1.0 - c)));  // R({z_i, ẑ_i})
+  return pair.mean() - 0.5 * std::log1p(2.0 * a);  // − ½(R(z_i) + R(ẑ_i)), each ½ log(1 + 2a)
+}
+
+namespace {
+
+/// The rate terms (CTRL eq. 5 / its unlabelled form), without the sample-wise term.
+ClosedLoopTerms rate_terms(const torch::Tensor& z, const torch::Tensor& z_hat,
+                           const torch::Tensor& labels, int64_t num_classes, double eps_sq) {
   check_features(z, "closed_loop_objective");
   check_features(z_hat, "closed_loop_objective");
   ClosedLoopTerms t;
@@ -104,6 +123,19 @@ ClosedLoopTerms closed_loop_objective(const torch::Tensor& z, const torch::Tenso
   }
   t.delta = delta;
   t.objective = t.rate_z - t.class_rate_z + t.rate_z_hat - t.class_rate_z_hat + t.delta;
+  return t;
+}
+
+}  // namespace
+
+ClosedLoopTerms closed_loop_objective(const torch::Tensor& z, const torch::Tensor& z_hat,
+                                      const torch::Tensor& labels, int64_t num_classes,
+                                      double eps_sq, double sample_weight) {
+  ClosedLoopTerms t = rate_terms(z, z_hat, labels, num_classes, eps_sq);
+  if (sample_weight > 0) {
+    t.sample_delta = samplewise_rate_reduction(z, z_hat, eps_sq);
+    t.objective = t.objective + sample_weight * t.sample_delta;
+  }
   return t;
 }
 

@@ -1,5 +1,6 @@
 #include "sparseloop/families/ctrl/trainer.h"
 
+#include <iomanip>
 #include <sstream>
 
 #include "sparseloop/data/registry.h"
@@ -16,6 +17,7 @@
 #include "sparseloop/util/distributed.h"
 #include "sparseloop/util/error.h"
 #include "sparseloop/util/fs.h"
+#include "sparseloop/util/log.h"
 
 namespace sparseloop {
 
@@ -37,6 +39,34 @@ std::vector<Preset> ctrl_presets() {
        "Adam 5e-4 β (0, 0.9), ΔR(Z, Ẑ)",
        {{"data", "mnist"}, {"width", "32"}, {"batch-size", "64"}, {"lr", "5e-4"}, {"beta1", "0"},
         {"beta2", "0.9"}, {"objective", "delta"}, {"max-steps", "1200"}, {"eval-every", "100"}}},
+      {"natural32-csc-ctrl", "csc-ctrl",
+       "CSC-CTRL on 32×32 RGB crops of photographs (`sparseloop data crops`, or any CIFAR-10-format "
+       "folder) within the demo's budget on a CPU (≤ 10 min): mnist-csc-ctrl's game plus the "
+       "sample-wise ΔR term (U-CTRL) and collapse recovery (docs/results.md, natural images)",
+       {{"data", "cifar10"}, {"width", "32"}, {"batch-size", "64"}, {"lr", "5e-4"}, {"beta1", "0"},
+        {"beta2", "0.9"}, {"lambda", "0.01"}, {"fista-steps", "2"}, {"objective", "delta"},
+        {"sample-weight", "1"}, {"best-metric", "psnr"}, {"max-rollbacks", "2"},
+        {"max-steps", "1200"}, {"eval-every", "100"}}},
+      {"natural32-csc-ctrl-long", "csc-ctrl",
+       "natural32-csc-ctrl for about an hour on a 2-core CPU: 8 000 steps, learning rate decayed "
+       "linearly to zero",
+       {{"data", "cifar10"}, {"width", "32"}, {"batch-size", "64"}, {"lr", "5e-4"}, {"beta1", "0"},
+        {"beta2", "0.9"}, {"lambda", "0.01"}, {"fista-steps", "2"}, {"objective", "delta"},
+        {"sample-weight", "1"}, {"best-metric", "psnr"}, {"max-rollbacks", "3"},
+        {"lr-decay", "linear"}, {"max-steps", "8000"}, {"eval-every", "500"}}},
+      {"natural64-csc-ctrl", "csc-ctrl",
+       "CSC-CTRL on 64×64 RGB crops (`sparseloop data crops --format folder --size 64`; the "
+       "5-layer STL-10/ImageNet architecture) at width 16 for a CPU: natural32-csc-ctrl's game",
+       {{"data", "folder"}, {"width", "16"}, {"batch-size", "64"}, {"lr", "5e-4"}, {"beta1", "0"},
+        {"beta2", "0.9"}, {"lambda", "0.01"}, {"fista-steps", "2"}, {"objective", "delta"},
+        {"sample-weight", "1"}, {"best-metric", "psnr"}, {"max-rollbacks", "2"},
+        {"max-steps", "1200"}, {"eval-every", "100"}}},
+      {"natural32-csc-ctrl-gpu", "csc-ctrl",
+       "The paper's CIFAR-10 settings (cifar10-csc-ctrl: width 64, batch 2000, Adam 2e-4) with the "
+       "sample-wise term and collapse recovery, for a GPU",
+       {{"data", "cifar10"}, {"batch-size", "2000"}, {"lr", "2e-4"}, {"beta1", "0"},
+        {"beta2", "0.9"}, {"lambda", "0.01"}, {"objective", "delta"}, {"sample-weight", "1"},
+        {"best-metric", "psnr"}, {"max-rollbacks", "3"}, {"epochs", "1000"}, {"val-size", "5000"}}},
       {"cifar10-csc-ctrl", "csc-ctrl",
        "CSC-CTRL on CIFAR-10 (CPAL 2024): batch 2000, Adam 2e-4 β (0, 0.9), λ 0.01, "
        "1000 epochs (converges ≈ 300)",
@@ -75,6 +105,12 @@ torch::Tensor CtrlData::prepare(const ImageDataset& d, const torch::Tensor& indi
 }
 
 namespace {
+
+std::string number_text(double v) {
+  std::ostringstream out;
+  out << std::setprecision(4) << v;
+  return out.str();
+}
 
 std::vector<int64_t> parse_classes(const std::string& text) {
   std::vector<int64_t> out;
@@ -161,6 +197,15 @@ nlohmann::json train_ctrl(const CommonTrainConfig& common, const CtrlConfig& con
           "--lr-decay '" + config.lr_decay + "': expected none or linear");
   require(config.encoder_steps >= 1, "--encoder-steps must be >= 1");
   require(config.eps_sq > 0, "--eps-sq must be > 0");
+  require(config.sample_weight >= 0, "--sample-weight must be >= 0");
+  require(config.pixel_weight >= 0, "--pixel-weight must be >= 0");
+  require(config.max_rollbacks >= 0, "--max-rollbacks must be >= 0");
+  require(config.rollback_drop >= 0, "--rollback-drop must be >= 0");
+  require(config.rollback_lr_factor > 0 && config.rollback_lr_factor <= 1,
+          "--rollback-lr-factor must be in (0, 1]");
+  require(config.best_metric == "auto" || config.best_metric == "psnr" ||
+              config.best_metric == "consistency",
+          "--best-metric '" + config.best_metric + "': expected auto, psnr or consistency");
   const torch::Device device = apply_runtime(common);
   RunDir run(common.out, common.resume);
   CommonTrainConfig resolved = common;
@@ -189,7 +234,9 @@ nlohmann::json train_ctrl(const CommonTrainConfig& common, const CtrlConfig& con
                                  .encoder_steps(config.encoder_steps)
                                  .lr(config.lr)
                                  .beta1(config.beta1)
-                                 .beta2(config.beta2));
+                                 .beta2(config.beta2)
+                                 .sample_weight(config.sample_weight)
+                                 .pixel_weight(config.pixel_weight));
 
   // The independent judge of reconstructions (never trained on X̂).
   ReferenceClassifier judge;
@@ -213,7 +260,12 @@ nlohmann::json train_ctrl(const CommonTrainConfig& common, const CtrlConfig& con
   LoopSpec spec = loop_spec_from(resolved);
   spec.dataset_size = data.train.size();
   spec.batch_size = resolved.batch_size;
-  spec.metric = labelled ? "consistency_accuracy" : "psnr";
+  // Photographs' labels are k-means clusters (data/crops.h): there PSNR,
+  // not the judge's agreement on a cluster, says which weights are best.
+  const bool by_consistency =
+      config.best_metric == "consistency" || (config.best_metric == "auto" && labelled);
+  require(!by_consistency || labelled, "--best-metric consistency needs a labelled dataset");
+  spec.metric = by_consistency ? "consistency_accuracy" : "psnr";
   spec.maximize = true;
   spec.progress_keys = {"delta_r", "consistency_accuracy", "psnr"};
   spec.curves = ctrl_curves();
@@ -242,9 +294,13 @@ nlohmann::json train_ctrl(const CommonTrainConfig& common, const CtrlConfig& con
     model->train();
     model->calibrate(stat_batches.front());  // data-dependent init of the decoder's BN
   }
+  // The learning rate after the rollbacks so far (collapse recovery, below).
+  auto lr_scale = [&loop] { return loop.state().extra.value("lr_scale", 1.0); };
+  game.set_lr(config.lr * lr_scale());
   auto step = [&](TrainState& state, const torch::Tensor& idx) {
     if (config.lr_decay == "linear")
-      game.set_lr(config.lr * (1.0 - static_cast<double>(state.step) / loop.total_steps()));
+      game.set_lr(config.lr * lr_scale() *
+                  (1.0 - static_cast<double>(state.step) / loop.total_steps()));
     model->train();
     // This rank's shard of the global batch (all of it in one process).
     const auto local = this_rank_rows(idx);
@@ -254,7 +310,30 @@ nlohmann::json train_ctrl(const CommonTrainConfig& common, const CtrlConfig& con
     return game.step(x, y);
   };
 
-  auto validate = [&](TrainState&) {
+  // A collapsing game (docs/results.md, natural images): the validation metric
+  // falls far below its best, the codes of X and X̂ drift apart and do not
+  // come back. The run returns to the best checkpoint's weights and both
+  // players' moments and goes on at a lower learning rate; the position in
+  // the data stays where it is, so the run still ends at its step budget.
+  const double drop =
+      config.rollback_drop > 0 ? config.rollback_drop : (by_consistency ? 0.15 : 2.0);
+  auto recover_from_collapse = [&](TrainState& state, nlohmann::json& m) {
+    if (config.max_rollbacks == 0 || state.best_step < 0 || !m.contains(spec.metric)) return;
+    const int64_t used = state.extra.value("rollbacks", int64_t{0});
+    const double v = m[spec.metric].get<double>();
+    if (used >= config.max_rollbacks || !(v < state.best_metric - drop)) return;
+    const double scale = state.extra.value("lr_scale", 1.0) * config.rollback_lr_factor;
+    load_checkpoint(run.checkpoints(), "best", parts);  // weights, BN statistics, moments
+    game.set_lr(config.lr * scale);
+    state.extra["rollbacks"] = used + 1;
+    state.extra["lr_scale"] = scale;
+    m["rollback"] = used + 1;
+    say("collapse at step " + std::to_string(state.step) + ": " + spec.metric + " " +
+        number_text(v) + " fell more than " + number_text(drop) + " below its best " +
+        number_text(state.best_metric) + " (step " + std::to_string(state.best_step) +
+        "); back to that checkpoint, learning rate × " + number_text(scale));
+  };
+  auto validate = [&](TrainState& state) {
     torch::NoGradGuard no_grad;
     recalibrate_batch_norm(*model, stat_batches);  // statistics of the current weights
     model->eval();
@@ -289,6 +368,7 @@ nlohmann::json train_ctrl(const CommonTrainConfig& common, const CtrlConfig& con
       m["consistency_accuracy"] = classifier_accuracy(judge.net, xh, y);
     }
     model->train();
+    recover_from_collapse(state, m);
     return m;
   };
 

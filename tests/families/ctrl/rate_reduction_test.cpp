@@ -117,3 +117,31 @@ TEST(RateReduction, WorksInFloat32) {
   auto b = rate_reduction(z.to(torch::kDouble), zh.to(torch::kDouble)).item<double>();
   EXPECT_NEAR(a, b, 1e-4 * std::abs(b));
 }
+
+TEST(RateReduction, SamplewiseTermIsTheMeanOfTwoPointRateReductions) {
+  // Independent reference: the general ΔR of each pair {z_i} vs {ẑ_i} by
+  // Cholesky, against the closed form over the two-point Gram's eigenvalues.
+  torch::manual_seed(5);
+  auto z = torch::randn({7, 12}, f64), zh = torch::randn({7, 12}, f64);
+  zh[3] = z[3] * 2.5;  // one reconstruction on its own sample's ray: its term is 0
+  double mean = 0;
+  for (int64_t i = 0; i < 7; ++i)
+    mean += rate_reduction(z.narrow(0, i, 1), zh.narrow(0, i, 1), 0.3).item<double>() / 7;
+  EXPECT_NEAR(samplewise_rate_reduction(z, zh, 0.3).item<double>(), mean, 1e-10);
+  EXPECT_NEAR(samplewise_rate_reduction(z, z).item<double>(), 0.0, 1e-12);
+  EXPECT_NEAR(rate_reduction(z.narrow(0, 3, 1), zh.narrow(0, 3, 1)).item<double>(), 0.0, 1e-10);
+  // Unlike ΔR(Z, Ẑ), it sees a permutation of the reconstructions.
+  auto perm = torch::tensor({1, 2, 3, 4, 5, 6, 0}, torch::kLong);
+  EXPECT_NEAR(rate_reduction(z, z.index_select(0, perm)).item<double>(), 0.0, 1e-10);
+  EXPECT_GT(samplewise_rate_reduction(z, z.index_select(0, perm)).item<double>(), 0.5);
+  // In the objective: weight × term added to T, logged separately.
+  auto t0 = closed_loop_objective(z, zh);
+  auto t1 = closed_loop_objective(z, zh, {}, 0, kDefaultEpsilonSq, 0.25);
+  EXPECT_FALSE(t0.sample_delta.defined());
+  EXPECT_NEAR(t1.objective.item<double>() - t0.objective.item<double>(),
+              0.25 * samplewise_rate_reduction(z, zh).item<double>(), 1e-10);
+  // Its gradient in float64 against finite differences.
+  EXPECT_LT(ts::gradcheck_error(
+                [&](const torch::Tensor& a) { return samplewise_rate_reduction(z, a); }, zh),
+            1e-6);
+}

@@ -27,6 +27,13 @@ struct GameOptions {
   TORCH_ARG(double, lr) = 2e-4;
   TORCH_ARG(double, beta1) = 0.0;
   TORCH_ARG(double, beta2) = 0.9;
+  /// Weight μ of the sample-wise term mean_i ΔR(z_i, ẑ_i) in T (U-CTRL,
+  /// rate_reduction.h); 0: the paper's objective alone.
+  TORCH_ARG(double, sample_weight) = 0.0;
+  /// Ablation, never a preset's: the decoder player also minimizes this
+  /// weight × the pixel MSE ‖X̂ − X‖²/numel, which the method forbids; it
+  /// measures what the architecture could reconstruct (docs/results.md).
+  TORCH_ARG(double, pixel_weight) = 0.0;
 };
 
 class ClosedLoopGame {

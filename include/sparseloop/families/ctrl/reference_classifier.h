@@ -37,6 +37,10 @@ struct ReferenceClassifier {
 /// (B, C, S, S) in [−1, 1] (the closed-loop models' input space).
 using ImagePrep = std::function<torch::Tensor(const torch::Tensor& images01)>;
 
+/// Most images the reference classifier's fit sees (1 000 batches of 128),
+/// whatever `epochs` asks: seconds-to-a-minute on a CPU for any dataset size.
+constexpr int64_t kMaxClassifierImages = 128000;
+
 /// Loads the classifier cached at `cache_path`, or trains one on `train`
 /// (Adam, random ±2 px shifts, `epochs` epochs), measures it on `test`,
 /// caches it (atomically) and returns it. Deterministic for a given seed.

@@ -40,6 +40,12 @@ struct CtrlConfig {
   int64_t val_size = 1000;         ///< validation images held out of training
   int64_t classifier_epochs = 10;   ///< reference classifier training (cached)
   std::string mnist_to_32 = "pad"; ///< pad | resize (28 → 32)
+  double sample_weight = 0.0;      ///< μ of the sample-wise ΔR term (game.h)
+  double pixel_weight = 0.0;       ///< ablation: pixel MSE in the decoder's objective
+  int64_t max_rollbacks = 0;       ///< collapse recoveries allowed (0: never)
+  double rollback_drop = 0.0;      ///< metric fall that counts as collapse (0: auto)
+  double rollback_lr_factor = 0.5; ///< learning rate × this at each recovery
+  std::string best_metric = "auto";  ///< auto | psnr | consistency: what "best" means
 
   template <class V>
   void visit(V& v) {
@@ -62,6 +68,18 @@ struct CtrlConfig {
     v("val-size", val_size, "validation images held out of the training split");
     v("classifier-epochs", classifier_epochs, "epochs of the reference classifier (cached)");
     v("mnist-to-32", mnist_to_32, "MNIST 28→32: pad (zero border) or resize (bilinear)");
+    v("sample-weight", sample_weight,
+      "weight of the sample-wise term mean_i ΔR(z_i, ẑ_i) in the objective (U-CTRL; 0: none)");
+    v("pixel-weight", pixel_weight,
+      "ablation only: the decoder also minimizes this × pixel MSE (not the method)");
+    v("max-rollbacks", max_rollbacks,
+      "on a collapsing game, roll back to the best checkpoint and lower the lr, at most N times");
+    v("rollback-drop", rollback_drop,
+      "validation fall below the best that counts as collapse (0: 0.15 consistency or 2 dB PSNR)");
+    v("rollback-lr-factor", rollback_lr_factor, "learning rate × this at each rollback");
+    v("best-metric", best_metric,
+      "validation metric of the best checkpoint: auto (consistency when labelled, else psnr) | "
+      "psnr | consistency");
   }
 };
 
