@@ -61,9 +61,12 @@ torch::Tensor cut(const std::vector<torch::Tensor>& photos, int64_t count, const
 
 void write_folder(const std::string& dir, const std::string& split, const torch::Tensor& images,
                   const torch::Tensor& labels, const std::vector<std::string>& names) {
+  // Every cluster's folder in both splits, empty or not: an ImageFolder's
+  // classes are its folders, and the held-out photos need not show every
+  // cluster (the test split would otherwise have fewer classes than train).
+  for (const auto& n : names) make_dirs(dir + "/" + split + "/" + n);
   for (int64_t i = 0; i < images.size(0); ++i) {
     const std::string cls = dir + "/" + split + "/" + names[labels[i].item<int64_t>()];
-    make_dirs(cls);
     char name[32];
     std::snprintf(name, sizeof name, "/%06lld.png", static_cast<long long>(i));
     write_png(cls + name, images[i]);

@@ -8,6 +8,7 @@
 #include "support/testing.h"
 #include "sparseloop/data/cifar.h"
 #include "sparseloop/data/crops.h"
+#include "sparseloop/data/image_folder.h"
 #include "sparseloop/io/png.h"
 #include "sparseloop/util/fs.h"
 
@@ -95,4 +96,36 @@ TEST(Crops, RefusesBadFoldersPhotosAndOptions) {
   o.photos = dir.file("none");
   EXPECT_NE(ts::expect_input_error([&] { make_crops(o); }).find("none"), std::string::npos);
   EXPECT_FALSE(file_exists(dir.file("crops/SOURCE.txt")));
+}
+
+TEST(Crops, FolderFormatLoadsWhenTheHeldOutPhotoShowsFewerClusters) {
+  // The held-out photo is red only: its split has crops of one cluster of
+  // three. The ImageFolder reader must still see the same three classes in
+  // both splits (an empty folder for the others), or `train --data folder`
+  // refuses the dataset (found with natural64-csc-ctrl).
+  ts::TempDir dir;
+  make_dirs(dir.file("photos"));
+  write_photo(dir.file("photos/a_red.png"), 230, 20, 20);
+  write_photo(dir.file("photos/b_green.png"), 20, 230, 20);
+  write_photo(dir.file("photos/c_blue.png"), 20, 20, 230);
+  write_photo(dir.file("photos/d_red.png"), 200, 30, 30);
+  CropOptions o;
+  o.photos = dir.file("photos");
+  o.out = dir.file("crops");
+  o.format = "folder";
+  o.size = 40;
+  o.train = 60;
+  o.test = 12;
+  o.classes = 3;
+  o.test_photos = {"d_red.png"};
+  make_crops(o);
+  ImageFolderOptions fo;
+  fo.crop = 40;  // the crops as they are
+  fo.size = 40;
+  const DataSplits s = load_image_folder(dir.file("crops"), fo);
+  EXPECT_EQ(s.train.size(), 60);
+  EXPECT_EQ(s.test.size(), 12);
+  EXPECT_EQ(s.test.num_classes, 3);
+  EXPECT_EQ(s.test.images.size(2), 40);
+  EXPECT_TRUE((s.test.labels == s.test.labels[0]).all().item<bool>());  // one cluster
 }
