@@ -99,17 +99,33 @@ void ValuesReader::operator()(const std::string& key, std::string& value, const 
   if (auto s = find(key)) value = *s;
 }
 
+namespace {
+
+/// The value as the user gave it, for messages: `--key 'v'` on the command
+/// line (the flag they typed), `FILE: key = 'v'` from a file.
+std::string given(const std::string& source, const std::string& key, const std::string& value) {
+  if (source == "command line") return "--" + key + " '" + value + "'";
+  return source + ": " + key + " = '" + value + "'";
+}
+
+}  // namespace
+
 void ValuesReader::operator()(const std::string& key, double& value, const std::string&) {
   auto s = find(key);
   if (!s) return;
+  double v = 0;
   try {
     size_t used = 0;
-    double v = std::stod(*s, &used);
+    v = std::stod(*s, &used);
     if (used != s->size()) throw std::invalid_argument(*s);
-    value = v;
   } catch (const std::exception&) {
-    throw InputError(source_ + ": " + key + " = '" + *s + "' is not a number");
+    throw InputError(given(source_, key, *s) + ": not a number");
   }
+  // No flag means anything by inf or nan: taken as given, they once reached
+  // the solvers (an infinite --lr or --gamma diverged at step 1, exit 1; an
+  // infinite weight decay trained on silently).
+  if (!std::isfinite(v)) throw InputError(given(source_, key, *s) + ": not a finite number");
+  value = v;
 }
 
 void ValuesReader::operator()(const std::string& key, int64_t& value, const std::string&) {
@@ -121,7 +137,7 @@ void ValuesReader::operator()(const std::string& key, int64_t& value, const std:
     if (used != s->size()) throw std::invalid_argument(*s);
     value = v;
   } catch (const std::exception&) {
-    throw InputError(source_ + ": " + key + " = '" + *s + "' is not an integer");
+    throw InputError(given(source_, key, *s) + ": not an integer");
   }
 }
 
@@ -135,7 +151,7 @@ void ValuesReader::operator()(const std::string& key, uint64_t& value, const std
     if (used != s->size()) throw std::invalid_argument(*s);
     value = v;
   } catch (const std::exception&) {
-    throw InputError(source_ + ": " + key + " = '" + *s + "' is not a non-negative integer");
+    throw InputError(given(source_, key, *s) + ": not a non-negative integer");
   }
 }
 
@@ -147,7 +163,7 @@ void ValuesReader::operator()(const std::string& key, bool& value, const std::st
   } else if (*s == "false" || *s == "0" || *s == "no" || *s == "off") {
     value = false;
   } else {
-    throw InputError(source_ + ": " + key + " = '" + *s + "' is not true or false");
+    throw InputError(given(source_, key, *s) + ": not true or false");
   }
 }
 

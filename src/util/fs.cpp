@@ -7,9 +7,9 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <random>
 #include <sstream>
 
+#include "sparseloop/util/atomic_temp.h"
 #include "sparseloop/util/error.h"
 
 namespace sparseloop {
@@ -56,8 +56,9 @@ void write_file_atomic(const std::string& path, const std::string& bytes) {
   fs::path target(path);
   fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
   make_dirs(dir.string());
-  std::random_device rd;
-  const std::string tmp = path + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(rd());
+  // A process killed before the rename leaves this file behind; the next
+  // run in the folder removes it (remove_stale_temp_files, util/atomic_temp.h).
+  const std::string tmp = atomic_temp_path(path);
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) throw InputError(path + ": cannot write (" + std::strerror(errno) + ")");
   try {

@@ -161,6 +161,7 @@ nlohmann::json train_ctrl(const CommonTrainConfig& common, const CtrlConfig& con
           "--lr-decay '" + config.lr_decay + "': expected none or linear");
   require(config.encoder_steps >= 1, "--encoder-steps must be >= 1");
   require(config.eps_sq > 0, "--eps-sq must be > 0");
+  require(config.classifier_epochs >= 0, "--classifier-epochs must be >= 0");  // -1 ran silently
   const torch::Device device = apply_runtime(common);
   RunDir run(common.out, common.resume);
   CommonTrainConfig resolved = common;
