@@ -1,5 +1,6 @@
 #include "sparseloop/data/cifar.h"
 
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -85,9 +86,13 @@ std::vector<std::string> names_from(const std::string& path,
 
 // Records of label bytes then 3072 pixel bytes (R, G, B planes of 32×32,
 // row-major). `classes[i]` bounds label byte i (every one is validated);
-// appends the images and label byte `keep`.
+// appends the pixels to `pixels` and label byte `keep` to `labels`. Plain
+// loops over the file's bytes, and one tensor per split built at the end
+// (make): a tensor per file and per check (to, max, item, nonzero, clone,
+// then cat) copied every image twice more and cost dozens of LibTorch
+// calls per file, most of the time of a small file (the fuzz target cifar).
 void read_records(const std::string& path, const std::vector<int64_t>& classes, size_t keep,
-                  std::vector<torch::Tensor>& images, std::vector<torch::Tensor>& labels) {
+                  std::string& pixels, std::vector<int64_t>& labels) {
   const std::string b = read_file(path);
   const auto label_bytes = static_cast<int64_t>(classes.size());
   const int64_t rec = label_bytes + kRecordPixels;
@@ -97,27 +102,33 @@ void read_records(const std::string& path, const std::vector<int64_t>& classes, 
               std::to_string(rec) + "-byte records (" + std::to_string(label_bytes) +
               " label byte(s) + 3072 pixels); truncated or not the binary version?");
   const int64_t n = static_cast<int64_t>(b.size()) / rec;
-  auto raw = torch::from_blob(const_cast<char*>(b.data()), {n, rec}, torch::kUInt8);
-  for (size_t i = 0; i < classes.size(); ++i) {
-    auto lab = raw.select(1, static_cast<int64_t>(i)).to(torch::kLong);
-    if (lab.max().item<int64_t>() < classes[i]) {
-      if (i == keep) labels.push_back(lab);
-      continue;
+  const auto byte = [&](int64_t r, int64_t i) {
+    return static_cast<int64_t>(static_cast<unsigned char>(b[r * rec + i]));
+  };
+  for (size_t i = 0; i < classes.size(); ++i)
+    for (int64_t r = 0; r < n; ++r) {
+      const int64_t label = byte(r, static_cast<int64_t>(i));
+      if (label < classes[i]) continue;
+      throw InputError(path + ": record " + std::to_string(r) + " has " +
+                       (label_bytes > 1 ? (i == 0 ? "coarse " : "fine ") : "") + "label " +
+                       std::to_string(label) + ", expected 0.." +
+                       std::to_string(classes[i] - 1) + " (is this the right dataset?)");
     }
-    const int64_t at = (lab >= classes[i]).nonzero()[0][0].item<int64_t>();
-    throw InputError(path + ": record " + std::to_string(at) + " has " +
-                     (label_bytes > 1 ? (i == 0 ? "coarse " : "fine ") : "") + "label " +
-                     std::to_string(lab[at].item<int64_t>()) + ", expected 0.." +
-                     std::to_string(classes[i] - 1) + " (is this the right dataset?)");
+  pixels.reserve(pixels.size() + static_cast<size_t>(n * kRecordPixels));
+  labels.reserve(labels.size() + static_cast<size_t>(n));
+  for (int64_t r = 0; r < n; ++r) {
+    pixels.append(b, static_cast<size_t>(r * rec + label_bytes), kRecordPixels);
+    labels.push_back(byte(r, static_cast<int64_t>(keep)));
   }
-  images.push_back(raw.narrow(1, label_bytes, kRecordPixels).reshape({n, 3, 32, 32}).clone());
 }
 
-ImageDataset make(std::vector<torch::Tensor>& images, std::vector<torch::Tensor>& labels,
+ImageDataset make(const std::string& pixels, const std::vector<int64_t>& labels,
                   int64_t classes, const std::string& name, std::vector<std::string> names) {
+  const auto n = static_cast<int64_t>(labels.size());
   ImageDataset d;
-  d.images = torch::cat(images).contiguous();
-  d.labels = torch::cat(labels).contiguous();
+  d.images = torch::empty({n, 3, 32, 32}, torch::kUInt8);
+  std::memcpy(d.images.data_ptr(), pixels.data(), pixels.size());
+  d.labels = torch::from_blob(const_cast<int64_t*>(labels.data()), {n}, torch::kLong).clone();
   d.num_classes = classes;
   d.name = name;
   d.class_names = std::move(names);
@@ -130,7 +141,8 @@ DataSplits load_cifar10(const std::string& dir0) {
   const std::string dir = resolve_dir(dir0, "cifar-10-batches-bin", "test_batch.bin",
                                       "CIFAR-10 binary files data_batch_1..5.bin, test_batch.bin");
   const auto names = names_from(dir + "/batches.meta.txt", kCifar10Names);
-  std::vector<torch::Tensor> imgs, labs;
+  std::string imgs;
+  std::vector<int64_t> labs;
   for (int i = 1; i <= 5; ++i) {
     const std::string p = dir + "/data_batch_" + std::to_string(i) + ".bin";
     require(file_exists(p), p + ": missing (CIFAR-10 needs data_batch_1.bin … data_batch_5.bin "
@@ -157,7 +169,8 @@ DataSplits load_cifar100(const std::string& dir0, bool fine) {
   for (const char* split : {"train", "test"}) {
     const std::string p = dir + "/" + split + ".bin";
     require(file_exists(p), p + ": missing (CIFAR-100 needs train.bin and test.bin)");
-    std::vector<torch::Tensor> imgs, labs;
+    std::string imgs;
+    std::vector<int64_t> labs;
     read_records(p, {20, 100}, fine ? 1 : 0, imgs, labs);
     (std::string(split) == "train" ? s.train : s.test) =
         make(imgs, labs, classes, fine ? "cifar100" : "cifar100-coarse", names);

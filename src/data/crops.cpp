@@ -10,6 +10,7 @@
 #include "sparseloop/io/png.h"
 #include "sparseloop/util/error.h"
 #include "sparseloop/util/fs.h"
+#include "sparseloop/util/output_path.h"
 
 namespace sparseloop {
 
@@ -155,13 +156,14 @@ nlohmann::json make_crops(const CropOptions& o) {
   require(o.train >= o.classes && o.test >= 1, "--train must be >= --classes and --test >= 1");
   require(o.classes >= 1 && o.classes <= (o.format == "cifar10" ? 10 : 1000),
           "--classes must be in [1, 10] for the CIFAR-10 format");
-  require(o.min_scale >= 1.0 && o.max_scale >= o.min_scale,
-          "--min-scale must be >= 1 and --max-scale >= --min-scale");
+  require(o.min_scale >= 1.0 && o.max_scale >= o.min_scale && std::isfinite(o.max_scale),
+          "--min-scale must be >= 1 and --max-scale >= --min-scale (finite)");
   require(o.format == "cifar10" || o.format == "folder",
           "--format '" + o.format + "': expected cifar10 or folder");
   require(o.format != "cifar10" || o.size == 32,
           "--size " + std::to_string(o.size) + ": the CIFAR-10 format holds 32×32 images; use --format folder");
   require(!o.out.empty(), "--out DIR is required");
+  require_writable_folder_path(o.out, "--out");  // before the photographs are read
 
   const auto files = photo_files(o.photos);
   require(files.size() >= 2, "--photos " + o.photos + ": " + std::to_string(files.size()) +
@@ -177,7 +179,8 @@ nlohmann::json make_crops(const CropOptions& o) {
     auto img = read_image(f, 3).to(torch::kFloat).div_(255.0);  // (3, H, W) in [0, 1]
     require(std::min(img.size(1), img.size(2)) >= o.size,
             f + ": " + std::to_string(img.size(2)) + "×" + std::to_string(img.size(1)) +
-                " pixels, smaller than a " + std::to_string(o.size) + "-pixel crop");
+                " pixels, smaller than a " + std::to_string(o.size) +
+                "-pixel crop (give a smaller --size)");
     if (held.count(name)) {
       test_photos.push_back(img);
       test_names.push_back(name);

@@ -11,6 +11,7 @@
 #include "sparseloop/sparse/lipschitz.h"
 #include "sparseloop/util/error.h"
 #include "sparseloop/util/log.h"
+#include "sparseloop/util/output_path.h"
 #include "sparseloop/util/timing.h"
 
 namespace sparseloop {
@@ -23,20 +24,42 @@ torch::Tensor floating(const torch::Tensor& t, const std::string& what) {
   return t.scalar_type() == torch::kDouble ? t : t.to(torch::kFloat);
 }
 
+std::string shape_text(const torch::Tensor& t) {
+  std::string s = "(";
+  for (int64_t i = 0; i < t.dim(); ++i) s += (i ? ", " : "") + std::to_string(t.size(i));
+  return s + ")";
+}
+
 }  // namespace
 
 nlohmann::json code_files(const CodeRequest& f) {
   const torch::Device device = f.device;
+  // Every flag and the output path before any file is read or any work
+  // done; a non-finite --step or --mu once reached the solver (exit 1, or
+  // NaN codes written with exit 0).
   require(f.lambda >= 0 && std::isfinite(f.lambda), "--lambda must be >= 0");
   require(f.iterations >= 1, "--iterations must be >= 1");
-  require(f.tolerance >= 0, "--tolerance must be >= 0");
-  require(f.step >= 0, "--step must be >= 0 (0 means 1/L)");
-  require(f.mu >= 0, "--mu must be >= 0");
+  require(f.tolerance >= 0 && std::isfinite(f.tolerance), "--tolerance must be >= 0");
+  require(f.step >= 0 && std::isfinite(f.step), "--step must be >= 0 (0 means 1/L)");
+  require(f.mu >= 0 && std::isfinite(f.mu), "--mu must be >= 0");
+  require(f.stride >= 1, "--stride must be >= 1");
+  require(f.padding >= 0, "--padding must be >= 0");
+  require(f.solver == "fista" || f.solver == "ista" || f.solver == "cd",
+          "--solver " + f.solver + ": expected fista, ista or cd");
+  require_writable_file_path(f.output, "--output");
 
   auto dfile = load_safetensors(f.dictionary);
   auto xfile = load_safetensors(f.input);
   auto weight = floating(dfile.get("weight"), f.dictionary + ": 'weight'");
   auto x = floating(xfile.get("x"), f.input + ": 'x'");
+  // An empty dimension (no atoms, a 0×0 kernel) reached LibTorch's
+  // convolution as a c10::Error (exit 1).
+  for (int64_t s : weight.sizes())
+    require(s >= 1, f.dictionary + ": 'weight' has an empty dimension (shape " +
+                        shape_text(weight) + ")");
+  require(x.dim() < 1 || x.size(0) >= 1, f.input + ": 'x' holds no samples");
+  for (int64_t s : x.sizes())
+    require(s >= 1, f.input + ": 'x' has an empty dimension (shape " + shape_text(x) + ")");
   const auto dtype = (weight.scalar_type() == torch::kDouble || x.scalar_type() == torch::kDouble)
                          ? torch::kDouble
                          : torch::kFloat;
@@ -51,9 +74,11 @@ nlohmann::json code_files(const CodeRequest& f) {
             f.input + ": 'x' must be (B, " + std::to_string(weight.size(1)) +
                 ", H, W) to match the dictionary's " + std::to_string(weight.size(1)) +
                 " input channels");
-    require(f.stride >= 1, "--stride must be >= 1");
-    require(f.padding >= 0, "--padding must be >= 0");
     const int64_t k = weight.size(2);
+    // A code position further out sees only zero padding (its code is 0),
+    // and a huge padding asked for terabytes.
+    require(f.padding < k, "--padding " + std::to_string(f.padding) +
+                               ": must be below the kernel size " + std::to_string(k));
     require(x.size(2) + 2 * f.padding >= k && x.size(3) + 2 * f.padding >= k,
             f.input + ": images smaller than the kernel " + std::to_string(k) +
                 " (with --padding " + std::to_string(f.padding) + ")");

@@ -5,6 +5,7 @@
 
 #include <toml++/toml.h>
 
+#include "sparseloop/engine/toml_text.h"
 #include "sparseloop/util/error.h"
 #include "sparseloop/util/fs.h"
 
@@ -26,10 +27,10 @@ std::string quote(const std::string& s, const std::string& key) {
   const std::string text = out.str();
   bool same = false;
   try {
-    toml::table back = toml::parse("v = " + text);
+    toml::table back = parse_toml("v = " + text, "--" + key);
     const auto* read = back["v"].as_string();
-    same = read && read->get() == s;
-  } catch (const toml::parse_error&) {
+    same = read && toml_text_as_written(read->get()) == s;
+  } catch (const InputError&) {
   }
   if (!same)
     throw InputError("--" + key + ": the value is not valid UTF-8 text, which config.toml "
@@ -99,17 +100,33 @@ void ValuesReader::operator()(const std::string& key, std::string& value, const 
   if (auto s = find(key)) value = *s;
 }
 
+namespace {
+
+/// The value as the user gave it, for messages: `--key 'v'` on the command
+/// line (the flag they typed), `FILE: key = 'v'` from a file.
+std::string given(const std::string& source, const std::string& key, const std::string& value) {
+  if (source == "command line") return "--" + key + " '" + value + "'";
+  return source + ": " + key + " = '" + value + "'";
+}
+
+}  // namespace
+
 void ValuesReader::operator()(const std::string& key, double& value, const std::string&) {
   auto s = find(key);
   if (!s) return;
+  double v = 0;
   try {
     size_t used = 0;
-    double v = std::stod(*s, &used);
+    v = std::stod(*s, &used);
     if (used != s->size()) throw std::invalid_argument(*s);
-    value = v;
   } catch (const std::exception&) {
-    throw InputError(source_ + ": " + key + " = '" + *s + "' is not a number");
+    throw InputError(given(source_, key, *s) + ": not a number");
   }
+  // No flag means anything by inf or nan: taken as given, they once reached
+  // the solvers (an infinite --lr or --gamma diverged at step 1, exit 1; an
+  // infinite weight decay trained on silently).
+  if (!std::isfinite(v)) throw InputError(given(source_, key, *s) + ": not a finite number");
+  value = v;
 }
 
 void ValuesReader::operator()(const std::string& key, int64_t& value, const std::string&) {
@@ -121,7 +138,7 @@ void ValuesReader::operator()(const std::string& key, int64_t& value, const std:
     if (used != s->size()) throw std::invalid_argument(*s);
     value = v;
   } catch (const std::exception&) {
-    throw InputError(source_ + ": " + key + " = '" + *s + "' is not an integer");
+    throw InputError(given(source_, key, *s) + ": not an integer");
   }
 }
 
@@ -135,7 +152,7 @@ void ValuesReader::operator()(const std::string& key, uint64_t& value, const std
     if (used != s->size()) throw std::invalid_argument(*s);
     value = v;
   } catch (const std::exception&) {
-    throw InputError(source_ + ": " + key + " = '" + *s + "' is not a non-negative integer");
+    throw InputError(given(source_, key, *s) + ": not a non-negative integer");
   }
 }
 
@@ -147,7 +164,7 @@ void ValuesReader::operator()(const std::string& key, bool& value, const std::st
   } else if (*s == "false" || *s == "0" || *s == "no" || *s == "off") {
     value = false;
   } else {
-    throw InputError(source_ + ": " + key + " = '" + *s + "' is not true or false");
+    throw InputError(given(source_, key, *s) + ": not true or false");
   }
 }
 
@@ -179,69 +196,17 @@ void check_common_ranges(const CommonTrainConfig& c) {
           "--dist-timeout " + format_double(c.dist_timeout) + ": must be > 0 seconds");
 }
 
-// TOML allows non-ASCII text only inside strings and comments. toml++ 3.3.0
-// reaches __builtin_unreachable (undefined behaviour) for some non-ASCII
-// characters elsewhere, e.g. one right after a bare key (found by the fuzz
-// target toml_config, docs/reliability.md): such text is refused here first.
-// Returns the line of the first such byte, or 0.
-static size_t non_ascii_outside_strings(const std::string& t) {
-  size_t line = 1;
-  for (size_t i = 0; i < t.size(); ++i) {
-    const char c = t[i];
-    if (c == '\n') {
-      ++line;
-    } else if (c == '#') {
-      while (i + 1 < t.size() && t[i + 1] != '\n') ++i;
-    } else if (c == '"' || c == '\'') {
-      const bool multi = t.compare(i, 3, std::string(3, c)) == 0;
-      i += multi ? 3 : 1;
-      while (i < t.size()) {
-        if (t[i] == '\n') {
-          ++line;
-          if (!multi) break;  // unterminated: toml++ reports it
-        } else if (c == '"' && t[i] == '\\') {
-          if (i + 1 < t.size() && t[i + 1] == '\n') ++line;
-          ++i;
-        } else if (multi ? t.compare(i, 3, std::string(3, c)) == 0 : t[i] == c) {
-          // Up to two more quotes may close a multi-line string (""""").
-          if (multi) {
-            i += 2;
-            while (i + 1 < t.size() && t[i + 1] == c) ++i;
-          }
-          break;
-        }
-        ++i;
-      }
-    } else if (static_cast<unsigned char>(c) >= 0x80) {
-      return line;
-    }
-  }
-  return 0;
-}
-
 ConfigValues read_config_file(const std::string& path) {
-  require(file_exists(path), path + ": no such file");
-  const std::string text = read_file(path);
-  if (const size_t line = non_ascii_outside_strings(text))
-    throw InputError(path + ": not valid TOML (a non-ASCII character outside a string or "
-                     "comment at line " + std::to_string(line) + ")");
-  toml::table table;
-  try {
-    table = toml::parse(text, path);
-  } catch (const toml::parse_error& e) {
-    std::ostringstream s;
-    s << path << ": not valid TOML (" << e.description() << " at line " << e.source().begin.line
-      << ")";
-    throw InputError(s.str());
-  } catch (const std::exception& e) {
-    throw InputError(path + ": cannot read (" + e.what() + ")");
-  }
+  // toml++ through its guard (engine/toml_text.h): keys and strings come
+  // back with the guard's stand-ins moved back.
+  const toml::table table = parse_toml_file(path);
   ConfigValues values;
   auto add = [&](const std::string& key, const toml::node& node) {
-    std::string flag = key;
+    const std::string written = toml_text_as_written(key);
+    std::string flag = written;
     for (auto& c : flag)
       if (c == '_') c = '-';
-    values[flag] = node_to_text(node, key, path);
+    values[flag] = toml_text_as_written(node_to_text(node, written, path));
   };
   for (const auto& [k, node] : table) {
     if (auto sub = node.as_table()) {

@@ -1,15 +1,12 @@
 #include "sparseloop/engine/family.h"
 
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <filesystem>
 
 #include "sparseloop/engine/distributed.h"
 #include "sparseloop/util/distributed.h"
 #include "sparseloop/util/fs.h"
+#include "sparseloop/util/output_path.h"
 
 namespace sparseloop {
 namespace {
@@ -186,8 +183,23 @@ nlohmann::json train(const ConfigValues& explicit_values) {
   require(static_cast<bool>(family.train),
           "--model " + common.model + ": training for the " + family.title +
               " family is not available in this build");
+  // A run that fails on bad input before its first checkpoint (a flag the
+  // family checks once its data is read, a batch larger than the dataset)
+  // leaves no folder behind when it made the folder itself: nothing partial
+  // is written (docs/cli.md §1.5). A folder that existed, or that holds a
+  // checkpoint by now, is kept.
+  std::error_code ec;
+  const bool fresh = world().root() && !std::filesystem::exists(common.out, ec);
+  auto forget_fresh_folder = [&] {
+    const std::filesystem::path ckpt = std::filesystem::path(common.out) / "checkpoints";
+    if (fresh && (!std::filesystem::exists(ckpt, ec) || std::filesystem::is_empty(ckpt, ec)))
+      std::filesystem::remove_all(common.out, ec);
+  };
   try {
     return family.train(common, family_values, tv.source);
+  } catch (const InputError&) {
+    forget_fresh_folder();
+    throw;
   } catch (const c10::Error& e) {
     if (!distributed()) throw;
     const std::string what = e.what_without_backtrace();
@@ -199,28 +211,6 @@ nlohmann::json train(const ConfigValues& explicit_values) {
   }
 }
 
-namespace {
-
-// A run folder that cannot be one, refused before any data is read or
-// fetched (RunDir, which checks it too, comes after the data): a path that
-// is a file, or whose nearest existing ancestor is a file or not writable.
-void check_run_folder(const std::string& out) {
-  namespace fs = std::filesystem;
-  if (out.empty()) return;  // RunDir names the missing --out
-  std::error_code ec;
-  fs::path p = fs::absolute(out, ec);
-  if (fs::exists(p, ec)) {
-    require(fs::is_directory(p, ec), "--out " + out + ": exists and is not a folder");
-  }
-  while (!p.empty() && !fs::exists(p, ec) && p != p.parent_path()) p = p.parent_path();
-  require(fs::is_directory(p, ec),
-          "--out " + out + ": cannot create the run folder (" + p.string() + " is not a folder)");
-  require(::access(p.c_str(), W_OK | X_OK) == 0,
-          "--out " + out + ": cannot write in " + p.string() + " (" + std::strerror(errno) + ")");
-}
-
-}  // namespace
-
 int train_or_launch(const ConfigValues& explicit_values, const std::vector<std::string>& argv,
                     nlohmann::json& summary) {
   TrainValues tv = resolve_train_values(explicit_values);
@@ -229,7 +219,16 @@ int train_or_launch(const ConfigValues& explicit_values, const std::vector<std::
   common.visit(reader);
   require(common.nproc >= 1, "--nproc must be >= 1");
   check_common_ranges(common);
-  if (launch_environment().rank == 0) check_run_folder(common.out);  // rank 0 writes it
+  // Both at one level (the command line, a config file): one would be
+  // ignored silently. A level sets one and drops both below it (§4.3), so
+  // presets never meet here.
+  require(common.epochs == 0 || common.max_steps == 0,
+          "--epochs " + std::to_string(common.epochs) + " and --max-steps " +
+              std::to_string(common.max_steps) + ": give one of them");
+  // A run folder that cannot be one is refused before any data is read or
+  // fetched (RunDir, which checks it too, comes after the data); rank 0
+  // alone writes it.
+  if (launch_environment().rank == 0) require_writable_folder_path(common.out, "--out");
   if (common.nproc > 1 && !launch_environment().present) {
     DistributedOptions d;
     d.backend = common.backend;

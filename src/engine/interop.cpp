@@ -8,6 +8,7 @@
 #include "sparseloop/engine/run.h"
 #include "sparseloop/util/error.h"
 #include "sparseloop/util/fs.h"
+#include "sparseloop/util/output_path.h"
 
 namespace sparseloop {
 
@@ -36,6 +37,12 @@ nlohmann::json export_run(const ExportRequest& request) {
           "--format '" + request.format + "': expected pytorch or safetensors");
   const std::string model = model_of_run(request.run);
   const Family& family = family_of_model(model);
+  const bool pt = request.format == "pytorch";
+  const std::string path =
+      request.out.empty() ? request.run + (pt ? "/export.pt" : "/export.safetensors") : request.out;
+  // Before the weights are read: an --out that is a folder failed as a
+  // rename (exit 1) after the work.
+  require_writable_file_path(path, "--out");
   const TensorFile ours = load_safetensors(checkpoint_weights(request.run, request.checkpoint));
   const bool authors = static_cast<bool>(family.interop.authors_name);
 
@@ -54,9 +61,6 @@ nlohmann::json export_run(const ExportRequest& request) {
       out.emplace_back(name, tensor.contiguous());
     }
 
-  const bool pt = request.format == "pytorch";
-  const std::string path =
-      request.out.empty() ? request.run + (pt ? "/export.pt" : "/export.safetensors") : request.out;
   if (pt) {
     // A c10::Dict pickles as a plain Python dict (insertion-ordered), which
     // torch.load returns and load_state_dict accepts.
@@ -116,6 +120,7 @@ nlohmann::json import_run(const ImportRequest& request) {
   if (!family.interop.import_run)
     throw InputError("--model " + request.model + ": " + family.title +
                      " has no published PyTorch code to import weights from (export works)");
+  require_writable_folder_path(request.out, "--out");
   const TensorFile authors = load_safetensors(request.from);
   require(!file_exists(request.out + "/model.safetensors") &&
               !file_exists(request.out + "/config.toml"),

@@ -10,6 +10,7 @@
 
 #include "sparseloop/engine/distributed.h"
 #include "sparseloop/engine/gradient_sync.h"
+#include "sparseloop/engine/state_extra.h"
 #include "sparseloop/util/compat.h"
 #include "sparseloop/util/distributed.h"
 #include "sparseloop/util/error.h"
@@ -191,6 +192,10 @@ bool TrainLoop::resume() {
   for (const std::string& name : names) {
     try {
       state_ = load_checkpoint(run_.checkpoints(), name, parts_);
+      // What the loop and the family read from state.json's `extra`, typed.
+      const std::string source = run_.checkpoints() + "/" + name + "/state.json";
+      check_extra_object(state_.extra, "last_validation", source);
+      if (spec_.check_extra) spec_.check_extra(state_.extra, source);
     } catch (const InputError& e) {
       say("warning: checkpoint " + name + " is damaged, skipped: " + e.what());
       if (damaged.empty()) damaged = e.what();

@@ -4,6 +4,7 @@
 
 #include "sparseloop/engine/checkpoint.h"
 #include "sparseloop/engine/run_dir.h"
+#include "sparseloop/engine/toml_text.h"
 #include "sparseloop/util/error.h"
 #include "sparseloop/util/fs.h"
 
@@ -36,12 +37,7 @@ RunFolder open_run(const std::string& run_dir, const std::string& checkpoint,
   r.dir = run_dir;
   r.checkpoint = checkpoint;
   // The family is the config's [section]: checked before anything is built.
-  bool has_section = false;
-  try {
-    has_section = toml::parse_file(config).contains(family);
-  } catch (const std::exception&) {
-    read_config_file(config);  // throws the precise InputError
-  }
+  const bool has_section = parse_toml_file(config).contains(family);
   ValuesReader common(read_config_file(config), config);
   r.common.visit(common);
   require(has_section, "--run " + run_dir + ": model " + r.common.model + " is not of the " +

@@ -3,9 +3,11 @@
 #include <chrono>
 #include <filesystem>
 
+#include "sparseloop/util/atomic_temp.h"
 #include "sparseloop/util/distributed.h"
 #include "sparseloop/util/error.h"
 #include "sparseloop/util/fs.h"
+#include "sparseloop/util/log.h"
 
 namespace sparseloop {
 namespace fs = std::filesystem;
@@ -31,6 +33,14 @@ RunDir::RunDir(std::string path, bool resume) : path_(std::move(path)), start_(n
   if (!world().root()) return;
   make_dirs(path_);
   make_dirs(checkpoints());
+  // What an earlier process killed mid-write (SIGKILL, power loss) left of
+  // its atomic writes: `config.toml.tmp-PID-N` and the like, never renamed.
+  // Only those of dead processes go (util/atomic_temp.h).
+  const auto stale = remove_stale_temp_files(path_);
+  if (!stale.empty())
+    say("removed " + std::to_string(stale.size()) + " temporary file" +
+        (stale.size() == 1 ? "" : "s") + " a killed run left in " + path_ + " (" +
+        stale.front() + (stale.size() == 1 ? "" : ", …") + ")");
   metrics_.open(file("metrics.jsonl"), std::ios::app);
   if (!metrics_) throw InputError(file("metrics.jsonl") + ": cannot open for writing");
   tb_ = std::make_unique<EventWriter>(file("tb"));

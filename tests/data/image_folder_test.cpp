@@ -169,4 +169,35 @@ TEST(ImageFolder, ImageClaimingMorePixelsThanTheLimitIsRefused) {
   EXPECT_NE(m.find("8650500x67 pixels"), std::string::npos) << m;
 }
 
+// A BMP shorter than its header says (stb reads past the end as zeros): a
+// 4000 × 4000 claim in 90 bytes was decoded whole, 16 M pixels of nothing,
+// the slowest input of the fuzz target `image` (docs/reliability.md); a BMP
+// cut short lost its last rows silently. Both are refused; a whole BMP, and
+// one without the last row's padding, read as before.
+TEST(ImageFolder, BmpShorterThanItsHeaderSaysIsRefused) {
+  ts::TempDir dir;
+  std::string header("\x42\x4d\x5a\x00\x00\x00\x00\x00\x00\x00\x36\x00\x00\x00\x28\x00\x00\x00\xa0\x0f\x00\x00\xa0\x0f\x00\x00\x01\x00\x18\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00", 54);
+  test_data::write_bytes(dir.file("claims.bmp"), header + std::string(36, '\x7f'));
+  std::string m = ts::expect_input_error([&] { read_image(dir.file("claims.bmp"), 3); });
+  EXPECT_NE(m.find("claims.bmp: cannot decode image (truncated BMP"), std::string::npos) << m;
+  EXPECT_NE(m.find("4000x4000"), std::string::npos) << m;
+  // A compression field stb reads as a negative int passes it as uncompressed.
+  header.replace(30, 4, "\xff\xff\xff\xff");
+  test_data::write_bytes(dir.file("negative.bmp"), header + std::string(36, '\x7f'));
+  m = ts::expect_input_error([&] { read_image(dir.file("negative.bmp"), 1); });
+  EXPECT_NE(m.find("negative.bmp: cannot decode image (truncated BMP"), std::string::npos) << m;
+
+  unsigned char px[5 * 3 * 3];
+  for (size_t i = 0; i < sizeof px; ++i) px[i] = static_cast<unsigned char>(i * 11);
+  ASSERT_TRUE(stbi_write_bmp(dir.file("ok.bmp").c_str(), 5, 3, 3, px));
+  const std::string whole = sparseloop::read_file(dir.file("ok.bmp"));
+  const auto image = read_image(dir.file("ok.bmp"), 3);
+  test_data::write_bytes(dir.file("cut.bmp"), whole.substr(0, whole.size() - 16));
+  m = ts::expect_input_error([&] { read_image(dir.file("cut.bmp"), 3); });
+  EXPECT_NE(m.find("cut.bmp: cannot decode image (truncated BMP"), std::string::npos) << m;
+  // 5 pixels of 24 bits: 15 bytes a row, padded to 16; the last pad omitted.
+  test_data::write_bytes(dir.file("nopad.bmp"), whole.substr(0, whole.size() - 1));
+  EXPECT_TRUE(torch::equal(read_image(dir.file("nopad.bmp"), 3), image));
+}
+
 }  // namespace

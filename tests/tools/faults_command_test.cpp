@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -166,6 +167,65 @@ TEST_F(Faults, DamagedNewestCheckpointResumesFromThePreviousOne) {
   const auto lines = error_lines(err_);
   ASSERT_EQ(lines.size(), 1u) << err_;
   EXPECT_NE(lines[0].find("step-00000002/state.json"), std::string::npos) << lines[0];
+}
+
+// A damaged field of state.json's `extra` (what the loop and the family read
+// on resume: VDL's patience count and best energy, the last validation) makes
+// the checkpoint damaged like any other damage: --resume names the file and
+// the field and goes on from the checkpoint before; when none is left,
+// exit 2 naming it. Nlohmann's type_error (exit 1) never escapes.
+TEST_F(Faults, DamagedStateExtraFieldIsADamagedCheckpoint) {
+  ASSERT_EQ(run(kVdl + " --out " + dir_.file("ref") + " --max-steps 4"), 0) << err_;
+  const std::string ref = read_file(dir_.file("ref/model.safetensors"));
+  auto damage = [](const std::string& state, const char* key, const nlohmann::json& value) {
+    auto j = nlohmann::json::parse(read_file(state));
+    j["extra"][key] = value;
+    std::ofstream(state, std::ios::trunc) << j.dump(2);
+  };
+  const std::string out = dir_.file("run"), ckpt = out + "/checkpoints";
+  ASSERT_EQ(run(kVdl + " --out " + out + " --max-steps 3"), 0) << err_;
+  damage(ckpt + "/step-00000003/state.json", "stale_validations", "three");
+  ASSERT_EQ(run(kVdl + " --out " + out + " --max-steps 4 --resume"), 0) << err_;
+  EXPECT_NE(err_.find("step-00000003 is damaged"), std::string::npos) << err_;
+  EXPECT_NE(err_.find("step-00000003/state.json: damaged ('extra.stale_validations'"),
+            std::string::npos)
+      << err_;
+  EXPECT_TRUE(read_file(out + "/model.safetensors") == ref) << "differs from the reference";
+  // Every checkpoint damaged (a best energy that is text; a last validation
+  // that is not a record): exit 2 naming the newest and its field.
+  const std::string all = dir_.file("run-all");
+  ASSERT_EQ(run(kVdl + " --out " + all + " --max-steps 2"), 0) << err_;
+  damage(all + "/checkpoints/step-00000001/state.json", "last_validation", 7);
+  damage(all + "/checkpoints/step-00000002/state.json", "vdl_best_energy", "low");
+  EXPECT_EQ(run(kVdl + " --out " + all + " --max-steps 4 --resume"), 2) << err_;
+  const auto lines = error_lines(err_);
+  ASSERT_EQ(lines.size(), 1u) << err_;
+  EXPECT_NE(lines[0].find("step-00000002/state.json: damaged ('extra.vdl_best_energy'"),
+            std::string::npos)
+      << lines[0];
+}
+
+// A run SIGKILLed in the middle of an atomic write leaves its temporary
+// file (`config.toml.tmp-PID-N`) in the run folder; the next start removes
+// those of dead processes, and only those (another process's file, or a
+// file that merely looks alike, stays).
+TEST_F(Faults, TemporaryFilesOfAKilledRunAreRemovedOnTheNextStart) {
+  const std::string out = dir_.file("run");
+  ASSERT_EQ(run(kVdl + " --out " + out + " --max-steps 2"), 0) << err_;
+  const pid_t gone = ::fork();
+  if (gone == 0) ::_exit(0);
+  ::waitpid(gone, nullptr, 0);  // a PID that no process holds now
+  const std::string stale[] = {"config.toml.tmp-" + std::to_string(gone) + "-1234",
+                               "metrics.jsonl.tmp-" + std::to_string(gone) + "-99"};
+  const std::string kept[] = {"summary.json.tmp-" + std::to_string(::getpid()) + "-5",
+                              "notes.tmp-x"};
+  for (const auto& n : stale) std::ofstream(out + "/" + n) << "half a write";
+  for (const auto& n : kept) std::ofstream(out + "/" + n) << "x";
+  ASSERT_EQ(run(kVdl + " --out " + out + " --max-steps 3 --resume"), 0) << err_;
+  for (const auto& n : stale) EXPECT_FALSE(fs::exists(out + "/" + n)) << n;
+  for (const auto& n : kept) EXPECT_TRUE(fs::exists(out + "/" + n)) << n;
+  EXPECT_NE(err_.find("removed 2 temporary files a killed run left in " + out), std::string::npos)
+      << err_;
 }
 
 }  // namespace

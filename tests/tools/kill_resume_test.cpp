@@ -97,7 +97,9 @@ TEST_P(KillResume, SigkillAtRandomMomentsThenResumeEndsByteIdentical) {
   int kills = 0, mid_checkpoint = 0;
   for (int round = 0; round < 5; ++round) {
     const std::string before = sparseloop::latest_checkpoint(ckpt);
-    const pid_t pid = start("killed", /*resume=*/true);
+    // --resume once the run folder exists (a folder --resume cannot find
+    // is refused as a mistyped path).
+    const pid_t pid = start("killed", /*resume=*/fs::exists(dir_.file("killed")));
     if (round == 0) {
       // Anywhere early: start-up, data loading or the first steps.
       std::uniform_real_distribution<double> at(0.1 * full, 0.5 * full);
@@ -125,9 +127,13 @@ TEST_P(KillResume, SigkillAtRandomMomentsThenResumeEndsByteIdentical) {
   EXPECT_GE(mid_checkpoint, 1);
   ASSERT_EQ(ts::wait_exit_code(start("killed", true)), 0) << err("killed");
   ts::expect_same_run_files(dir_.file("ref"), dir_.file("killed"));
-  // What a killed writer leaves behind is swept on resume.
+  // What a killed writer leaves behind is swept on resume: unfinished
+  // checkpoint folders, and the temporary files of atomic writes in the run
+  // folder (`config.toml.tmp-PID-N`, …).
   EXPECT_FALSE(has_entry(ckpt, ".tmp-"));
   EXPECT_FALSE(has_entry(ckpt, ".old-"));
+  for (const auto& e : fs::directory_iterator(dir_.file("killed")))
+    EXPECT_EQ(e.path().filename().string().find(".tmp-"), std::string::npos) << e.path();
 }
 
 TEST_P(KillResume, SigtermAndSigintCheckpointThenExit143And130) {

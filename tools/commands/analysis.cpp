@@ -4,9 +4,18 @@
 // one-line error (exit 2).
 #include "commands.h"
 #include "sparseloop/engine/family.h"
+#include "sparseloop/util/output_path.h"
 
 namespace sparseloop::cli {
 namespace {
+
+/// InputError naming --checkpoint unless it is best, final or step-N.
+void check_checkpoint_name(const std::string& name) {
+  const bool step = name.rfind("step-", 0) == 0 && name.size() > 5 &&
+                    name.find_first_not_of("0123456789", 5) == std::string::npos;
+  require(name == "best" || name == "final" || step,
+          "--checkpoint '" + name + "': expected best, final or step-XXXXXXXX");
+}
 
 /// Flags every analysis command takes, into `r` (the device is resolved when
 /// the command runs, from `common`).
@@ -40,6 +49,11 @@ CLI::App* add_analysis(CLI::App& app, std::vector<Command>& commands, const std:
     request->seed = common->seed;
     const std::string model = model_of_run(request->run);
     const Family& family = family_of_model(model);
+    // For every family and command up front: a misspelt --checkpoint
+    // (`latest`) was ignored by the analyses that read no weights, and an
+    // --out that cannot be a folder failed only after the work.
+    check_checkpoint_name(request->checkpoint);
+    require_writable_folder_path(request->out, "--out");
     const auto& entry = family.analyses.*member;
     if (!entry)
       throw InputError("`sparseloop " + name + "` does not apply to model " + model + " (" +

@@ -1,4 +1,7 @@
 // `sparseloop bench` (docs/cli.md §7): flags → bench/bench.h.
+#include <algorithm>
+#include <vector>
+
 #include "bench/bench.h"
 #include "commands.h"
 
@@ -9,9 +12,43 @@ struct BenchFlags {
   CommonFlags common;
   BenchRequest request;
   bool no_reference = false;
+  CLI::App* app = nullptr;
 };
 
+/// A flag of another case was ignored silently (`--case vdl-inference
+/// --backward implicit` timed the unrolled inference as if asked): it is a
+/// conflict, named. And what the cases leave to LibTorch to refuse (exit 1,
+/// a library message), refused here first.
+void check_bench_flags(const BenchFlags& f) {
+  const std::string& c = f.request.bench_case;
+  const std::pair<const char*, std::vector<std::string>> users[] = {
+      {"--in", {"csc-layer"}},
+      {"--out", {"csc-layer"}},
+      {"--kernel", {"csc-layer"}},
+      {"--stride", {"csc-layer"}},
+      {"--backward", {"csc-layer"}},
+      {"--size", {"csc-layer", "csc-ctrl-step", "sdnet-step"}},
+      {"--iterations", {"csc-layer", "csc-ctrl-step", "vdl-inference"}},
+      {"--model", {"csc-ctrl-step", "sdnet-step"}},
+      {"--width", {"csc-ctrl-step", "sdnet-step"}},
+      {"--channels", {"csc-ctrl-step"}},
+      {"--no-reference", {"csc-layer", "sdnet-step"}}};
+  const bool known = c == "csc-layer" || c == "csc-ctrl-step" || c == "vdl-inference" ||
+                     c == "sdnet-step";
+  for (const auto& [flag, cases] : users) {
+    if (!known || f.app->count(flag) == 0) continue;
+    if (std::find(cases.begin(), cases.end(), c) == cases.end()) {
+      std::string which;
+      for (const auto& u : cases) which += (which.empty() ? "" : ", ") + u;
+      throw InputError(std::string(flag) + " applies to --case " + which + ", not to " + c);
+    }
+  }
+  if (c == "csc-ctrl-step")
+    require(f.request.channels >= 1, "--channels must be >= 1");
+}
+
 int run_bench(BenchFlags& f) {
+  check_bench_flags(f);
   f.request.device = apply_common_flags(f.common);
   f.request.reference = !f.no_reference;
   nlohmann::json r = sparseloop::run_bench(f.request);
@@ -26,6 +63,7 @@ void register_bench(CLI::App& app, std::vector<Command>& commands) {
   auto* cmd = add_command(app, commands, "bench",
                           "Time a layer or a training step (JSON with medians)",
                           [f] { return run_bench(*f); });
+  f->app = cmd;
   cmd->add_option("--case", f->request.bench_case,
                   "csc-layer | csc-ctrl-step | vdl-inference | sdnet-step")
       ->capture_default_str();

@@ -23,7 +23,22 @@ struct CropFlags {
 struct CheckFlags {
   CommonFlags common;
   DataCheckRequest request;
+  CLI::App* app = nullptr;
 };
+
+/// A format's own flag given with another --data was ignored silently (a
+/// `--coarse` check of CIFAR-10 reported fine classes as if asked for them):
+/// it is a conflict, named.
+void reject_flags_of_other_formats(const CheckFlags& f) {
+  const std::pair<const char*, const char*> owner[] = {
+      {"--corruption", "cifar10c"}, {"--severity", "cifar10c"}, {"--coarse", "cifar100"},
+      {"--resize", "stl10"},        {"--crop", "folder"},       {"--size", "folder"},
+      {"--channels", "folder"}};
+  for (const auto& [flag, data] : owner)
+    if (f.app->count(flag) > 0 && f.request.data != data)
+      throw InputError(std::string(flag) + " applies to --data " + data + ", not to --data " +
+                       f.request.data);
+}
 
 }  // namespace
 
@@ -56,10 +71,12 @@ void register_data(CLI::App& app, std::vector<Command>& commands) {
                             "Validate dataset files: say exactly what is missing or malformed, "
                             "print counts, shapes and classes",
                             [cf] {
+                              reject_flags_of_other_formats(*cf);
                               apply_common_flags(cf->common);
                               print_json(cf->common, check_dataset(cf->request));
                               return 0;
                             });
+  cf->app = check;
   check->add_option("--data", cf->request.data, "mnist | cifar10 | cifar100 | stl10 | folder | cifar10c")
       ->required()
       ->check(CLI::IsMember({"mnist", "cifar10", "cifar100", "stl10", "folder", "cifar10c"}));

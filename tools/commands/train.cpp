@@ -3,6 +3,7 @@
 // --config file, or the resumed run's), listed by the family's config struct
 // with the defaults that will apply; a flag of another family is an error
 // naming it. The engine resolves presets and trains (engine/family.h).
+#include <filesystem>
 #include <iostream>
 #include <map>
 #include <set>
@@ -98,6 +99,17 @@ int run_train(TrainFlags& f) {
     print_presets();
     return 0;
   }
+  // --resume of a folder that does not exist is a mistyped path far more
+  // often than a wish to start over; before anything else (a family flag
+  // would otherwise be refused for want of the --model the run's config
+  // names). A folder that exists without a checkpoint, e.g. of a run killed
+  // early, still starts from step 0 (docs/cli.md §4.8).
+  const std::string out = f.values["out"];
+  const std::string resume = f.values["resume"];
+  if (f.options["resume"]->count() > 0 && resume != "false" && resume != "0" && !out.empty() &&
+      !std::filesystem::exists(out))
+    throw InputError("--out " + out + ": no such run folder to --resume; check the path (a new "
+                     "run starts there without --resume)");
   reject_extras(f);
   ConfigValues explicit_values;
   for (const auto& [key, opt] : f.options)

@@ -45,6 +45,11 @@ struct LoopSpec {
   /// TensorBoard at every validation, by rank 0 alone: they must not use
   /// collectives or the global RNG (resume stays exact).
   std::function<std::vector<std::pair<std::string, torch::Tensor>>()> pictures;
+  /// Checks the fields the family reads from a resumed checkpoint's
+  /// TrainState::extra (engine/state_extra.h), throwing InputError naming
+  /// `source` (that state.json) for a damaged one; --resume then treats the
+  /// checkpoint as damaged. Unset: the family reads none.
+  std::function<void(const nlohmann::json& extra, const std::string& source)> check_extra;
 };
 
 /// Fills the cadence fields from the common flags.

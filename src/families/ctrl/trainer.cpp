@@ -206,6 +206,7 @@ nlohmann::json train_ctrl(const CommonTrainConfig& common, const CtrlConfig& con
   require(config.best_metric == "auto" || config.best_metric == "psnr" ||
               config.best_metric == "consistency",
           "--best-metric '" + config.best_metric + "': expected auto, psnr or consistency");
+  require(config.classifier_epochs >= 0, "--classifier-epochs must be >= 0");  // -1 ran silently
   const torch::Device device = apply_runtime(common);
   RunDir run(common.out, common.resume);
   CommonTrainConfig resolved = common;

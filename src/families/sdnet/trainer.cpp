@@ -293,11 +293,38 @@ double sdnet_learning_rate(const SdnetConfig& cfg, int64_t step, int64_t total_s
 // ---------------------------------------------------------------------------
 // Training
 
-nlohmann::json train_sdnet(const CommonTrainConfig& common, const SdnetConfig& cfg) {
-  // Validate everything cheap before reading a dataset.
+namespace {
+
+/// The flags a run uses whatever its data, checked before a dataset is read
+/// (several were checked only where used, after the run folder existed, or
+/// not at all: a negative --lr-min, --test-limit or --image-size, milestones
+/// that are not numbers under the cosine schedule trained on silently).
+void check_sdnet_flags(const CommonTrainConfig& common, const SdnetConfig& cfg) {
   sdnet_options_for(common.model);
   sdnet_csc(cfg);
   sdnet_learning_rate(cfg, 0, 1, 1);
+  require(cfg.width >= 1, "--width must be >= 1");
+  if (cfg.stem != "auto") parse_stem(cfg.stem);
+  require(cfg.lr > 0, "--lr must be > 0");
+  require(cfg.lr_min >= 0, "--lr-min must be >= 0");
+  require(cfg.momentum >= 0 && cfg.momentum < 1, "--momentum must be in [0, 1)");
+  require(cfg.weight_decay >= 0, "--weight-decay must be >= 0");
+  require(cfg.gamma > 0, "--gamma must be > 0");
+  for (double m : parse_number_list(cfg.milestones, "--milestones"))
+    require(m >= 0 && m == std::floor(m),
+            "--milestones '" + cfg.milestones + "': epochs must be whole numbers >= 0");
+  require(cfg.image_size >= 0, "--image-size must be >= 0 (0: the data's)");
+  require(cfg.load_size >= 1, "--load-size must be >= 1");
+  require(cfg.crop_padding >= 0, "--crop-padding must be >= 0");
+  require(cfg.test_batch_size > 0, "--test-batch-size must be positive");
+  require(cfg.test_limit >= 0, "--test-limit must be >= 0 (0: all)");
+}
+
+}  // namespace
+
+nlohmann::json train_sdnet(const CommonTrainConfig& common, const SdnetConfig& cfg) {
+  // Validate everything cheap before reading a dataset.
+  check_sdnet_flags(common, cfg);
   return train_sdnet_on(common, cfg, load_sdnet_data(common, cfg));
 }
 

@@ -17,6 +17,7 @@
 #include "sparseloop/engine/loop.h"
 #include "sparseloop/engine/run.h"
 #include "sparseloop/engine/run_dir.h"
+#include "sparseloop/engine/state_extra.h"
 #include "sparseloop/families/vdl/variance_hinge.h"
 #include "sparseloop/plot/image_grid.h"
 #include "sparseloop/util/distributed.h"
@@ -206,6 +207,17 @@ VdlTrainOptions resolve_vdl_options(const std::string& model, const VdlConfig& c
   require(c.anneal_decoder_every >= 0, "--anneal-decoder-every must be >= 0");
   require(c.anneal_decoder_factor > 0, "--anneal-decoder-factor must be > 0");
   require(c.patience >= 0, "--patience must be >= 0");
+  // The data flags too, whatever --data is (they were checked only for the
+  // dataset that uses them, so a negative value on the other one trained on
+  // silently), before any data is read.
+  require(c.val_fraction > 0 && c.val_fraction < 1, "--val-fraction must be in (0, 1)");
+  require(c.train_limit >= 0, "--train-limit must be >= 0 (0: all)");
+  require(c.patches_train > 0 && c.patches_val > 0 && c.patches_test > 0,
+          "--patches-train, --patches-val and --patches-test must be positive");
+  require(c.patch_resize >= 0, "--patch-resize must be >= 0 (0: keep)");
+  require(c.patch_min_std >= 0, "--patch-min-std must be >= 0");
+  require(c.patch_max_images >= 0, "--patch-max-images must be >= 0 (0: all)");
+  require(c.denoise_sigma >= 0, "--denoise-sigma must be >= 0");
   VdlTrainOptions o;
   StopRule rule;
   if (c.stop_rule == "freeze")
@@ -476,6 +488,10 @@ nlohmann::json train_vdl(const CommonTrainConfig& common_in, const VdlConfig& cf
   const torch::Device device = apply_runtime(common);
   VdlData data = load_vdl_data(common.data, common.data_dir, cfg);
   require(data.val.size() > 0, "--val-fraction leaves no validation samples");
+  // Before the run folder exists (the loop checks it too, after).
+  require(common.batch_size <= data.train.size(),
+          "--batch-size " + std::to_string(common.batch_size) + " is larger than the " +
+              std::to_string(data.train.size()) + " training samples");
   VdlModel model = make_vdl_model(common.model, cfg, data.dim());
   if (opts.normalize_decoder) model->decoder->normalize_columns(1.0);  // once at construction too
   model->to(device);
@@ -496,6 +512,12 @@ nlohmann::json train_vdl(const CommonTrainConfig& common_in, const VdlConfig& cf
   spec.unit = "img";
   spec.progress_keys = {"rec_loss", "sparsity", "inference_steps", "psnr", "energy"};
   spec.curves = vdl_curves();
+  // The fields of state.json's `extra` this trainer reads on resume (the
+  // patience count and the best energy that decides it), typed.
+  spec.check_extra = [](const nlohmann::json& extra, const std::string& source) {
+    check_extra_integer(extra, "stale_validations", 0, source);
+    check_extra_number(extra, "vdl_best_energy", source);
+  };
   {
     // The decoder's dictionary (linear: W's columns; non-linear: W₂W₁'s) as
     // images, as the `atoms` analysis draws it.
