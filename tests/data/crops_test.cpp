@@ -25,10 +25,9 @@ void write_photo(const std::string& path, int r, int g, int b, int64_t h = 80, i
   write_png(path, img);
 }
 
-}  // namespace
-
-TEST(Crops, CifarFilesHoldTheCropsOfTheRightPhotographs) {
-  ts::TempDir dir;
+/// Red, green and blue photographs for training and another red one held
+/// out, cut into 3 clusters.
+CropOptions three_colours_and_a_held_out_red(const ts::TempDir& dir) {
   make_dirs(dir.file("photos"));
   write_photo(dir.file("photos/a_red.png"), 230, 20, 20);
   write_photo(dir.file("photos/b_green.png"), 20, 230, 20);
@@ -37,10 +36,18 @@ TEST(Crops, CifarFilesHoldTheCropsOfTheRightPhotographs) {
   CropOptions o;
   o.photos = dir.file("photos");
   o.out = dir.file("crops");
-  o.train = 300;
-  o.test = 60;
   o.classes = 3;
   o.test_photos = {"d_red.png"};
+  return o;
+}
+
+}  // namespace
+
+TEST(Crops, CifarFilesHoldTheCropsOfTheRightPhotographs) {
+  ts::TempDir dir;
+  CropOptions o = three_colours_and_a_held_out_red(dir);
+  o.train = 300;
+  o.test = 60;
   const auto r = make_crops(o);
   EXPECT_EQ(r["train_photos"].size(), 3u);
   EXPECT_EQ(r["test_photos"], nlohmann::json::array({"d_red.png"}));
@@ -104,20 +111,11 @@ TEST(Crops, FolderFormatLoadsWhenTheHeldOutPhotoShowsFewerClusters) {
   // both splits (an empty folder for the others), or `train --data folder`
   // refuses the dataset (found with natural64-csc-ctrl).
   ts::TempDir dir;
-  make_dirs(dir.file("photos"));
-  write_photo(dir.file("photos/a_red.png"), 230, 20, 20);
-  write_photo(dir.file("photos/b_green.png"), 20, 230, 20);
-  write_photo(dir.file("photos/c_blue.png"), 20, 20, 230);
-  write_photo(dir.file("photos/d_red.png"), 200, 30, 30);
-  CropOptions o;
-  o.photos = dir.file("photos");
-  o.out = dir.file("crops");
+  CropOptions o = three_colours_and_a_held_out_red(dir);
   o.format = "folder";
   o.size = 40;
   o.train = 60;
   o.test = 12;
-  o.classes = 3;
-  o.test_photos = {"d_red.png"};
   make_crops(o);
   ImageFolderOptions fo;
   fo.crop = 40;  // the crops as they are
