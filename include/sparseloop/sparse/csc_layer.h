@@ -70,7 +70,7 @@ struct CscOptions {
   /// tolerance 0; exclusive with implicit_backward.
   TORCH_ARG(bool, checkpointed_backward) = false;
   /// States held at once by checkpointed_backward (≥ 0).
-  TORCH_ARG(int64_t, checkpoints) = 2;
+  TORCH_ARG(int64_t, checkpoints) = 4;
 
  public:
   /// The penalty's prox.

@@ -52,7 +52,7 @@ struct UnrolledOptions {
   TORCH_ARG(ProxOptions, prox) = {};
   /// States (z_k, z_{k−1}) held at once by the backward besides z₀ (≥ 0; 0
   /// recomputes every state from z₀: K²/2 steps).
-  TORCH_ARG(int64_t, checkpoints) = 2;
+  TORCH_ARG(int64_t, checkpoints) = 4;
 };
 
 /// z_K of x (B, M, H, W) under the convolutional dictionary `dictionary`
