@@ -21,8 +21,9 @@ nlohmann::json run_bench(const BenchRequest& f) {
     require(f.in >= 1 && f.out >= 1 && f.kernel >= 1 && f.stride >= 1,
             "--in, --out, --kernel and --stride must be >= 1");
     require(f.size + 2 * (f.kernel / 2) >= f.kernel, "--size is smaller than --kernel");
-    require(f.backward == "unrolled" || f.backward == "implicit",
-            "--backward must be unrolled or implicit");
+    require(f.backward == "unrolled" || f.backward == "checkpointed" || f.backward == "implicit",
+            "--backward must be unrolled, checkpointed or implicit");
+    require(f.checkpoints >= 0, "--checkpoints must be >= 0");
     CscBenchOptions o;
     o.in = f.in;
     o.out = f.out;
@@ -33,6 +34,7 @@ nlohmann::json run_bench(const BenchRequest& f) {
     o.iterations = iterations_or(10);
     o.repeats = f.repeats;
     o.backward = f.backward;
+    o.checkpoints = f.checkpoints;
     o.reference = f.reference;
     o.device = device;
     return bench_csc_layer(o);

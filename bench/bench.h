@@ -17,7 +17,8 @@ struct BenchRequest {
   int64_t batch = 0;       ///< 0: csc-layer 32 (CPU) / 128 (CUDA), csc-ctrl-step 64, vdl-inference 250, sdnet-step 128
   int64_t iterations = 0;  ///< 0: csc-layer 10, csc-ctrl-step 2, vdl-inference 200
   int repeats = 5;
-  std::string backward = "unrolled";  ///< csc-layer: unrolled | implicit
+  std::string backward = "unrolled";  ///< csc-layer: unrolled | checkpointed | implicit
+  int64_t checkpoints = 2;            ///< csc-layer, checkpointed: states held at once
   std::string model;                  ///< csc-ctrl-step: csc-ctrl | ctrl; sdnet-step: the model
   int64_t width = 64, channels = 1;
   bool reference = true;              ///< also time the reference formulation / baseline

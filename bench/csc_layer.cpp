@@ -1,14 +1,32 @@
 #include "bench/csc_layer.h"
 
+#include "bench/machine_limits.h"
+#include "bench/op_counter.h"
 #include "sparseloop/sparse/conv_dictionary.h"
 #include "sparseloop/sparse/csc_conv2d.h"
+#include "sparseloop/sparse/unrolled_backward.h"
+#include "sparseloop/util/allocation_tracker.h"
 #include "sparseloop/util/timing.h"
 
 namespace sparseloop {
+namespace {
+
+constexpr double kMiB = 1024.0 * 1024.0;
+
+/// Peak tensor bytes (the allocator's count, CPU) of fn, in MiB; on CUDA the
+/// allocator's peak (peak_memory_mib).
+double peak_tensor_mib(const std::function<void()>& fn, torch::Device device) {
+  if (device.is_cuda()) return peak_memory_mib(fn, device);
+  AllocationTracker tracker;
+  fn();
+  return static_cast<double>(tracker.peak_bytes()) / kMiB;
+}
+
+}  // namespace
 
 nlohmann::json bench_csc_layer(const CscBenchOptions& o) {
-  TORCH_CHECK(o.backward == "unrolled" || o.backward == "implicit",
-              "bench: backward must be unrolled or implicit");
+  TORCH_CHECK(o.backward == "unrolled" || o.backward == "checkpointed" || o.backward == "implicit",
+              "bench: backward must be unrolled, checkpointed or implicit");
   torch::manual_seed(0);
   const int64_t pad = o.kernel / 2;
   // L is estimated once (the dictionary does not change while timing), so
@@ -20,7 +38,9 @@ nlohmann::json bench_csc_layer(const CscBenchOptions& o) {
                        .nonnegative(true)
                        .step_factor(0.9)
                        .step_refresh(StepRefresh::kOnChange)
-                       .implicit_backward(o.backward == "implicit");
+                       .implicit_backward(o.backward == "implicit")
+                       .checkpointed_backward(o.backward == "checkpointed")
+                       .checkpoints(o.checkpoints);
   auto options = CscConv2dOptions(o.in, o.out, o.kernel, csc).stride(o.stride).padding(pad);
   CscConv2d layer(options);
   layer->to(o.device);
@@ -43,14 +63,43 @@ nlohmann::json bench_csc_layer(const CscBenchOptions& o) {
   r["shape"] = {{"in", o.in}, {"out", o.out}, {"kernel", o.kernel}, {"stride", o.stride},
                 {"size", o.size}, {"batch", o.batch}, {"iterations", o.iterations},
                 {"backward", o.backward}};
+  if (o.backward == "checkpointed") r["shape"]["checkpoints"] = o.checkpoints;
+  forward();  // L's cold estimate (100 power iterations) is not what the peaks measure
+  // Peaks: the resident set's rise (peak_memory_mib; blurred by the heap's
+  // reuse of freed blocks) and the allocator's exact count of live tensor
+  // bytes. The checkpointed backward first, so that autograd's larger graph
+  // (measured next, when asked) has not already grown the heap.
   r["peak_mib"] = peak_memory_mib(forward_backward, o.device);
+  r["peak_tensor_mib"] = peak_tensor_mib(forward_backward, o.device);
   r["forward_ms"] = median(time_runs(forward, o.repeats, 1, o.device));
   r["forward_backward_ms"] = median(time_runs(forward_backward, o.repeats, 1, o.device));
+
   // FLOPs of the forward: 1 + 2(K−1) convolutions of the dictionary's size.
   const int64_t hz = conv_code_size(o.size, o.kernel, ConvGeometry{o.stride, pad});
   const double conv_flops = 2.0 * o.batch * o.out * o.in * o.kernel * o.kernel * hz * hz;
   const double fwd_flops = conv_flops * static_cast<double>(1 + 2 * (o.iterations - 1));
   r["gflops_per_s_forward"] = fwd_flops / (r["forward_ms"].get<double>() * 1e6);
+  // Counted as they run (op_counter.h), against the machine's limits
+  // measured in this process (machine_limits.h); per FISTA step.
+  const MachineLimits& limits = machine_limits(o.device);
+  r["machine"] = to_json(limits);
+  const OpCounts fwd_counts = count_ops(forward);
+  const OpCounts fb_counts = count_ops(forward_backward);
+  const double K = static_cast<double>(o.iterations);
+  r["counts_forward"] = against_floor(limits, fwd_counts.flop, fwd_counts.bytes,
+                                      r["forward_ms"].get<double>(), K);
+  r["counts_forward_backward"] = against_floor(limits, fb_counts.flop, fb_counts.bytes,
+                                               r["forward_backward_ms"].get<double>(), K);
+  r["flop_per_step"] = r["counts_forward"]["flop_per_step"];
+  r["bytes_per_step"] = r["counts_forward"]["bytes_per_step"];
+  r["floor_forward_ms"] = r["counts_forward"]["floor_ms"];
+  r["fraction_of_floor_forward"] = r["counts_forward"]["fraction_of_floor"];
+  r["fraction_of_floor_forward_backward"] = r["counts_forward_backward"]["fraction_of_floor"];
+  if (o.backward == "checkpointed") {
+    const auto stats = last_unrolled_backward_stats();
+    r["recomputed_steps"] = stats.recomputed_steps;
+    r["saved_mib"] = static_cast<double>(stats.saved_bytes) / kMiB;
+  }
 
   // Accuracy: float32 codes against a float64 solve of the same problem
   // (same dictionary, same step, same number of steps).
@@ -62,7 +111,19 @@ nlohmann::json bench_csc_layer(const CscBenchOptions& o) {
     auto z64 = solve_lasso(op64, x.to(torch::kDouble), csc.prox(), csc.solver(layer->step())).z;
     r["rel_error"] = ((z32 - z64).norm() / z64.norm().clamp_min(1e-30)).item<double>();
   }
-  if (o.reference && o.backward == "unrolled") {
+  if (o.backward == "checkpointed") {
+    // Autograd through the unrolled loop, the same layer, in the same run.
+    layer->options.csc().checkpointed_backward(false);
+    r["autograd_peak_mib"] = peak_memory_mib(forward_backward, o.device);
+    r["autograd_peak_tensor_mib"] = peak_tensor_mib(forward_backward, o.device);
+    r["autograd_forward_backward_ms"] = median(time_runs(forward_backward, o.repeats, 1, o.device));
+    r["time_vs_autograd"] =
+        r["forward_backward_ms"].get<double>() / r["autograd_forward_backward_ms"].get<double>();
+    r["peak_tensor_vs_autograd"] =
+        r["peak_tensor_mib"].get<double>() / r["autograd_peak_tensor_mib"].get<double>();
+    layer->options.csc().checkpointed_backward(true);
+  }
+  if (o.reference && o.backward != "implicit") {
     // The plain formulation: D through conv_transpose2d, everything else equal.
     auto ref = [&](const torch::Tensor& input) {
       auto dict = layer->dictionary();

@@ -1,5 +1,8 @@
 #include "bench/ctrl_step.h"
 
+#include "bench/machine_limits.h"
+#include "bench/op_counter.h"
+
 #include "sparseloop/families/ctrl/game.h"
 #include "sparseloop/families/ctrl/trainer.h"
 #include "sparseloop/util/timing.h"
@@ -36,6 +39,14 @@ nlohmann::json bench_ctrl_step(const CtrlBenchOptions& o) {
   r["forward_backward_ms"] = step_ms;
   r["images_per_second"] = o.batch / (step_ms / 1000.0);
   r["forward_ms"] = median(time_runs(forward, o.repeats, 1, o.device));
+  // One game step counted as it runs, against the machine's limits (per step).
+  const MachineLimits& limits = machine_limits(o.device);
+  const OpCounts counts = count_ops(step);
+  r["machine"] = to_json(limits);
+  r["counts"] = against_floor(limits, counts.flop, counts.bytes, step_ms);
+  r["flop_per_step"] = counts.flop;
+  r["bytes_per_step"] = counts.bytes;
+  r["fraction_of_floor"] = r["counts"]["fraction_of_floor"];
   return r;
 }
 

@@ -1,5 +1,8 @@
 #include "bench/sdnet_step.h"
 
+#include "bench/machine_limits.h"
+#include "bench/op_counter.h"
+
 #include <algorithm>
 #include <chrono>
 
@@ -97,6 +100,14 @@ nlohmann::json time_model(const std::string& model, int64_t batch, int64_t size,
   j["images_per_second"] = 1000.0 * static_cast<double>(batch) / median(step);
   j["power_iterations_per_step"] = iterations / static_cast<double>(repeats);
   j["cold_restarts_per_step"] = static_cast<double>(restarts) / static_cast<double>(repeats);
+  // One training step counted as it runs, against the machine's limits.
+  const MachineLimits& limits = machine_limits(device);
+  const OpCounts counts = count_ops(train_step);
+  j["machine"] = to_json(limits);
+  j["counts"] = against_floor(limits, counts.flop, counts.bytes, median(step));
+  j["flop_per_step"] = counts.flop;
+  j["bytes_per_step"] = counts.bytes;
+  j["fraction_of_floor"] = j["counts"]["fraction_of_floor"];
   j["peak_mib"] = device.is_cuda() ? static_cast<double>(cuda_peak_bytes()) / (1024.0 * 1024.0)
                                    : process_peak_rss_mib();
   return j;

@@ -1,5 +1,8 @@
 #include "bench/vdl_inference.h"
 
+#include "bench/machine_limits.h"
+#include "bench/op_counter.h"
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -113,6 +116,12 @@ nlohmann::json bench_vdl_inference(int64_t batch, int64_t dim, int64_t code_dim,
     std::sort(ft.begin(), ft.end());
     floor_ms = ft[ft.size() / 2];
   }
+  // Counted as it runs (the hand-written hinge and step passes are not ATen
+  // operators: only the products and tensor ops show), against the limits.
+  const MachineLimits& limits = machine_limits(device);
+  const OpCounts counts = count_ops([&] { vdl_inference(model->decoder, y, enc, opts); });
+  const nlohmann::json counted =
+      against_floor(limits, counts.flop, counts.bytes, median, static_cast<double>(steps));
   const double reference_ms = 3400.0;
   return {{"case", "vdl-inference"},
           {"device", device.str()},
@@ -128,6 +137,8 @@ nlohmann::json bench_vdl_inference(int64_t batch, int64_t dim, int64_t code_dim,
           {"flop_per_step", flop_per_step},
           {"bytes_per_step", bytes_per_step},
           {"gemm_floor_ms", floor_ms},
+          {"machine", to_json(limits)},
+          {"counts", counted},
           {"fraction_of_floor", floor_ms / median},
           {"gflops", gflop / (median * 1e-3)},
           {"rel_error", rel_error},

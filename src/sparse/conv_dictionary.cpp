@@ -147,6 +147,12 @@ torch::Tensor conv_synthesis(const torch::Tensor& z, const torch::Tensor& weight
   return SynthesisFunction::apply(z, weight, g.stride, g.padding, out_h, out_w);  // (B, M, H, W)
 }
 
+torch::Tensor conv_analysis_weight_gradient(const torch::Tensor& a, const torch::Tensor& b,
+                                            const torch::Tensor& weight, const ConvGeometry& g) {
+  check_conv_weight(weight);
+  return backward_weight(a.contiguous(b.suggest_memory_format()), b, weight, g);  // (C, M, k, k)
+}
+
 torch::Tensor conv_synthesis_reference(const torch::Tensor& z, const torch::Tensor& weight,
                                        const ConvGeometry& g, int64_t out_h, int64_t out_w) {
   check_synthesis(z, weight, g, out_h, out_w);

@@ -52,6 +52,11 @@ torch::Tensor CscConv2dImpl::implicit(const torch::Tensor& z_star, const torch::
                                  .cg_iterations(c.cg_iterations()));  // (B, C, Hz, Wz)
 }
 
+torch::Tensor CscConv2dImpl::unrolled(const torch::Tensor& x, const torch::Tensor& dict,
+                                      const torch::Tensor& z0, const UnrolledOptions& o) const {
+  return unrolled_conv_lasso(x, dict, geometry(), z0, o);  // (B, C, Hz, Wz)
+}
+
 torch::Tensor CscConv2dImpl::forward(const torch::Tensor& x, const torch::Tensor& z0) {
   return code(x, z0, false);
 }

@@ -14,6 +14,15 @@ ProximalGradientOptions CscOptions::solver(double step) const {
       .momentum(momentum() ? Momentum::kFista : Momentum::kNone);
 }
 
+UnrolledOptions CscOptions::unrolled(double step) const {
+  return UnrolledOptions()
+      .step(step)
+      .iterations(steps())
+      .momentum(momentum() ? Momentum::kFista : Momentum::kNone)
+      .prox(prox().options())
+      .checkpoints(checkpoints());
+}
+
 LipschitzPolicy CscOptions::lipschitz_policy() const {
   LipschitzPolicy p;
   p.refresh = step_refresh();
@@ -35,6 +44,10 @@ void CscOptions::check(const char* layer) const {
               layer, ": tolerances must be >= 0");
   TORCH_CHECK(max_steps() >= 1 && cg_iterations() >= 1, layer,
               ": max_steps and cg_iterations must be >= 1");
+  TORCH_CHECK(checkpoints() >= 0, layer, ": checkpoints must be >= 0, got ", checkpoints());
+  TORCH_CHECK(!checkpointed_backward() || (tolerance() == 0.0 && !implicit_backward()), layer,
+              ": checkpointed_backward differentiates exactly `steps` steps: it needs "
+              "tolerance 0 and excludes implicit_backward");
 }
 
 torch::Tensor normalize_atoms(const torch::Tensor& weight) {

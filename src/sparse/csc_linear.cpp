@@ -40,6 +40,11 @@ torch::Tensor CscLinearImpl::implicit(const torch::Tensor& z_star, const torch::
       ImplicitOptions().mu(c.mu()).nonnegative(c.nonnegative()).cg_iterations(c.cg_iterations()));
 }
 
+torch::Tensor CscLinearImpl::unrolled(const torch::Tensor& x, const torch::Tensor& dict,
+                                      const torch::Tensor& z0, const UnrolledOptions& o) const {
+  return unrolled_linear_lasso(x, dict, z0, o);  // (B, C)
+}
+
 torch::Tensor CscLinearImpl::forward(const torch::Tensor& x, const torch::Tensor& z0) {
   return code(x, z0, false);
 }

@@ -21,6 +21,12 @@ torch::Tensor linear_synthesis(const torch::Tensor& z, const torch::Tensor& weig
   return torch::matmul(z, weight);  // (B, d)
 }
 
+torch::Tensor linear_analysis_weight_gradient(const torch::Tensor& a, const torch::Tensor& b) {
+  TORCH_CHECK(a.dim() == 2 && b.dim() == 2 && a.size(0) == b.size(0),
+              "linear dictionary: expected (B, C) and (B, d), got ", a.sizes(), " and ", b.sizes());
+  return torch::mm(a.t(), b);  // (C, d)
+}
+
 SparseOperator linear_operator(const torch::Tensor& weight) {
   SparseOperator op;
   op.synthesis = [weight](const torch::Tensor& z) { return linear_synthesis(z, weight); };

@@ -80,7 +80,11 @@ void register_bench(CLI::App& app, std::vector<Command>& commands) {
       ->capture_default_str();
   cmd->add_option("--repeats", f->request.repeats, "timed repetitions (the median is reported)")
       ->capture_default_str();
-  cmd->add_option("--backward", f->request.backward, "csc-layer: unrolled | implicit")
+  cmd->add_option("--backward", f->request.backward,
+                  "csc-layer: unrolled (autograd) | checkpointed (memory flat in steps) | implicit")
+      ->capture_default_str();
+  cmd->add_option("--checkpoints", f->request.checkpoints,
+                  "csc-layer, --backward checkpointed: states held at once")
       ->capture_default_str();
   cmd->add_option("--model", f->request.model, "csc-ctrl-step: csc-ctrl | ctrl; sdnet-step: the model");
   cmd->add_option("--width", f->request.width,

@@ -35,6 +35,12 @@ torch::Tensor conv_analysis(const torch::Tensor& x, const torch::Tensor& weight,
 torch::Tensor conv_synthesis(const torch::Tensor& z, const torch::Tensor& weight,
                              const ConvGeometry& g, int64_t out_h, int64_t out_w);
 
+/// ∂/∂W ⟨a, Dᵀb⟩ = ∂/∂W ⟨a, conv2d(b, W)⟩ for codes-shaped `a` (B, C, Hz, Wz)
+/// and signal-shaped `b` (B, M, H, W): (C, M, k, k), one weight-gradient
+/// primitive. By ⟨a, Dᵀb⟩ = ⟨Da, b⟩ it is also ∂/∂W ⟨Da, b⟩. No autograd.
+torch::Tensor conv_analysis_weight_gradient(const torch::Tensor& a, const torch::Tensor& b,
+                                            const torch::Tensor& weight, const ConvGeometry& g);
+
 /// The same D through conv_transpose2d (the reference formulation).
 torch::Tensor conv_synthesis_reference(const torch::Tensor& z, const torch::Tensor& weight,
                                        const ConvGeometry& g, int64_t out_h, int64_t out_w);

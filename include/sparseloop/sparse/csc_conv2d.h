@@ -73,6 +73,8 @@ class CscConv2dImpl : public CscLayer<CscConv2dImpl> {
   std::vector<int64_t> code_shape(const torch::Tensor& x) const;
   torch::Tensor implicit(const torch::Tensor& z_star, const torch::Tensor& x,
                          const torch::Tensor& dict) const;
+  torch::Tensor unrolled(const torch::Tensor& x, const torch::Tensor& dict, const torch::Tensor& z0,
+                         const UnrolledOptions& options) const;
 
  protected:
   FORWARD_HAS_DEFAULT_ARGS({1, torch::nn::AnyValue(torch::Tensor())})

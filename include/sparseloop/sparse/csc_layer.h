@@ -7,8 +7,9 @@
 //     cache of L = ‖D‖² (lipschitz.h, owned by the layer: callers never
 //     manage it), and the solve of
 //         z* = argmin_z ½‖x − Dz‖² + λ‖z‖₁ (+ μ/2‖z‖²) (z ≥ 0 optionally)
-//     by unrolled FISTA, differentiated by autograd through the iterations
-//     or implicitly at the solution (implicit.h).
+//     by unrolled FISTA, differentiated by autograd through the iterations,
+//     by the hand-written reverse pass of unrolled_backward.h (memory flat in
+//     the steps), or implicitly at the solution (implicit.h).
 // docs/design.md, "The CSC layer".
 #pragma once
 
@@ -19,6 +20,7 @@
 #include "sparseloop/sparse/lasso.h"
 #include "sparseloop/sparse/lipschitz.h"
 #include "sparseloop/sparse/proximal_gradient.h"
+#include "sparseloop/sparse/unrolled_backward.h"
 
 namespace sparseloop {
 
@@ -59,12 +61,24 @@ struct CscOptions {
   TORCH_ARG(bool, implicit_backward) = false;
   /// Conjugate-gradient iterations of the implicit backward.
   TORCH_ARG(int64_t, cg_iterations) = 50;
+  /// Gradients of the unrolled steps by the hand-written reverse pass of
+  /// unrolled_backward.h instead of autograd's graph of every step: per step
+  /// one bit per code (the shrinkage's active set), and at most `checkpoints`
+  /// states recomputed by binomial checkpointing — memory flat in `steps`,
+  /// the same gradients to rounding (tests/sparse/unrolled_backward_test.cpp),
+  /// at the price of recomputed steps (docs/performance.md). Needs
+  /// tolerance 0; exclusive with implicit_backward.
+  TORCH_ARG(bool, checkpointed_backward) = false;
+  /// States held at once by checkpointed_backward (≥ 0).
+  TORCH_ARG(int64_t, checkpoints) = 4;
 
  public:
   /// The penalty's prox.
   Prox prox() const;
   /// The solver's options for step η.
   ProximalGradientOptions solver(double step) const;
+  /// The checkpointed unrolled solve's options for step η.
+  UnrolledOptions unrolled(double step) const;
   /// The refresh policy of L.
   LipschitzPolicy lipschitz_policy() const;
   /// TORCH_CHECK of every field's range, naming `layer`.
@@ -80,6 +94,7 @@ torch::Tensor normalize_atoms(const torch::Tensor& weight);
 ///   SparseOperator make_operator(dict, x);   {D, Dᵀ} of `dict` for signals shaped like x
 ///   std::vector<int64_t> code_shape(x);      one sample's code shape, batch 1
 ///   torch::Tensor implicit(z*, x, dict);     the implicit-gradient solution
+///   torch::Tensor unrolled(x, dict, z0, o);  the checkpointed unrolled solve
 template <class Derived>
 class CscLayer : public torch::nn::Cloneable<Derived> {
  public:
@@ -139,6 +154,10 @@ class CscLayer : public torch::nn::Cloneable<Derived> {
                      .z;
       }
       return self().implicit(z_star, x, dict);
+    }
+    if (o.checkpointed_backward() && torch::GradMode::is_enabled() &&
+        (x.requires_grad() || dict.requires_grad() || (z0.defined() && z0.requires_grad()))) {
+      return self().unrolled(x, dict, z0, o.unrolled(last_step_));
     }
     return solve_lasso(self().make_operator(dict, x), x, o.prox(), o.solver(last_step_), z0).z;
   }

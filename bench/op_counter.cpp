@@ -1,0 +1,156 @@
+#include "bench/op_counter.h"
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include <ATen/record_function.h>
+#include <torch/torch.h>
+
+namespace sparseloop {
+namespace {
+
+thread_local OpCounts* counting = nullptr;
+thread_local int depth = 0;
+
+struct Context : public at::ObserverContext {
+  bool outermost = false;
+  double in_bytes = 0;
+  std::vector<const c10::TensorImpl*> inputs;
+};
+
+double tensor_bytes(const at::Tensor& t) {
+  return t.defined() ? static_cast<double>(t.numel()) * static_cast<double>(t.element_size()) : 0.0;
+}
+
+/// 2 × multiply-adds of a convolution whose non-transposed output (or
+/// transposed input) is `image`: every element takes Cin/groups·k² products.
+double conv_flop(const at::Tensor& image, const at::Tensor& weight) {
+  if (!image.defined() || !weight.defined() || weight.dim() < 3) return 0.0;
+  return 2.0 * static_cast<double>(image.numel()) *
+         static_cast<double>(weight.numel() / weight.size(0));
+}
+
+double flop_of(const at::RecordFunction& fn, const std::string& name,
+               c10::ArrayRef<const c10::IValue> in) {
+  auto tensor = [&](size_t i) { return i < in.size() && in[i].isTensor() ? in[i].toTensor() : at::Tensor(); };
+  if (name == "aten::mm" || name == "aten::bmm") {
+    auto a = tensor(0), b = tensor(1);
+    if (!a.defined() || !b.defined()) return 0.0;
+    return 2.0 * static_cast<double>(a.numel()) * static_cast<double>(b.size(-1));
+  }
+  if (name == "aten::addmm") {
+    auto a = tensor(1), b = tensor(2);
+    if (!a.defined() || !b.defined()) return 0.0;
+    return 2.0 * static_cast<double>(a.numel()) * static_cast<double>(b.size(-1));
+  }
+  if (name == "aten::convolution") {
+    // (input, weight, bias, stride, padding, dilation, transposed, output_padding, groups)
+    auto x = tensor(0), w = tensor(1);
+    const bool transposed = in.size() > 6 && in[6].isBool() && in[6].toBool();
+    if (transposed) return conv_flop(x, w);
+    // Output elements: N · Cout · ∏ ⌊(n + 2p − d(k − 1) − 1)/s⌋ + 1.
+    if (!x.defined() || !w.defined()) return 0.0;
+    // A one-element list (conv2d(x, w, {}, 1, 1)) stands for every spatial dim.
+    auto at = [](const std::vector<int64_t>& v, size_t i, int64_t fallback) {
+      return v.empty() ? fallback : v[std::min(i, v.size() - 1)];
+    };
+    auto stride = in[3].toIntVector(), padding = in[4].toIntVector(), dil = in[5].toIntVector();
+    double out = static_cast<double>(x.size(0) * w.size(0));
+    for (int64_t d = 2; d < x.dim(); ++d) {
+      const size_t i = static_cast<size_t>(d - 2);
+      const int64_t s = std::max<int64_t>(1, at(stride, i, 1));
+      out *= static_cast<double>(
+          (x.size(d) + 2 * at(padding, i, 0) - at(dil, i, 1) * (w.size(d) - 1) - 1) / s + 1);
+    }
+    return 2.0 * out * static_cast<double>(w.numel() / w.size(0));
+  }
+  if (name == "aten::convolution_backward") {
+    // (grad_output, input, weight, bias_sizes, stride, padding, dilation,
+    //  transposed, output_padding, groups, output_mask): each of the input and
+    //  weight gradients costs one forward convolution.
+    auto go = tensor(0), x = tensor(1), w = tensor(2);
+    const bool transposed = in.size() > 7 && in[7].isBool() && in[7].toBool();
+    std::vector<bool> mask{true, true, false};
+    if (in.size() > 10 && in[10].isBoolList()) {
+      auto m = in[10].toBoolList();
+      for (size_t i = 0; i < 3 && i < m.size(); ++i) mask[i] = m.get(i);
+    }
+    const double one = conv_flop(transposed ? x : go, w);
+    return one * ((mask[0] ? 1.0 : 0.0) + (mask[1] ? 1.0 : 0.0));
+  }
+  (void)fn;
+  return 0.0;
+}
+
+bool no_traffic(const std::string& name) {
+  return name == "aten::empty" || name == "aten::empty_like" || name == "aten::empty_strided" ||
+         name == "aten::resize_" || name == "aten::detach" || name == "aten::set_";
+}
+
+std::unique_ptr<at::ObserverContext> on_start(const at::RecordFunction& fn) {
+  auto ctx = std::make_unique<Context>();
+  ctx->outermost = depth == 0;
+  ++depth;
+  if (!counting) return ctx;
+  const std::string name = fn.name();
+  auto in = fn.inputs();
+  counting->flop += flop_of(fn, name, in);
+  if (ctx->outermost && !no_traffic(name)) {
+    for (const auto& v : in) {
+      if (v.isTensor()) {
+        ctx->in_bytes += tensor_bytes(v.toTensor());
+        ctx->inputs.push_back(v.toTensor().unsafeGetTensorImpl());
+      } else if (v.isTensorList()) {
+        for (const at::Tensor t : v.toTensorList()) ctx->in_bytes += tensor_bytes(t);
+      }
+    }
+  } else {
+    ctx->outermost = false;
+  }
+  return ctx;
+}
+
+void on_end(const at::RecordFunction& fn, at::ObserverContext* c) {
+  --depth;
+  auto* ctx = static_cast<Context*>(c);
+  if (!counting || !ctx || !ctx->outermost) return;
+  double out_bytes = 0;
+  bool view = false;
+  for (const auto& v : fn.outputs()) {
+    if (!v.isTensor()) continue;
+    const auto& t = v.toTensor();
+    // A view moves nothing: an output that is a view and not one of the
+    // inputs (an in-place result is its input's TensorImpl).
+    if (t.defined() && t.is_view() &&
+        std::find(ctx->inputs.begin(), ctx->inputs.end(), t.unsafeGetTensorImpl()) == ctx->inputs.end())
+      view = true;
+    out_bytes += tensor_bytes(t);
+  }
+  ++counting->ops;
+  if (!view) counting->bytes += ctx->in_bytes + out_bytes;
+}
+
+}  // namespace
+
+OpCounts count_ops(const std::function<void()>& fn) {
+  OpCounts counts;
+  OpCounts* previous = counting;
+  counting = &counts;
+  auto handle = at::addThreadLocalCallback(at::RecordFunctionCallback(&on_start, &on_end)
+                                               .needsInputs(true)
+                                               .needsOutputs(true)
+                                               .scopes({at::RecordScope::FUNCTION}));
+  try {
+    fn();
+  } catch (...) {
+    at::removeCallback(handle);
+    counting = previous;
+    throw;
+  }
+  at::removeCallback(handle);
+  counting = previous;
+  return counts;
+}
+
+}  // namespace sparseloop

@@ -1,0 +1,90 @@
+#!/bin/bash
+# Each `sparseloop bench` case next to its reference formulation, in one sitting, with the
+# ratios (issue 12, "side by side in one run"; the numbers go to docs/performance.md):
+#
+#   csc-layer 64→64 and 3→64   sparseloop | the same math written plainly with LibTorch (D as
+#                              conv_transpose2d, autograd; inside the bench) | the SDNet
+#                              authors' formulation in Python (bench/authors_csc_layer.py,
+#                              Debian's python3-torch), when /usr/bin/python3 has torch
+#   csc-layer, 50 steps        the checkpointed backward | autograd's (time, tensor peak)
+#   vdl-inference              sparseloop | the authors' autograd-per-step loop (inside the bench)
+#   sdnet-step (FULL=1)        SDNet-18-all | ResNet-18 (inside the bench)
+#   code vs scikit-learn       bench/lasso_vs_sklearn.py, when MNIST=DIR/mnist is given
+#
+# Every line also prints the load average, so that a figure taken while the machine was shared
+# is read as such; compare ratios within a run.
+#
+#   bench/side_by_side.sh [BIN] [THREADS] [REPEATS]
+#   FULL=1 MNIST=data/mnist bench/side_by_side.sh build/bin/sparseloop 2 5
+set -euo pipefail
+BIN=${1:-build/bin/sparseloop}
+THREADS=${2:-2}
+REPEATS=${3:-5}
+HERE=$(cd "$(dirname "$0")" && pwd)
+PY=/usr/bin/python3
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
+
+load() { cut -d' ' -f1 /proc/loadavg; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "—" }'; }
+have_torch() { [ -x "$PY" ] && "$PY" -c 'import torch' 2>/dev/null; }
+
+echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; threads $THREADS; $(date -u +%FT%TZ)"
+printf '%-34s %12s %12s %8s %12s %8s %s\n' case sparseloop plain-LibTorch ratio authors-py ratio load
+
+csc_layer() {  # IN SIZE ITERATIONS
+  local l0 j py="" pf pfb
+  l0=$(load)
+  j=$("$BIN" bench --case csc-layer --in "$1" --out 64 --size "$2" --batch 32 --iterations "$3" \
+        --repeats "$REPEATS" --threads "$THREADS" --json 2>/dev/null | tail -1)
+  if have_torch; then
+    py=$("$PY" "$HERE/authors_csc_layer.py" --in "$1" --out 64 --size "$2" --batch 32 \
+           --iterations "$3" --repeats "$REPEATS" --threads "$THREADS")
+  fi
+  for phase in forward forward_backward; do
+    local ours ref auth="" ar="—"
+    ours=$(jq -r ".${phase}_ms" <<<"$j")
+    ref=$(jq -r ".reference_${phase}_ms" <<<"$j")
+    if [ -n "$py" ]; then auth=$(jq -r ".${phase}_ms" <<<"$py"); ar=$(ratio "$auth" "$ours"); fi
+    printf '%-34s %12.1f %12.1f %7sx %12s %7sx %s\n' "csc-layer $1→64 ${2}² K$3 $phase" \
+      "$ours" "$ref" "$(ratio "$ref" "$ours")" "${auth:-—}" "$ar" "$l0→$(load)"
+  done
+  echo "  floor: forward $(jq -r '.floor_forward_ms|.*10|round/10' <<<"$j") ms, fraction $(jq -r '.fraction_of_floor_forward|.*1000|round/1000' <<<"$j"); machine $(jq -c .machine <<<"$j")"
+}
+
+csc_layer 64 16 10
+csc_layer 64 32 10
+csc_layer 3 32 10
+
+l0=$(load)
+j=$("$BIN" bench --case csc-layer --in 64 --out 64 --size 16 --batch 32 --iterations 50 \
+      --backward checkpointed --no-reference --repeats "$REPEATS" --threads "$THREADS" --json 2>/dev/null | tail -1)
+printf '%-34s %12.1f %12.1f %7sx %12s %8s %s\n' "csc-layer 64→64 16² K50 fwd+bwd ms" \
+  "$(jq -r .forward_backward_ms <<<"$j")" "$(jq -r .autograd_forward_backward_ms <<<"$j")" \
+  "$(ratio "$(jq -r .autograd_forward_backward_ms <<<"$j")" "$(jq -r .forward_backward_ms <<<"$j")")" "(autograd)" "" "$l0→$(load)"
+printf '%-34s %12.1f %12.1f %7sx\n' "  … tensor peak MiB" \
+  "$(jq -r .peak_tensor_mib <<<"$j")" "$(jq -r .autograd_peak_tensor_mib <<<"$j")" \
+  "$(ratio "$(jq -r .autograd_peak_tensor_mib <<<"$j")" "$(jq -r .peak_tensor_mib <<<"$j")")"
+
+l0=$(load)
+j=$("$BIN" bench --case vdl-inference --repeats "$REPEATS" --threads 1 --json 2>/dev/null | tail -1)
+printf '%-34s %12.1f %12.1f %7sx %12s %8s %s\n' "vdl-inference (1 thread)" \
+  "$(jq -r .forward_ms <<<"$j")" "$(jq -r .autograd_ms <<<"$j")" \
+  "$(ratio "$(jq -r .autograd_ms <<<"$j")" "$(jq -r .forward_ms <<<"$j")")" "(autograd)" "" "$l0→$(load)"
+echo "  floor: $(jq -r '.gemm_floor_ms|.*10|round/10' <<<"$j") ms (the step's product alone), fraction $(jq -r '.fraction_of_floor|.*100|round/100' <<<"$j")"
+
+if [ "${FULL:-0}" = 1 ]; then
+  l0=$(load)
+  j=$("$BIN" bench --case sdnet-step --repeats 3 --threads "$THREADS" --json 2>/dev/null | tail -1)
+  printf '%-34s %12.1f %12.1f %7sx %12s %8s %s\n' "sdnet-step sdnet18-all vs resnet18" \
+    "$(jq -r .forward_backward_ms <<<"$j")" "$(jq -r .baseline.forward_backward_ms <<<"$j")" \
+    "$(jq -r '.step_time_vs_baseline' <<<"$j")" "(ResNet)" "" "$l0→$(load)"
+  l0=$(load)
+  j=$("$BIN" bench --case csc-ctrl-step --width 32 --repeats 3 --threads "$THREADS" --json 2>/dev/null | tail -1)
+  printf '%-34s %12.1f %12s %8s %12s %8s %s\n' "csc-ctrl-step width 32 (no reference)" \
+    "$(jq -r .forward_backward_ms <<<"$j")" "—" "—" "—" "" "$l0→$(load)"
+fi
+
+if [ -n "${MNIST:-}" ] && [ -x "$PY" ]; then
+  echo "code vs scikit-learn (bench/lasso_vs_sklearn.py, 1 thread):"
+  OMP_NUM_THREADS=1 "$PY" "$HERE/lasso_vs_sklearn.py" --bin "$BIN" --mnist "$MNIST"
+fi

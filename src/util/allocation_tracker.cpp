@@ -1,0 +1,46 @@
+#include "sparseloop/util/allocation_tracker.h"
+
+#include <algorithm>
+#include <mutex>
+#include <unordered_set>
+
+#include <c10/core/Allocator.h>
+#include <c10/util/ThreadLocalDebugInfo.h>
+
+namespace sparseloop {
+
+struct AllocationTracker::Impl : public c10::MemoryReportingInfoBase {
+  mutable std::mutex mutex;
+  std::unordered_set<void*> ours;  // blocks allocated while tracking
+  int64_t live = 0, peak = 0;
+
+  void reportMemoryUsage(void* ptr, int64_t alloc_size, int64_t, int64_t, c10::Device) override {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (alloc_size > 0) {
+      ours.insert(ptr);
+      live += alloc_size;
+      peak = std::max(peak, live);
+    } else if (ours.erase(ptr) > 0) {
+      live += alloc_size;  // a negative size: the free of one of ours
+    }
+  }
+  bool memoryProfilingEnabled() const override { return true; }
+};
+
+AllocationTracker::AllocationTracker() : impl_(std::make_shared<Impl>()) {
+  guard_ = new c10::DebugInfoGuard(c10::DebugInfoKind::PROFILER_STATE, impl_);
+}
+
+AllocationTracker::~AllocationTracker() { delete static_cast<c10::DebugInfoGuard*>(guard_); }
+
+int64_t AllocationTracker::live_bytes() const {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  return impl_->live;
+}
+
+int64_t AllocationTracker::peak_bytes() const {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  return impl_->peak;
+}
+
+}  // namespace sparseloop
