@@ -9,6 +9,7 @@
 #include "sparseloop/engine/loop.h"
 #include "sparseloop/engine/run.h"
 #include "sparseloop/engine/run_dir.h"
+#include "sparseloop/engine/state_extra.h"
 #include "sparseloop/families/ctrl/analysis.h"
 #include "sparseloop/families/ctrl/game.h"
 #include "sparseloop/families/ctrl/reference_classifier.h"
@@ -270,6 +271,12 @@ nlohmann::json train_ctrl(const CommonTrainConfig& common, const CtrlConfig& con
   spec.maximize = true;
   spec.progress_keys = {"delta_r", "consistency_accuracy", "psnr"};
   spec.curves = ctrl_curves();
+  // What collapse recovery keeps in state.json (below); a damaged value makes
+  // the checkpoint damaged rather than an exception at the first step.
+  spec.check_extra = [](const nlohmann::json& extra, const std::string& source) {
+    check_extra_integer(extra, "rollbacks", 0, source);
+    check_extra_number(extra, "lr_scale", source);
+  };
   if (auto* csc = dynamic_cast<CscCtrlImpl*>(model.get())) {
     // The first layer's atoms, in image space (C, channels, 4, 4).
     spec.pictures = [csc] {
