@@ -105,6 +105,36 @@ std::string bmp_problem(const std::string& b) {
          ", " + std::to_string(needed) + " bytes, but the file has " + std::to_string(b.size());
 }
 
+// An IDAT chunk of length 0 before any image data makes stb 2.27 call
+// memcpy with a null destination (its buffer is allocated on the first
+// non-empty chunk): undefined behaviour (UBSan, the fuzz target `image`).
+// Encoders do not write one; refused. So is an IDAT chunk longer than what
+// is left of the file.
+std::string png_problem(const std::string& b) {
+  if (b.compare(0, 8, "\x89PNG\r\n\x1a\n", 8) != 0) return "";
+  const auto u = [&](size_t k) {
+    return k < b.size() ? static_cast<uint32_t>(static_cast<unsigned char>(b[k])) : 0u;
+  };
+  bool data = false;  // a non-empty IDAT seen
+  for (size_t i = 8; i + 8 <= b.size();) {
+    const uint64_t length = uint64_t{u(i)} << 24 | u(i + 1) << 16 | u(i + 2) << 8 | u(i + 3);
+    const std::string type = b.substr(i + 4, 4);
+    if (type == "IDAT") {
+      if (length == 0 && !data) return "PNG with an empty IDAT chunk before its image data";
+      // stb grows its buffer to the length a chunk claims before reading
+      // it: a 122-byte PNG claiming a 2 GB chunk allocated 2 GB (the fuzz
+      // target `image`).
+      if (i + 8 + length > b.size())
+        return "truncated PNG: an IDAT chunk claims " + std::to_string(length) + " bytes, " +
+               std::to_string(b.size() - i - 8) + " are left";
+      data = data || length > 0;
+    }
+    if (type == "IEND") return "";
+    i += 12 + length;
+  }
+  return "";
+}
+
 }  // namespace
 
 std::string stb_input_problem(const std::string& bytes) {
@@ -117,6 +147,7 @@ std::string stb_input_problem(const std::string& bytes) {
     if (!why.empty()) return why;
   }
   if (std::string why = bmp_problem(bytes); !why.empty()) return why;
+  if (std::string why = png_problem(bytes); !why.empty()) return why;
   // The size the header claims, before anything is allocated for it: a
   // 87-byte BMP claiming 8 650 500 × 67 pixels made stb allocate and fill
   // 1.7 GB (the fuzz target `image`, docs/reliability.md).

@@ -169,6 +169,25 @@ TEST(ImageFolder, ImageClaimingMorePixelsThanTheLimitIsRefused) {
   EXPECT_NE(m.find("8650500x67 pixels"), std::string::npos) << m;
 }
 
+// Found by the fuzz target `image` (docs/reliability.md): an empty IDAT chunk
+// before any image data made stb 2.27 memcpy to a null pointer (undefined
+// behaviour, UBSan). Refused before stb sees it.
+TEST(ImageFolder, PngWithAnEmptyFirstIdatChunkIsRefused) {
+  ts::TempDir dir;
+  const std::string png("\x89\x50\x4e\x47\x0d\x0a\x1a\x0a\x00\x00\x00\x0d\x49\x48\x44\x52\x00\x00\x00\x02\x00\x00\x00\x02\x08\x06\x00\x00\x00\x10\x00\x00\x00\x00\x00\x00\x00\x49\x44\x41\x54\x78\x5e\x64\xb5\xf9\xff\xff\xff\xff\xff\xff\xff\xf6\x69\x4b\xb7\x1c\xbe\xf4\x10\x00\x25\xe0\x06\xb0\x0f\xb1\x4b\x37\x00\x00\x00\x00\x49\x45\x4e\x44\xae\x42\x60\xf2\xf2\xf2\xf2\xf2\xf2\xf2\xf2\xf2\xf2\xf2\xf2\xf2\xf2\xf2\xf2\xf2\x82", 99);
+  test_data::write_bytes(dir.file("empty-idat.png"), png);
+  const std::string m = ts::expect_input_error([&] { read_image(dir.file("empty-idat.png"), 3); });
+  EXPECT_NE(m.find("empty-idat.png: cannot decode image (PNG with an empty IDAT chunk"),
+            std::string::npos)
+      << m;
+  // An IDAT chunk longer than the rest of the file: stb allocated what it
+  // claims (2 GB from 122 bytes) before reading it.
+  const std::string bomb("\x89\x50\x4e\x47\x0d\x0a\x1a\x0a\x00\x00\x00\x0d\x49\x48\x44\x52\x00\x00\x00\x04\x00\x00\x00\x03\x08\x00\x00\x00\x00\x91\x9f\xf1\x1a\x00\x00\x00\x13\x49\x44\x41\x54\x78\x5e\x63\x64\x64\x10\xf0\x9c\xce\x00\x00\x0d\x49\x48\x44\x52\x00\xc8\x2f\x0d\x89\x50\x4e\x47\x00\x49\x45\x49\x44\x41\x54\x78\x5e\x63\x64\x10\xf0\x9c\xce\x00\x10\x61\x00\x00\x02\x00\x09\x38\x01\x5b\x40\x2f\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x9f\xf1\x1a\x00\x00\x30\x13\x00\x91\x9f\xf1\xff\x1a", 122);
+  test_data::write_bytes(dir.file("long-idat.png"), bomb);
+  const std::string b = ts::expect_input_error([&] { read_image(dir.file("long-idat.png"), 1); });
+  EXPECT_NE(b.find("long-idat.png: cannot decode image (truncated PNG"), std::string::npos) << b;
+}
+
 // A BMP shorter than its header says (stb reads past the end as zeros): a
 // 4000 × 4000 claim in 90 bytes was decoded whole, 16 M pixels of nothing,
 // the slowest input of the fuzz target `image` (docs/reliability.md); a BMP
