@@ -330,7 +330,7 @@ nlohmann::json train_ctrl(const CommonTrainConfig& common, const CtrlConfig& con
     const int64_t used = state.extra.value("rollbacks", int64_t{0});
     const double v = m[spec.metric].get<double>();
     if (used >= config.max_rollbacks || !(v < state.best_metric - drop)) return;
-    const double scale = state.extra.value("lr_scale", 1.0) * config.rollback_lr_factor;
+    const double scale = lr_scale() * config.rollback_lr_factor;
     load_checkpoint(run.checkpoints(), "best", parts);  // weights, BN statistics, moments
     game.set_lr(config.lr * scale);
     state.extra["rollbacks"] = used + 1;
