@@ -14,7 +14,8 @@ PACKAGES=(
   libcli11-dev            # command line
   libtomlplusplus-dev     # config files
   nlohmann-json3-dev      # metrics, safetensors headers
-  libstb-dev              # PNG/JPEG decode, PNG encode
+  libstb-dev              # PNG/BMP decode, PNG encode
+  libturbojpeg0-dev       # JPEG decode (libjpeg-turbo: stb 2.27's JPEG decoder is unsafe, io/jpeg.h)
   zlib1g-dev              # gzip'd IDX files, tarballs
   libgtest-dev libgmock-dev libbenchmark-dev
   clang libclang-rt-dev   # libFuzzer, AddressSanitizer, UBSan: the fuzz targets (scripts/fuzz.sh)

@@ -7,6 +7,7 @@
 #include <stb/stb_image.h>
 
 #include "sparseloop/data/transforms.h"
+#include "sparseloop/io/jpeg.h"
 #include "sparseloop/io/stb_guard.h"
 #include "sparseloop/util/error.h"
 #include "sparseloop/util/fs.h"
@@ -107,6 +108,8 @@ torch::Tensor read_image(const std::string& path, int64_t channels) {
               channels);
   const std::string bytes = read_file(path);
   require(bytes.size() <= static_cast<size_t>(INT32_MAX), path + ": image file over 2 GiB");
+  // JPEGs go to libjpeg-turbo where the build has it (io/jpeg.h says why).
+  if (kTurboJpeg && is_jpeg(bytes)) return decode_jpeg(bytes, channels, path);
   if (const std::string why = stb_input_problem(bytes); !why.empty())
     throw InputError(path + ": cannot decode image (" + why + "); expected PNG, JPEG or BMP");
   int w = 0, h = 0, n = 0;

@@ -9,6 +9,7 @@
 #include <stb/stb_image.h>
 
 #include "sparseloop/io/stb_guard.h"
+#include "sparseloop/io/jpeg.h"
 
 #include <climits>
 #include <cstdint>
@@ -140,9 +141,9 @@ std::string png_problem(const std::string& b) {
 std::string stb_input_problem(const std::string& bytes) {
   // stb takes a JPEG for one when it starts with a marker: FF (any number of
   // FF fill bytes) D8.
-  size_t i = 0;
-  while (i < bytes.size() && static_cast<unsigned char>(bytes[i]) == 0xFF) ++i;
-  if (i > 0 && i < bytes.size() && static_cast<unsigned char>(bytes[i]) == 0xD8) {
+  if (is_jpeg(bytes)) {
+    size_t i = 0;
+    while (static_cast<unsigned char>(bytes[i]) == 0xFF) ++i;
     std::string why = jpeg_problem(bytes, i + 1);
     if (!why.empty()) return why;
   }

@@ -1,4 +1,4 @@
-// ImageFolder and read_image on PNG files the test writes.
+// ImageFolder and read_image on image files the test writes (PNG, JPEG, BMP).
 #include <gtest/gtest.h>
 
 #define STB_IMAGE_WRITE_STATIC
@@ -9,6 +9,7 @@
 
 #include "support/data_files.h"
 #include "sparseloop/data/image_folder.h"
+#include "sparseloop/io/jpeg.h"
 #include "sparseloop/util/error.h"
 #include "sparseloop/util/fs.h"
 #include "support/testing.h"
@@ -217,6 +218,57 @@ TEST(ImageFolder, BmpShorterThanItsHeaderSaysIsRefused) {
   // 5 pixels of 24 bits: 15 bytes a row, padded to 16; the last pad omitted.
   test_data::write_bytes(dir.file("nopad.bmp"), whole.substr(0, whole.size() - 1));
   EXPECT_TRUE(torch::equal(read_image(dir.file("nopad.bmp"), 3), image));
+}
+
+}  // namespace
+
+namespace {
+
+// JPEGs are decoded by libjpeg-turbo (io/jpeg.h). Found by the fuzz target
+// `image` (docs/reliability.md): a 705-byte JPEG whose entropy-coded data
+// drives stb 2.27's bit count negative, then shifts by 33 (undefined
+// behaviour, UBSan, in stbi__grow_buffer_unsafe); no structural check can
+// rule that out, so stb no longer sees JPEGs. The finding is refused by
+// name; a truncated JPEG is refused instead of decoded grey at the bottom;
+// a clean one decodes to the pixels it was written from.
+TEST(ImageFolder, JpegIsDecodedByLibjpegTurboAndCorruptDataIsRefused) {
+  if (!kTurboJpeg) GTEST_SKIP() << "built without libjpeg-turbo (stb's guarded decoder)";
+  ts::TempDir dir;
+  test_data::write_bytes(
+      dir.file("finding.jpg"),
+      read_file(SPARSELOOP_SOURCE_DIR "/fuzz/corpus/image/jpeg-negative-bit-count.jpg"));
+  for (int64_t c : {1, 3}) {
+    const std::string m = ts::expect_input_error([&] { read_image(dir.file("finding.jpg"), c); });
+    EXPECT_EQ(m.rfind(dir.file("finding.jpg") + ": cannot decode JPEG (", 0), 0u) << m;
+  }
+
+  // A smooth 16×24 RGB gradient at quality 100: libjpeg-turbo's decode is
+  // within a few levels of what was written (8×8 DCT rounding, 4:2:0 chroma
+  // upsampled by stb_image_write's encoder settings).
+  const int h = 16, w = 24;
+  std::vector<unsigned char> px(static_cast<size_t>(h * w * 3));
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x) {
+      unsigned char* p = &px[static_cast<size_t>((y * w + x) * 3)];
+      p[0] = static_cast<unsigned char>(40 + 8 * y);
+      p[1] = static_cast<unsigned char>(30 + 6 * x);
+      p[2] = static_cast<unsigned char>(120);
+    }
+  ASSERT_TRUE(stbi_write_jpg(dir.file("ok.jpg").c_str(), w, h, 3, px.data(), 100));
+  const auto rgb = read_image(dir.file("ok.jpg"), 3);  // (3, H, W)
+  ASSERT_EQ(rgb.sizes(), (std::vector<int64_t>{3, h, w}));
+  const auto written = torch::from_blob(px.data(), {h, w, 3}, torch::kUInt8).permute({2, 0, 1});
+  EXPECT_LE((rgb.to(torch::kInt) - written.to(torch::kInt)).abs().max().item<int>(), 6);
+  // Grey is the JPEG's luma: ITU-R BT.601 of the decoded colours.
+  const auto grey = read_image(dir.file("ok.jpg"), 1).to(torch::kDouble);  // (1, H, W)
+  const auto c = rgb.to(torch::kDouble);
+  const auto luma = 0.299 * c[0] + 0.587 * c[1] + 0.114 * c[2];
+  EXPECT_LE((grey[0] - luma).abs().max().item<double>(), 3.0);
+
+  const std::string whole = read_file(dir.file("ok.jpg"));
+  test_data::write_bytes(dir.file("cut.jpg"), whole.substr(0, whole.size() / 2));
+  const std::string m = ts::expect_input_error([&] { read_image(dir.file("cut.jpg"), 3); });
+  EXPECT_EQ(m.rfind(dir.file("cut.jpg") + ": cannot decode JPEG (", 0), 0u) << m;
 }
 
 }  // namespace

@@ -6,7 +6,9 @@
 // first, which also refuses an image whose header claims more than
 // kMaxImagePixels. The library's stb is built with the PNG, JPEG and BMP
 // decoders only (src/io/stb_image_impl.cpp): the formats the readers accept,
-// and no other decoder's bugs to reach.
+// and no other decoder's bugs to reach. JPEG decodes go to libjpeg-turbo
+// where the build has it (io/jpeg.h: a second stb JPEG bug that no check of
+// the file's structure can catch); stb's JPEG header query still asks here.
 #pragma once
 
 #include <cstdint>
