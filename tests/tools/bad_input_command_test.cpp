@@ -348,6 +348,8 @@ const BadInput kFamilyFlags[] = {
     {"ctrl_negative_lambda", CTRL "--lambda -1", "--lambda"},
     {"ctrl_zero_fista_steps", CTRL "--fista-steps 0", "--fista-steps"},
     {"ctrl_zero_step_factor", CTRL "--step-factor 0", "--step-factor"},
+    {"ctrl_step_factor_two", CTRL "--step-factor 2", "--step-factor"},
+    {"ctrl_infinite_step_factor", CTRL "--step-factor inf", "--step-factor"},
     {"ctrl_zero_eps_sq", CTRL "--eps-sq 0", "--eps-sq"},
     {"ctrl_class_out_of_range", CTRL "--classes 0,99", "--classes"},
     {"ctrl_classes_not_numbers", CTRL "--classes a", "--classes"},

@@ -171,7 +171,11 @@ std::shared_ptr<ClosedLoopModel> make_closed_loop_model(const std::string& model
   if (model == "csc-ctrl") {
     require(c.csc.lambda() >= 0, "--lambda must be >= 0");
     require(c.csc.steps() >= 1, "--fista-steps must be >= 1");
-    require(c.csc.step_factor() > 0, "--step-factor must be > 0");
+    // As SDNet's --csc-step-factor: a step of factor / L with factor >= 2
+    // makes even ISTA diverge (docs/design.md §3.6), and inf or NaN would
+    // reach the codes as NaN at the first step.
+    require(c.csc.step_factor() > 0 && c.csc.step_factor() < 2,
+            "--step-factor must be in (0, 2) (FISTA converges for steps below 1/L)");
     return std::make_shared<CscCtrlImpl>(
         CscCtrlOptions().channels(channels).image_size(size).width(c.width).csc(c.csc));
   }
