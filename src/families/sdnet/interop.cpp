@@ -6,18 +6,11 @@
 #include "sparseloop/engine/run_dir.h"
 #include "sparseloop/families/sdnet/model.h"
 #include "sparseloop/util/error.h"
+#include "sparseloop/util/strings.h"
 
 namespace sparseloop {
 
 namespace {
-
-bool ends_with(const std::string& s, const std::string& tail) {
-  return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
-}
-
-bool starts_with(const std::string& s, const std::string& head) {
-  return s.compare(0, head.size(), head) == 0;
-}
 
 bool is_all(const std::string& model) { return ends_with(model, "-all"); }
 

@@ -8,14 +8,11 @@
 #include "sparseloop/engine/run_dir.h"
 #include "sparseloop/families/vdl/model.h"
 #include "sparseloop/util/error.h"
+#include "sparseloop/util/strings.h"
 
 namespace sparseloop {
 
 namespace {
-
-bool starts_with(const std::string& s, const std::string& head) {
-  return s.compare(0, head.size(), head) == 0;
-}
 
 int64_t square_side(int64_t n) {
   const auto s = static_cast<int64_t>(std::llround(std::sqrt(static_cast<double>(n))));
