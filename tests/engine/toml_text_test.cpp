@@ -85,9 +85,11 @@ TEST(TomlText, StringsAndQuotedKeysKeepEveryCharacter) {
   for (const auto& [k, v] : t) keys.push_back(toml_text_as_written(std::string(k.str())));
   EXPECT_NE(std::find(keys.begin(), keys.end(), "k\xc3\xa9y"), keys.end());
   EXPECT_NE(std::find(keys.begin(), keys.end(), "t\xc3\xa9"), keys.end());
-  for (const auto& [k, v] : t)
-    if (toml_text_as_written(std::string(k.str())) == "k\xc3\xa9y")
+  for (const auto& [k, v] : t) {
+    if (toml_text_as_written(std::string(k.str())) == "k\xc3\xa9y") {
       EXPECT_EQ(toml_text_as_written(v.as_string()->get()), all);
+    }
+  }
   EXPECT_EQ(string_value(t, "lit"), all);
   EXPECT_EQ(string_value(t, "multi"), "a\xc3\xa9\xca\x8b");
   // Through read_config_file, as a --config file and a run's config.toml are read.

@@ -52,7 +52,9 @@ TEST(CoordinateDescent, MatchesFistaObjectiveAndKkt) {
       EXPECT_LE(obj_cd, obj_ref + 1e-12 * std::abs(obj_ref));
       EXPECT_LT(kkt_violation(p.op, p.x, cd.z, prox), 1e-12);
       EXPECT_LT(cd.kkt.max().item<double>(), 1e-12);
-      if (nonneg) EXPECT_GE(cd.z.min().item<double>(), 0.0);
+      if (nonneg) {
+        EXPECT_GE(cd.z.min().item<double>(), 0.0);
+      }
       EXPECT_LT((cd.z - z_ref).abs().max().item<double>(), 1e-6);
       EXPECT_LT(cd.sweeps.max().item<int64_t>(), 1000);  // stopped at a fixed point, not the cap
     }

@@ -104,8 +104,11 @@ TEST(Fista, ObjectiveBelowIstaAfterSameSteps) {
             lasso_objective(op, x, zi, prox).sum().item<double>());
 }
 
-// Tolerance mode stops each sample on its own: the batch gives exactly what
-// each sample gives when solved alone, and samples stop at different steps.
+// Tolerance mode stops each sample on its own: the batch gives what each
+// sample gives when solved alone, at the same step, and samples stop at
+// different steps. Equal to rounding, not bit for bit: BLAS may sum a batch of
+// one in another order than a batch of five (OpenBLAS on an AMD EPYC of
+// December 2026 did, by 1 ulp-scale amounts).
 TEST(Fista, PerSampleToleranceIsIndependentOfTheBatch) {
   torch::manual_seed(4);
   auto W = torch::randn({30, 12}, f64);
@@ -118,7 +121,9 @@ TEST(Fista, PerSampleToleranceIsIndependentOfTheBatch) {
   auto batch = solve_lasso(op, x, prox, opts);
   for (int64_t b = 0; b < 5; ++b) {
     auto alone = solve_lasso(op, x.narrow(0, b, 1), prox, opts);
-    EXPECT_TRUE(torch::equal(alone.z[0], batch.z[b])) << "sample " << b;
+    EXPECT_LE((alone.z[0] - batch.z[b]).abs().max().item<double>(),
+              1e-12 * (1.0 + batch.z[b].abs().max().item<double>()))
+        << "sample " << b;
     EXPECT_EQ(alone.sample_iterations[0].item<int64_t>(),
               batch.sample_iterations[b].item<int64_t>());
   }
