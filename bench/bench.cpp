@@ -6,10 +6,12 @@
 #include "bench/vdl_inference.h"
 #include "sparseloop/families/sdnet/model.h"
 #include "sparseloop/util/error.h"
+#include "sparseloop/util/precision.h"
 
 namespace sparseloop {
+namespace {
 
-nlohmann::json run_bench(const BenchRequest& f) {
+nlohmann::json run_case(const BenchRequest& f) {
   const torch::Device device = f.device;
   require(f.repeats >= 1, "--repeats must be >= 1");
   require(f.batch >= 0 && f.iterations >= 0 && f.size >= 1,
@@ -65,6 +67,14 @@ nlohmann::json run_bench(const BenchRequest& f) {
   }
   throw InputError("--case '" + f.bench_case +
                    "': expected csc-layer, csc-ctrl-step, vdl-inference or sdnet-step");
+}
+
+}  // namespace
+
+nlohmann::json run_bench(const BenchRequest& f) {
+  nlohmann::json r = run_case(f);
+  r["precision"] = to_string(compute_precision());  // --precision (util/precision.h)
+  return r;
 }
 
 }  // namespace sparseloop

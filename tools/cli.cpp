@@ -9,10 +9,11 @@
 #include "sparseloop/engine/toml_text.h"
 #include "sparseloop/util/compat.h"
 #include "sparseloop/util/error.h"
+#include "sparseloop/util/precision.h"
 
 namespace sparseloop::cli {
 
-void add_common_flags(CLI::App* cmd, CommonFlags& f) {
+void add_common_flags(CLI::App* cmd, CommonFlags& f, bool precision) {
   cmd->add_option("--device", f.device, "cpu | cuda | auto")
       ->capture_default_str()
       ->check(CLI::IsMember({"cpu", "cuda", "auto"}));
@@ -20,6 +21,12 @@ void add_common_flags(CLI::App* cmd, CommonFlags& f) {
   cmd->add_option("--threads", f.threads, "CPU threads (0: all cores)")
       ->capture_default_str()
       ->check(CLI::Range(0, 1024));
+  if (precision)
+    cmd->add_option("--precision", f.precision,
+                    "fp32 | bf16: bf16 operands for convolutions and dense products, fp32 "
+                    "results (docs/performance.md)")
+        ->capture_default_str()
+        ->check(CLI::IsMember({"fp32", "bf16"}));
   cmd->add_option("--config", f.config,
                   "TOML file setting any flag (key = flag name without dashes); flags win");
   cmd->add_flag("--json", f.json, "print the final result as one JSON object on stdout");
@@ -30,6 +37,7 @@ torch::Device apply_common_flags(const CommonFlags& f) {
   if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   torch::set_num_threads(threads);
   torch::manual_seed(f.seed);
+  set_compute_precision(parse_precision(f.precision));
   return resolve_device(f.device);
 }
 

@@ -21,14 +21,16 @@ struct CommonFlags {
   std::string device = "auto";
   uint64_t seed = 0;
   int threads = 0;
+  std::string precision = "fp32";  ///< registered only where products run (util/precision.h)
   std::string config;
   bool json = false;
 };
 
-/// Adds --device --seed --threads --config --json to `cmd`.
-void add_common_flags(CLI::App* cmd, CommonFlags& flags);
+/// Adds --device --seed --threads --config --json to `cmd`, and --precision
+/// when `precision` (commands that run a model: eval & co., bench).
+void add_common_flags(CLI::App* cmd, CommonFlags& flags, bool precision = false);
 
-/// Applies --threads and --seed; returns the device resolved from --device.
+/// Applies --threads, --seed and --precision; returns the device resolved from --device.
 torch::Device apply_common_flags(const CommonFlags& flags);
 
 /// One subcommand: its parser and what runs when it was chosen.

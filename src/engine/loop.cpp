@@ -148,6 +148,11 @@ torch::Device apply_runtime(const CommonTrainConfig& c) {
   torch::set_num_threads(threads);
   torch::manual_seed(c.seed);
   torch::Device device = resolve_device(c.device);
+  set_compute_precision(c.precision);
+  if (c.precision == Precision::kBf16 && device.is_cpu() && !cpu_has_native_bf16() &&
+      world().root())
+    say("note: --precision bf16 on a CPU without AVX-512-BF16 or AMX: oneDNN emulates bf16, "
+        "expect it slower than fp32 (docs/performance.md)");
   DistributedOptions d;
   d.backend = c.backend;
   d.timeout = c.dist_timeout;

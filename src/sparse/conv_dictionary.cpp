@@ -1,6 +1,7 @@
 #include "sparseloop/sparse/conv_dictionary.h"
 
 #include "sparseloop/util/dense_linear.h"
+#include "sparseloop/util/precision.h"
 
 #include <ATen/ATen.h>
 
@@ -110,6 +111,9 @@ torch::Tensor conv_analysis(const torch::Tensor& x, const torch::Tensor& weight,
               weight.size(1), ", H, W), got shape ", x.sizes());
   conv_code_size(x.size(2), weight.size(2), g);
   conv_code_size(x.size(3), weight.size(3), g);
+  // --precision bf16: bf16 operands, fp32 accumulation, the codes back in fp32
+  // (util/precision.h); the inner call sees bf16 tensors and computes plainly.
+  if (lowers(x)) return conv_analysis(lowered(x), lowered(weight), g).to(x.scalar_type());
   if (full_window(weight, g, x.size(2), x.size(3))) {
     auto flat = torch::matmul(x.reshape({x.size(0), -1}), weight.reshape({weight.size(0), -1}).t());
     return flat.view({x.size(0), weight.size(0), 1, 1});   // (B, C, 1, 1)
@@ -132,6 +136,8 @@ static void check_synthesis(const torch::Tensor& z, const torch::Tensor& weight,
 torch::Tensor conv_synthesis(const torch::Tensor& z, const torch::Tensor& weight,
                              const ConvGeometry& g, int64_t out_h, int64_t out_w) {
   check_synthesis(z, weight, g, out_h, out_w);
+  if (lowers(z))  // bf16 operands, the signal back in fp32 (util/precision.h)
+    return conv_synthesis(lowered(z), lowered(weight), g, out_h, out_w).to(z.scalar_type());
   const int64_t B = z.size(0), C = weight.size(0), M = weight.size(1), k = weight.size(2);
   if (full_window(weight, g, out_h, out_w)) {
     auto flat = torch::matmul(z.reshape({B, C}), weight.reshape({C, -1}));  // (B, M·k·k)
@@ -150,6 +156,9 @@ torch::Tensor conv_synthesis(const torch::Tensor& z, const torch::Tensor& weight
 torch::Tensor conv_analysis_weight_gradient(const torch::Tensor& a, const torch::Tensor& b,
                                             const torch::Tensor& weight, const ConvGeometry& g) {
   check_conv_weight(weight);
+  if (lowers(a))  // bf16 operands, the gradient back in fp32 (util/precision.h)
+    return conv_analysis_weight_gradient(lowered(a), lowered(b), lowered(weight), g)
+        .to(a.scalar_type());
   return backward_weight(a.contiguous(b.suggest_memory_format()), b, weight, g);  // (C, M, k, k)
 }
 

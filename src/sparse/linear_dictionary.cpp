@@ -1,5 +1,7 @@
 #include "sparseloop/sparse/linear_dictionary.h"
 
+#include "sparseloop/util/precision.h"
+
 namespace sparseloop {
 
 static void check_linear_weight(const torch::Tensor& weight) {
@@ -11,6 +13,8 @@ torch::Tensor linear_analysis(const torch::Tensor& x, const torch::Tensor& weigh
   check_linear_weight(weight);
   TORCH_CHECK(x.dim() == 2 && x.size(1) == weight.size(1), "linear dictionary: input must be (B, ",
               weight.size(1), "), got shape ", x.sizes());
+  if (lowers(x))  // bf16 operands, fp32 result (util/precision.h)
+    return torch::matmul(lowered(x), lowered(weight).t()).to(x.scalar_type());  // (B, C)
   return torch::matmul(x, weight.t());  // (B, C)
 }
 
@@ -18,12 +22,15 @@ torch::Tensor linear_synthesis(const torch::Tensor& z, const torch::Tensor& weig
   check_linear_weight(weight);
   TORCH_CHECK(z.dim() == 2 && z.size(1) == weight.size(0), "linear dictionary: codes must be (B, ",
               weight.size(0), "), got shape ", z.sizes());
+  if (lowers(z))  // bf16 operands, fp32 result (util/precision.h)
+    return torch::matmul(lowered(z), lowered(weight)).to(z.scalar_type());  // (B, d)
   return torch::matmul(z, weight);  // (B, d)
 }
 
 torch::Tensor linear_analysis_weight_gradient(const torch::Tensor& a, const torch::Tensor& b) {
   TORCH_CHECK(a.dim() == 2 && b.dim() == 2 && a.size(0) == b.size(0),
               "linear dictionary: expected (B, C) and (B, d), got ", a.sizes(), " and ", b.sizes());
+  if (lowers(a)) return torch::mm(lowered(a).t(), lowered(b)).to(a.scalar_type());  // (C, d)
   return torch::mm(a.t(), b);  // (C, d)
 }
 

@@ -5,6 +5,7 @@
 
 #include "sparseloop/util/distributed.h"
 #include "sparseloop/util/error.h"
+#include "sparseloop/util/precision.h"
 
 namespace sparseloop {
 
@@ -18,6 +19,10 @@ torch::Tensor power_iteration_start(at::IntArrayRef shape, const torch::TensorOp
 PowerIterationResult power_iteration(const SparseOperator& op, torch::Tensor& v,
                                      int64_t max_iterations, double tolerance) {
   torch::NoGradGuard no_grad;
+  // The step size 1/L is estimated in fp32 whatever --precision says: bf16's
+  // 3 significant digits would keep a 1e-3 relative tolerance from ever being
+  // met, and an L estimated low makes FISTA diverge.
+  PrecisionGuard fp32(Precision::kFp32);
   TORCH_CHECK(v.defined() && v.numel() > 0, "power_iteration: start vector is empty");
   PowerIterationResult r;
   v = v / v.norm().clamp_min(1e-30);

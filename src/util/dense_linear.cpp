@@ -4,6 +4,8 @@
 #include <fstream>
 #include <string>
 
+#include "sparseloop/util/precision.h"
+
 namespace sparseloop {
 namespace {
 
@@ -63,6 +65,10 @@ torch::Tensor dense_linear(const torch::Tensor& x, const torch::Tensor& weight,
   TORCH_CHECK(x.dim() == 2 && weight.dim() == 2 && x.size(1) == weight.size(1),
               "dense_linear: expected x (B, in) and weight (out, in), got ", x.sizes(), " and ",
               weight.sizes());
+  if (lowers(x)) {  // --precision bf16: bf16 operands, fp32 result (util/precision.h)
+    auto y = torch::nn::functional::linear(lowered(x), lowered(weight), lowered(bias));
+    return y.to(x.scalar_type());  // (B, out)
+  }
   // Below ≈ 10⁵ multiply-adds oneDNN's fixed cost (≈ 60 µs) exceeds the BLAS time.
   const bool large = x.size(0) * x.size(1) * weight.size(0) >= (int64_t(1) << 17);
   if (!large || !dense_linear_uses_onednn(x) || weight.scalar_type() != torch::kFloat)

@@ -38,6 +38,7 @@ TEST(Config, ResolvedTomlRoundTripsThroughTheSavedFile) {
   common.max_steps = 123;
   common.seed = 18446744073709551615ull;
   common.resume = true;
+  common.precision = Precision::kBf16;
   TestConfig cfg;
   cfg.lr = 3.25e-4;
   cfg.classes = "0,1,2";
@@ -51,6 +52,7 @@ TEST(Config, ResolvedTomlRoundTripsThroughTheSavedFile) {
   EXPECT_EQ(c2.max_steps, 123);
   EXPECT_EQ(c2.seed, common.seed);
   EXPECT_TRUE(c2.resume);
+  EXPECT_EQ(c2.precision, Precision::kBf16);
   EXPECT_DOUBLE_EQ(f2.lr, 3.25e-4);
   EXPECT_EQ(f2.classes, "0,1,2");
   EXPECT_TRUE(f2.nonnegative);

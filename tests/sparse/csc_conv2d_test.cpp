@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include "sparseloop/sparse/conv_dictionary.h"
 #include "sparseloop/sparse/lipschitz.h"
+#include "sparseloop/util/precision.h"
 #include "support/testing.h"
 
 using namespace sparseloop;
@@ -179,4 +181,69 @@ TEST(CscConv2d, BuffersRoundTripThroughStateDict) {
   ASSERT_TRUE(buffers.contains("power_vector"));
   EXPECT_EQ(buffers["power_vector"].sizes(), (std::vector<int64_t>{1, 4, 6, 6}));
   EXPECT_GT(buffers["lipschitz"].item<double>(), 0);
+}
+
+// --precision bf16 on the CSC layer (util/precision.h): codes and gradients in
+// fp32 within bf16's error of a float64 solve, the step size estimated in fp32.
+namespace {
+double rel(const torch::Tensor& a, const torch::Tensor& ref) {
+  return ((a.to(torch::kDouble) - ref.to(torch::kDouble)).norm() /
+          ref.to(torch::kDouble).norm())
+      .item<double>();
+}
+
+struct Solve {
+  torch::Tensor codes, grad_x, grad_w;
+};
+
+// 10 FISTA steps of a 3→16 and a 16→16 layer (the few-signal-channel GEMM
+// path and the convolution primitives), forward and backward.
+Solve solve(int64_t in, torch::Dtype dtype, Precision p) {
+  PrecisionGuard guard(p);
+  torch::manual_seed(3);
+  CscConv2d layer(CscConv2dOptions(in, 16, 3, CscOptions().steps(10).lambda(0.05).nonnegative(true))
+                      .padding(1));
+  layer->to(dtype);
+  torch::manual_seed(4);
+  // Drawn in float32 for every dtype: randn draws other numbers in float64.
+  auto x = torch::randn({4, in, 12, 12}).to(dtype).requires_grad_();
+  auto z = layer->forward(x);  // (4, 16, 12, 12)
+  (z * z).sum().backward();
+  return {z.detach(), x.grad(), layer->parameters().front().grad()};
+}
+}  // namespace
+
+TEST(CscPrecision, Bf16CodesAndGradientsStayFp32WithinBf16ErrorOfFloat64) {
+  for (int64_t in : {3, 16}) {
+    const Solve ref = solve(in, torch::kDouble, Precision::kFp32);
+    const Solve f32 = solve(in, torch::kFloat, Precision::kFp32);
+    const Solve b16 = solve(in, torch::kFloat, Precision::kBf16);
+    const Solve f64_under_bf16 = solve(in, torch::kDouble, Precision::kBf16);
+    EXPECT_EQ(b16.codes.scalar_type(), torch::kFloat);
+    EXPECT_EQ(b16.grad_x.scalar_type(), torch::kFloat);
+    EXPECT_EQ(b16.grad_w.scalar_type(), torch::kFloat);
+    EXPECT_LT(rel(f32.codes, ref.codes), 1e-5) << in;
+    EXPECT_LT(rel(b16.codes, ref.codes), 3e-2) << in;
+    EXPECT_GT(rel(b16.codes, ref.codes), 1e-4) << in << ": bf16 did not run";
+    EXPECT_LT(rel(b16.grad_x, ref.grad_x), 5e-2) << in;
+    EXPECT_LT(rel(b16.grad_w, ref.grad_w), 5e-2) << in;
+    // float64 is never lowered.
+    EXPECT_TRUE(torch::equal(f64_under_bf16.codes, ref.codes)) << in;
+    EXPECT_TRUE(torch::equal(f64_under_bf16.grad_w, ref.grad_w)) << in;
+  }
+}
+
+// The step size comes from an fp32 power iteration whatever the precision:
+// a bf16 estimate could come out low and make FISTA diverge.
+TEST(CscPrecision, PowerIterationRunsInFp32UnderBf16) {
+  torch::manual_seed(5);
+  auto w = torch::randn({16, 8, 3, 3});
+  auto op = conv_operator(w, ConvGeometry{1, 1}, 12, 12);
+  auto v32 = power_iteration_start({1, 16, 12, 12}, torch::TensorOptions().dtype(torch::kFloat));
+  auto v16 = v32.clone();
+  const auto a = power_iteration(op, v32, 30, 0.0);
+  PrecisionGuard guard(Precision::kBf16);
+  const auto b = power_iteration(op, v16, 30, 0.0);
+  EXPECT_EQ(a.lipschitz, b.lipschitz);
+  EXPECT_TRUE(torch::equal(v32, v16));
 }

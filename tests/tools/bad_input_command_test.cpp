@@ -158,6 +158,8 @@ const BadInput kCases[] = {
     // bench: ranges, and flags of another case.
     {"bench_unknown_case", "bench --case nosuch", "--case"},
     {"bench_zero_repeats", "bench --repeats 0", "--repeats"},
+    {"bench_unknown_precision", "bench --precision fp16 --repeats 1", "--precision"},
+    {"eval_unknown_precision", "eval --run FILE --precision half", "--precision"},
     {"bench_zero_kernel", "bench --kernel 0 --repeats 1", "--kernel"},
     {"bench_negative_batch", "bench --batch -1 --repeats 1", "--batch"},
     {"bench_unknown_backward", "bench --backward sideways --repeats 1", "--backward"},
@@ -264,6 +266,7 @@ const BadInput kCases[] = {
   "--classifier-epochs 1 --val-size 20 --out OUT "
 const BadInput kFamilyFlags[] = {
     {"vdl_zero_code_dim", VDL "--code-dim 0", "--code-dim"},
+    {"vdl_unknown_precision", VDL "--precision BF16", "--precision"},
     {"vdl_code_dim_not_an_integer", VDL "--code-dim abc", "--code-dim"},
     {"vdl_zero_hidden_dim", VDL "--hidden-dim 0", "--hidden-dim"},
     {"vdl_negative_lista_iterations", VDL "--lista-iterations -1", "--lista-iterations"},
@@ -348,6 +351,7 @@ const BadInput kFamilyFlags[] = {
     {"ctrl_negative_lambda", CTRL "--lambda -1", "--lambda"},
     {"ctrl_zero_fista_steps", CTRL "--fista-steps 0", "--fista-steps"},
     {"ctrl_zero_step_factor", CTRL "--step-factor 0", "--step-factor"},
+    {"ctrl_unknown_precision", CTRL "--precision fp16", "--precision"},
     {"ctrl_step_factor_two", CTRL "--step-factor 2", "--step-factor"},
     {"ctrl_infinite_step_factor", CTRL "--step-factor inf", "--step-factor"},
     {"ctrl_zero_eps_sq", CTRL "--eps-sq 0", "--eps-sq"},

@@ -32,7 +32,7 @@ void add_run_flags(CLI::App* cmd, AnalysisRequest& r, CommonFlags& common) {
   cmd->add_option("--limit", r.limit, "use at most this many test samples (0: all)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
-  add_common_flags(cmd, common);
+  add_common_flags(cmd, common, /*precision=*/true);
 }
 
 /// Registers `name`, whose request type is Request and whose entry point is

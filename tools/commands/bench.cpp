@@ -95,7 +95,7 @@ void register_bench(CLI::App& app, std::vector<Command>& commands) {
   cmd->add_flag("--no-reference", f->no_reference,
                 "csc-layer: skip the conv_transpose2d reference timing; sdnet-step: skip "
                 "the ResNet baseline");
-  add_common_flags(cmd, f->common);
+  add_common_flags(cmd, f->common, /*precision=*/true);
 }
 
 }  // namespace sparseloop::cli

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "sparseloop/util/error.h"
+#include "sparseloop/util/precision.h"
 
 namespace sparseloop {
 
@@ -31,6 +32,7 @@ struct CommonTrainConfig {
   std::string device = "auto";
   uint64_t seed = 0;
   int64_t threads = 0;
+  Precision precision = Precision::kFp32;  ///< products in fp32 or bf16 (util/precision.h)
   int64_t log_every = 10;         ///< steps between metrics.jsonl lines
   int64_t eval_every = 0;         ///< steps between validations (0: each epoch)
   int64_t checkpoint_every = 0;   ///< steps between checkpoints (0: each validation)
@@ -57,6 +59,10 @@ struct CommonTrainConfig {
     v("device", device, "cpu | cuda | auto");
     v("seed", seed, "random seed");
     v("threads", threads, "CPU threads (0: all cores)");
+    v("precision", precision,
+      "fp32 | bf16: bf16 rounds the operands of every convolution and dense product to "
+      "bfloat16 and keeps fp32 results, iterates and optimizer state (fast on GPUs and on CPUs "
+      "with AVX-512-BF16 or AMX)");
     v("log-every", log_every, "steps between lines of metrics.jsonl");
     v("eval-every", eval_every, "steps between validations (0: once per epoch)");
     v("checkpoint-every", checkpoint_every, "steps between checkpoints (0: at each validation)");

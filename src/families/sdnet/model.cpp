@@ -3,6 +3,7 @@
 #include "sparseloop/sparse/conv_dictionary.h"
 #include "sparseloop/sparse/lipschitz.h"
 #include "sparseloop/util/error.h"
+#include "sparseloop/util/precision.h"
 
 namespace sparseloop {
 
@@ -25,14 +26,20 @@ CscConv2dOptions csc_options(const ConvSpec& spec, const CscOptions& csc) {
       .padding(spec.padding);
 }
 
+PlainConv2dImpl::PlainConv2dImpl(const ConvSpec& spec)
+    : torch::nn::Conv2dImpl(
+          torch::nn::Conv2dOptions(spec.in_channels, spec.out_channels, spec.kernel_size)
+              .stride(spec.stride)
+              .padding(spec.padding)
+              .bias(false)),
+      spec_(spec) {}
+
+torch::Tensor PlainConv2dImpl::forward(const torch::Tensor& x) {
+  return conv2d_in_precision(x, weight, bias, spec_.stride, spec_.padding);  // (B, out, Ho, Wo)
+}
+
 ConvFactory plain_conv_factory() {
-  return [](const ConvSpec& c) {
-    return torch::nn::AnyModule(torch::nn::Conv2d(
-        torch::nn::Conv2dOptions(c.in_channels, c.out_channels, c.kernel_size)
-            .stride(c.stride)
-            .padding(c.padding)
-            .bias(false)));
-  };
+  return [](const ConvSpec& c) { return torch::nn::AnyModule(PlainConv2d(c)); };
 }
 
 ConvFactory csc_conv_factory(const CscOptions& csc) {
@@ -58,7 +65,7 @@ BasicBlockImpl::BasicBlockImpl(BasicBlockOptions o, const ConvFactory& conv)
     projection = register_module(
         "shortcut",
         torch::nn::Sequential(
-            torch::nn::Conv2d(torch::nn::Conv2dOptions(in, planes, 1).stride(s).bias(false)),
+            PlainConv2d(ConvSpec{in, planes, 1, s, 0}),
             SyncBatchNorm2d(planes)));
   }
 }

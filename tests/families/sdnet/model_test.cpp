@@ -5,6 +5,7 @@
 #include "sparseloop/sparse/conv_dictionary.h"
 #include "sparseloop/sparse/lipschitz.h"
 #include "sparseloop/util/error.h"
+#include "sparseloop/util/precision.h"
 
 using namespace sparseloop;
 
@@ -307,4 +308,42 @@ TEST(Sdnet, LargeDictionaryMovesRestartThePowerIteration) {
   EXPECT_GE(warm, 1);
   EXPECT_LE(warm, 5);
   EXPECT_TRUE(stem->lipschitz_current());
+}
+
+// --precision (util/precision.h) reaches the plain convolutions: in fp32 a
+// PlainConv2d is exactly nn::Conv2d with the same weights (and names, so
+// checkpoints are unchanged); in bf16 every model's logits stay fp32 and
+// within bf16's error of its fp32 logits.
+TEST(Sdnet, PlainConvolutionsFollowThePrecision) {
+  torch::manual_seed(2);
+  PlainConv2d plain(ConvSpec{3, 8, 3, 2, 1});
+  torch::nn::Conv2d conv(torch::nn::Conv2dOptions(3, 8, 3).stride(2).padding(1).bias(false));
+  {
+    torch::NoGradGuard no_grad;
+    conv->weight.copy_(plain->weight);
+  }
+  auto x = torch::randn({2, 3, 9, 9});
+  EXPECT_TRUE(torch::equal(plain->forward(x), conv->forward(x)));
+  EXPECT_EQ(plain->named_parameters().keys(), conv->named_parameters().keys());
+  for (const std::string name : {"resnet18", "sdnet18", "sdnet18-all"}) {
+    auto o = sdnet_options_for(name);
+    o.width = 8;
+    o.in_channels = 3;
+    o.num_classes = 5;
+    torch::manual_seed(7);
+    Sdnet net(o);
+    net->eval();
+    auto images = torch::rand({4, 3, 16, 16});
+    torch::Tensor fp32, bf16;
+    {
+      torch::NoGradGuard no_grad;
+      fp32 = net->forward(images);
+      PrecisionGuard guard(Precision::kBf16);
+      bf16 = net->forward(images);
+    }
+    EXPECT_EQ(bf16.scalar_type(), torch::kFloat) << name;
+    const double rel = ((bf16 - fp32).norm() / fp32.norm()).item<double>();
+    EXPECT_LT(rel, 5e-2) << name;
+    EXPECT_GT(rel, 1e-5) << name << ": bf16 did not run";
+  }
 }

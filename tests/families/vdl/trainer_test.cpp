@@ -7,6 +7,8 @@
 
 #include "sparseloop/families/vdl/variance_hinge.h"
 #include "sparseloop/util/error.h"
+#include "sparseloop/util/fs.h"
+#include "sparseloop/util/precision.h"
 #include "support/data_files.h"
 #include "support/testing.h"
 
@@ -163,4 +165,43 @@ TEST(VdlTrainer, ResumeFromAnyCheckpointIsByteExact) {
   k.resume = true;
   EXPECT_EQ(train_vdl(k, cfg)["steps"].get<int64_t>(), 4);
   ts::expect_same_run_files(dir.file("ref"), dir.file("killed"));
+}
+
+// --precision bf16 end to end: saved in config.toml (so --resume keeps it),
+// the training runs and lands near the fp32 run without equalling it.
+TEST(VdlTrainer, Bf16PrecisionIsSavedAndTrainsNearFp32) {
+  torch::set_num_threads(1);
+  PrecisionGuard restore(Precision::kFp32);  // train_vdl sets the process's precision
+  ts::TempDir dir;
+  test_data::write_bar_digits(dir.file("mnist"), 200, 20, true);
+  VdlConfig cfg;
+  cfg.code_dim = 16;
+  cfg.inference_steps = 30;
+  auto run = [&](const std::string& name, Precision p) {
+    CommonTrainConfig c;
+    c.model = "vdl";
+    c.data = "mnist";
+    c.data_dir = dir.file("mnist");
+    c.out = dir.file(name);
+    c.batch_size = 40;
+    c.max_steps = 4;
+    c.eval_every = 4;
+    c.threads = 1;
+    c.seed = 3;
+    c.device = "cpu";
+    c.precision = p;
+    return train_vdl(c, cfg);
+  };
+  const auto fp32 = run("fp32", Precision::kFp32);
+  const auto bf16 = run("bf16", Precision::kBf16);
+  EXPECT_EQ(compute_precision(), Precision::kBf16);
+  EXPECT_NE(read_file(dir.file("bf16") + "/config.toml").find("precision = \"bf16\""),
+            std::string::npos);
+  EXPECT_NE(read_file(dir.file("fp32") + "/config.toml").find("precision = \"fp32\""),
+            std::string::npos);
+  const double a = fp32["best_energy"].get<double>();
+  const double b = bf16["best_energy"].get<double>();
+  EXPECT_TRUE(std::isfinite(b));
+  EXPECT_NE(a, b);
+  EXPECT_NEAR(a, b, 0.05 * std::abs(a));
 }

@@ -50,7 +50,21 @@ CscOptions sdnet_csc_options();
 /// CscConv2dOptions for one conv of the network.
 CscConv2dOptions csc_options(const ConvSpec& spec, const CscOptions& csc);
 
-/// torch::nn::Conv2d(in, out, k, stride, padding, bias = false).
+/// torch::nn::Conv2d (same parameters, same names in checkpoints) whose
+/// forward honours --precision (util/precision.h): the plain convolutions of
+/// ResNet and SDNet's projection shortcuts in bf16 alongside the CSC layers.
+class PlainConv2dImpl : public torch::nn::Conv2dImpl {
+ public:
+  /// Conv2d(in, out, k, stride, padding, bias = false).
+  explicit PlainConv2dImpl(const ConvSpec& spec);
+  torch::Tensor forward(const torch::Tensor& x);  ///< (B, in, H, W) → (B, out, Ho, Wo)
+
+ private:
+  ConvSpec spec_;
+};
+TORCH_MODULE(PlainConv2d);
+
+/// PlainConv2d(in, out, k, stride, padding, bias = false).
 ConvFactory plain_conv_factory();
 /// CscConv2d with `csc`.
 ConvFactory csc_conv_factory(const CscOptions& csc);
