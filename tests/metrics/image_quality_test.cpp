@@ -26,6 +26,32 @@ TEST(ImageQuality, SsimIsOneForIdenticalImagesAndLowerForNoise) {
   EXPECT_LT(ssim(x + 0.5 * torch::randn_like(x), x, 2.0), 0.8);
 }
 
+// SSIM (Wang et al. 2004, eq. 13, 11×11 Gaussian window σ 1.5, valid windows)
+// against the definition written independently: every window extracted
+// (unfold) and weighted by the 2-D window outer(g, g), in float64.
+TEST(ImageQuality, SsimEqualsTheWindowedDefinition) {
+  torch::manual_seed(3);
+  for (auto hw : {std::pair<int64_t, int64_t>{13, 12}, {32, 32}, {7, 9}}) {
+    auto x = torch::rand({2, 3, hw.first, hw.second}, torch::kDouble) * 2 - 1;
+    auto y = (x + 0.3 * torch::randn_like(x)).clamp(-1, 1);
+    const int64_t win = std::min<int64_t>({11, hw.first, hw.second});
+    auto c = torch::arange(win, torch::kDouble) - (win - 1) / 2.0;
+    auto g = torch::exp(-c.pow(2) / (2 * 1.5 * 1.5));
+    g = g / g.sum();
+    auto w2 = torch::outer(g, g);  // (win, win)
+    auto local = [&](const torch::Tensor& t) {  // (B, C, Ho, Wo)
+      return (t.unfold(2, win, 1).unfold(3, win, 1) * w2).sum({4, 5});
+    };
+    const double c1 = std::pow(0.01 * 2.0, 2), c2 = std::pow(0.03 * 2.0, 2);
+    auto mx = local(x), my = local(y);
+    auto vx = local(x * x) - mx * mx, vy = local(y * y) - my * my, cxy = local(x * y) - mx * my;
+    auto map = ((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2));
+    auto expected = map.flatten(1).mean(1);  // (B,)
+    auto got = ssim_per_sample(y, x, 2.0);
+    EXPECT_LT((got - expected).abs().max().item<double>(), 1e-12) << hw.first << "x" << hw.second;
+  }
+}
+
 TEST(ImageQuality, BaselinesKeepWhatTheyKnowOfTheImage) {
   torch::manual_seed(1);
   auto x = torch::rand({2, 3, 16, 16});
