@@ -86,5 +86,8 @@ if [[ $skip != *" bench "* ]]; then
   bench ctrl-step-2000 --case csc-ctrl-step --model ctrl --channels 3 --batch 2000
   # VDL (docs/design.md §11.6): FISTA inference, batch 250, 784→128, 200 steps.
   bench vdl-inference --case vdl-inference
+  # bf16 (issue 12, --precision): the layer and the SDNet step with bf16 operands (tensor cores).
+  bench csc-layer-k10-bf16 --case csc-layer --in 64 --out 64 --batch 128 --iterations 10 --precision bf16
+  bench sdnet18-all-step-bf16 --case sdnet-step --model sdnet18-all --batch 128 --size 32 --width 64 --precision bf16
 fi
 echo "gpu_check: done in $SECONDS s; results in $out"

@@ -56,8 +56,8 @@ TEST(SdnetBlock, CscConv2dReplacesConv2dWithoutOtherChanges) {
       torch::NoGradGuard no_grad;
       auto c1 = csc->conv1.get<CscConv2d>();
       auto c2 = csc->conv2.get<CscConv2d>();
-      plain->conv1.get<torch::nn::Conv2d>()->weight.copy_(c1->step() * c1->dictionary());
-      plain->conv2.get<torch::nn::Conv2d>()->weight.copy_(c2->step() * c2->dictionary());
+      plain->conv1.get<PlainConv2d>()->weight.copy_(c1->step() * c1->dictionary());
+      plain->conv2.get<PlainConv2d>()->weight.copy_(c2->step() * c2->dictionary());
       if (csc->projection) {
         auto src = csc->projection->named_parameters();
         auto dst = plain->projection->named_parameters();

@@ -125,6 +125,24 @@ TEST(VdlOptions, ModelDefaultsAndBadValues) {
 // validation into the patience count (lowest energy, validations without
 // progress): a resumed run could stop for patience where the uninterrupted
 // one went on.
+namespace {
+/// 4 steps of VDL at batch 40 on the bar digits in DIR/mnist, validated at the end.
+CommonTrainConfig tiny_vdl_run(const ts::TempDir& dir, const std::string& run) {
+  CommonTrainConfig c;
+  c.model = "vdl";
+  c.data = "mnist";
+  c.data_dir = dir.file("mnist");
+  c.out = dir.file(run);
+  c.batch_size = 40;
+  c.max_steps = 4;
+  c.eval_every = 4;
+  c.threads = 1;
+  c.seed = 3;
+  c.device = "cpu";
+  return c;
+}
+}  // namespace
+
 TEST(VdlTrainer, ResumeFromAnyCheckpointIsByteExact) {
   torch::set_num_threads(1);
   ts::TempDir dir;
@@ -134,20 +152,10 @@ TEST(VdlTrainer, ResumeFromAnyCheckpointIsByteExact) {
   cfg.inference_steps = 30;
   cfg.patience = 2;
   auto common = [&](const std::string& run) {
-    CommonTrainConfig c;
-    c.model = "vdl";
-    c.data = "mnist";
-    c.data_dir = dir.file("mnist");
-    c.out = dir.file(run);
-    c.batch_size = 40;
-    c.max_steps = 4;
-    c.eval_every = 4;
+    CommonTrainConfig c = tiny_vdl_run(dir, run);
     c.checkpoint_every = 2;
     c.keep_checkpoints = 10;
     c.log_every = 1;
-    c.threads = 1;
-    c.seed = 3;
-    c.device = "cpu";
     return c;
   };
   train_vdl(common("ref"), cfg);
@@ -178,17 +186,7 @@ TEST(VdlTrainer, Bf16PrecisionIsSavedAndTrainsNearFp32) {
   cfg.code_dim = 16;
   cfg.inference_steps = 30;
   auto run = [&](const std::string& name, Precision p) {
-    CommonTrainConfig c;
-    c.model = "vdl";
-    c.data = "mnist";
-    c.data_dir = dir.file("mnist");
-    c.out = dir.file(name);
-    c.batch_size = 40;
-    c.max_steps = 4;
-    c.eval_every = 4;
-    c.threads = 1;
-    c.seed = 3;
-    c.device = "cpu";
+    CommonTrainConfig c = tiny_vdl_run(dir, name);
     c.precision = p;
     return train_vdl(c, cfg);
   };
