@@ -67,7 +67,8 @@ struct SynthesisFunction : public torch::autograd::Function<SynthesisFunction> {
 //    every operator is one GEMM (mkldnn runs these at 5–19 GFLOP/s, GEMM 3×
 //    faster);
 //  - few signal channels (M·k·k ≤ 64, e.g. the first layer on grayscale or
-//    RGB images): D as GEMM + col2im (fold), 8× faster than backward-data.
+//    RGB images) on CPUs with AVX-512: D as GEMM + col2im (fold), 2.2× faster
+//    than backward-data there; slower on AVX2-only CPUs (cpu_has_avx512).
 // Everything else goes to the convolution primitives. Autograd flows through
 // matmul/fold natively, so these paths need no custom backward.
 // Both GEMM routes pay off only with an optimized BLAS: with the netlib
@@ -78,9 +79,25 @@ bool full_window(const torch::Tensor& weight, const ConvGeometry& g, int64_t h, 
          (!weight.device().is_cpu() || optimized_blas_loaded());
 }
 
+/// Whether the CPU has AVX-512. Which route is faster for few signal channels
+/// depends on it (docs/performance.md, 3→64 layer, K = 10, b32, 32², OpenBLAS):
+/// on an AVX-512 EPYC GEMM + fold took the forward to 16.3 ms against 36.3 ms
+/// through backward-data; on an AVX2-only EPYC backward-data is the faster one
+/// (forward 126–152 ms against 187–208 ms, forward+backward 425–448 against
+/// 533–609, three alternating runs each). A property of the machine, not of
+/// the run, so a run and its resume on one machine take the same route.
+bool cpu_has_avx512() {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  static const bool avx512 = __builtin_cpu_supports("avx512f");
+  return avx512;
+#else
+  return false;
+#endif
+}
+
 bool few_signal_channels(const torch::Tensor& weight, const torch::Tensor& like) {
   return like.device().is_cpu() && weight.size(1) * weight.size(2) * weight.size(3) <= 64 &&
-         optimized_blas_loaded();
+         optimized_blas_loaded() && cpu_has_avx512();
 }
 
 void check_conv_weight(const torch::Tensor& weight) {
