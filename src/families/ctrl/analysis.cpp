@@ -17,9 +17,6 @@
 #include "sparseloop/families/ctrl/fid.h"
 #include "sparseloop/families/ctrl/nearest_subspace.h"
 #include "sparseloop/families/ctrl/rate_reduction.h"
-#include <optional>
-
-#include "sparseloop/engine/progress.h"
 #include "sparseloop/families/ctrl/reference_classifier.h"
 #include "sparseloop/families/ctrl/trainer.h"
 #include "sparseloop/io/png.h"
@@ -132,24 +129,23 @@ Pass closed_loop(Context& c, const ImageDataset& d, int64_t batch, torch::Device
     auto idx = torch::arange(i, std::min(d.size(), i + batch), torch::kLong);
     auto x = c.data.prepare(d, idx).to(device);  // (B, C, S, S) in [−1, 1]
     auto z = model.encode(x);                     // (B, d)
-    if (features_only) {
-      zs.push_back(z.cpu());
-      if (progress) progress->update(i / batch + 1, idx.numel());
-      continue;
-    }
-    auto xh = model.decode(z);
-    xs.push_back(x.cpu());
-    xhs.push_back(xh.cpu());
     zs.push_back(z.cpu());
-    zhs.push_back(model.encode(xh).cpu());
-    if (with_sparsity && batches < 4) {
-      sparsity += model.code_sparsity(x);
-      ++batches;
+    if (!features_only) {
+      auto xh = model.decode(z);
+      xs.push_back(x.cpu());
+      xhs.push_back(xh.cpu());
+      zhs.push_back(model.encode(xh).cpu());
+      if (with_sparsity && batches < 4) {
+        sparsity += model.code_sparsity(x);
+        ++batches;
+      }
     }
     if (progress) progress->update(i / batch + 1, idx.numel());
   }
   if (progress) progress->finish();
-  auto cat = [](const std::vector<torch::Tensor>& v) { return v.empty() ? torch::Tensor() : torch::cat(v); };
+  auto cat = [](const std::vector<torch::Tensor>& v) {
+    return v.empty() ? torch::Tensor() : torch::cat(v);  // features_only: x, xh, zh stay empty
+  };
   Pass p{cat(xs), cat(xhs), cat(zs), cat(zhs), {}, 0};
   if (d.labelled()) p.labels = d.batch_labels(torch::arange(d.size(), torch::kLong));
   p.sparsity = batches ? sparsity / batches : 0.0;

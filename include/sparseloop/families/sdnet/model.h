@@ -60,6 +60,8 @@ class PlainConv2dImpl : public torch::nn::Conv2dImpl {
   torch::Tensor forward(const torch::Tensor& x);  ///< (B, in, H, W) → (B, out, Ho, Wo)
 
  private:
+  // Stride and padding as plain integers: Conv2dOptions holds padding as a
+  // variant whose accessor differs between LibTorch 1.13 and 2.x.
   ConvSpec spec_;
 };
 TORCH_MODULE(PlainConv2d);
