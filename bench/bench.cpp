@@ -6,7 +6,12 @@
 #include "bench/vdl_inference.h"
 #include "sparseloop/families/sdnet/model.h"
 #include "sparseloop/util/error.h"
+#include "sparseloop/util/fs.h"
 #include "sparseloop/util/precision.h"
+
+#include <sstream>
+
+#include <torch/csrc/autograd/profiler_legacy.h>
 
 namespace sparseloop {
 namespace {
@@ -72,7 +77,22 @@ nlohmann::json run_case(const BenchRequest& f) {
 }  // namespace
 
 nlohmann::json run_bench(const BenchRequest& f) {
-  nlohmann::json r = run_case(f);
+  nlohmann::json r;
+  if (f.profile.empty()) {
+    r = run_case(f);
+  } else {
+    // Every operator of the case (warm-up, timed runs, reference) with its
+    // shapes, as a Chrome trace (chrome://tracing, ui.perfetto.dev): where a
+    // step's time goes, per convolution. LibTorch's legacy profiler, which
+    // both 1.13 and 2.x ship; the trace is written whole or not at all.
+    std::ostringstream trace;
+    {
+      torch::autograd::profiler::RecordProfile guard(trace);
+      r = run_case(f);
+    }
+    write_file_atomic(f.profile, trace.str());
+    r["profile"] = f.profile;
+  }
   r["precision"] = to_string(compute_precision());  // --precision (util/precision.h)
   return r;
 }

@@ -23,6 +23,7 @@ struct BenchRequest {
   int64_t width = 64, channels = 1;
   bool reference = true;              ///< also time the reference formulation / baseline
   torch::Device device = torch::kCPU;
+  std::string profile;  ///< non-empty: a Chrome trace of the whole case written here
 };
 
 /// Runs the case; InputError names the flag of a bad value.

@@ -10,7 +10,7 @@ SmoothPart lasso_smooth_part(const SparseOperator& op, const torch::Tensor& x) {
   f.grad = [op, x](const torch::Tensor& z) { return op.analysis(op.synthesis(z) - x); };
   f.forward_step = [op, x](const torch::Tensor& z, double step) {
     auto residual = x - op.synthesis(z);       // signal shape
-    return z + step * op.analysis(residual);  // code shape
+    return torch::add(z, op.analysis(residual), step);  // z + η·Dᵀr in one pass: code shape
   };
   f.forward_step_from_zero = [op, x](double step) { return step * op.analysis(x); };
   // Every sample is its own problem: the same problem on a subset of rows.

@@ -85,7 +85,6 @@ ProximalGradientResult full_batch(const SmoothPart& f, const Prox& g,
     } else {
       v = g(v, eta);
     }
-    if (!z.defined()) z = torch::zeros_like(v);  // z₀ = 0, now that its shape is known
     if (check_stop && !stopped.defined()) {
       const auto bool_opts = v.options().dtype(torch::kBool);
       stopped = torch::zeros({v.size(0)}, bool_opts);
@@ -93,6 +92,17 @@ ProximalGradientResult full_batch(const SmoothPart& f, const Prox& g,
       sample_steps = torch::zeros({v.size(0)}, v.options().dtype(torch::kLong));
     }
     if (!authors && any_stopped) v = torch::where(stopped_b, z, v);  // frozen codes stay
+    const double c = momentum.next();
+    if (!check_stop && (c == 0.0 || k + 1 == o.iterations())) {
+      // No stop test and no extrapolation to build: z_{k+1} − z_k is not
+      // needed. The common unrolled case (2 FISTA steps in CSC-CTRL and
+      // SDNet: c = 0 at the first, no next step after the second) otherwise
+      // paid a zeros tensor and a subtraction per step, and their backward.
+      z = v;
+      y = v;
+      continue;
+    }
+    if (!z.defined()) z = torch::zeros_like(v);  // z₀ = 0, now that its shape is known
     // z_{k+1} − z_k, into a buffer reused across iterations when no graph is recorded.
     if (inplace) {
       if (!diff.defined() || !diff.sizes().equals(v.sizes())) diff = torch::empty_like(v);
@@ -115,7 +125,6 @@ ProximalGradientResult full_batch(const SmoothPart& f, const Prox& g,
       }
     }
     z = v;
-    const double c = momentum.next();
     y = c == 0.0 ? z : torch::add(z, diff, c);  // one pass: z + c·diff
     if (check_stop) {
       int64_t n_stopped = stopped.sum().item<int64_t>();

@@ -95,6 +95,9 @@ void register_bench(CLI::App& app, std::vector<Command>& commands) {
   cmd->add_flag("--no-reference", f->no_reference,
                 "csc-layer: skip the conv_transpose2d reference timing; sdnet-step: skip "
                 "the ResNet baseline");
+  cmd->add_option("--profile", f->request.profile,
+                  "write a Chrome trace of every operator the case runs to this file "
+                  "(open in ui.perfetto.dev); the timings then include the profiler's overhead");
   add_common_flags(cmd, f->common, /*precision=*/true);
 }
 

@@ -1,6 +1,8 @@
 #include "sparseloop/families/ctrl/rate_reduction.h"
 
+#include <algorithm>
 #include <sstream>
+#include <vector>
 
 #include "sparseloop/util/error.h"
 
@@ -95,6 +97,96 @@ torch::Tensor samplewise_rate_reduction(const torch::Tensor& z, const torch::Ten
 
 namespace {
 
+/// 2·Σ log diag(chol(M)) for a batch of SPD matrices M (K, g, g): their
+/// logdets (K,). Throws NumericalError as logdet_identity_plus_gram does.
+torch::Tensor batched_logdet_spd(const torch::Tensor& mat, const torch::Tensor& blocks) {
+  auto result = torch::linalg_cholesky_ex(mat);
+  auto chol = std::get<0>(result);
+  if (std::get<1>(result).ne(0).any().item<bool>() || !torch::isfinite(chol).all().item<bool>()) {
+    std::ostringstream msg;
+    msg << "rate reduction: I + a·Gram of per-class features " << blocks.sizes()
+        << " is not positive definite (features contain NaN or Inf?)";
+    throw NumericalError(msg.str());
+  }
+  return 2.0 * chol.diagonal(0, 1, 2).log().sum(1);  // (K,)
+}
+
+/// logdet(I + a_j·Gram_j) for a batch of Grams (K, g, g) and scales a (K,).
+torch::Tensor batched_logdet_identity_plus(const torch::Tensor& gram, const torch::Tensor& a,
+                                           const torch::Tensor& blocks) {
+  auto mat = torch::eye(gram.size(1), gram.options()) + a.view({-1, 1, 1}) * gram;  // SPD
+  return batched_logdet_spd(mat, blocks);
+}
+
+/// The labelled terms R_c(Z), R_c(Ẑ) and Σ_j ΔR(Z_j, Ẑ_j) with every class
+/// at once: one batched Cholesky per kind of term instead of 5 small
+/// factorizations per class. Each class's logdet(I + d/(n_jε²)·Z_jᵀZ_j)
+/// serves both R_c and ΔR's ½(R(Z_j) + R(Ẑ_j)). Classes are zero-padded to
+/// the largest one's w rows: a zero row adds an identity row and column to
+/// the rows×rows Gram and nothing to the d×d one, so logdets are unchanged.
+/// With 10 classes the loop form was ≈ 1 000 small tensor operations per
+/// objective (docs/performance.md, CSC-CTRL step).
+void class_terms(const torch::Tensor& zn, const torch::Tensor& zh, const torch::Tensor& labels,
+                 int64_t num_classes, double eps_sq, ClosedLoopTerms& t) {
+  const int64_t n = zn.size(0), d = zn.size(1);
+  auto labels_cpu = labels.to(torch::kCPU).to(torch::kLong).contiguous();
+  const int64_t* lp = labels_cpu.data_ptr<int64_t>();
+  std::vector<std::vector<int64_t>> rows(num_classes);
+  for (int64_t i = 0; i < n; ++i) {
+    TORCH_CHECK(lp[i] >= 0 && lp[i] < num_classes, "closed_loop_objective: label ", lp[i],
+                " outside [0, ", num_classes, ")");
+    rows[lp[i]].push_back(i);
+  }
+  size_t width = 0;
+  for (const auto& r : rows) width = std::max(width, r.size());
+  // Row indices into S = [Z; Ẑ; 0] (2n + 1, d): class j's features, then
+  // padding (the zero row 2n); its reconstructions' are the same plus n.
+  std::vector<int64_t> iz, ih, counts;
+  for (const auto& r : rows) {
+    if (r.empty()) continue;  // an absent class adds 0 to every term
+    counts.push_back(static_cast<int64_t>(r.size()));
+    for (size_t k = 0; k < width; ++k) {
+      iz.push_back(k < r.size() ? r[k] : 2 * n);
+      ih.push_back(k < r.size() ? n + r[k] : 2 * n);
+    }
+  }
+  const int64_t K = static_cast<int64_t>(counts.size()), w = static_cast<int64_t>(width);
+  auto index_z = torch::tensor(iz, torch::kLong).to(zn.device()).view({K, w});   // (K, w)
+  auto index_h = torch::tensor(ih, torch::kLong).to(zn.device()).view({K, w});   // (K, w)
+  auto index_both = torch::cat({index_z, index_h}, 1);                          // (K, 2w)
+  auto nj = torch::tensor(counts, torch::kDouble).to(zn.options());             // (K,)
+  auto a = static_cast<double>(d) / (nj * eps_sq);                               // (K,)
+  auto stacked = torch::cat({zn, zh, torch::zeros({1, d}, zn.options())}, 0);  // (2n+1, d)
+  torch::Tensor lz, lh, lboth;
+  if (2 * w < d) {
+    // Every class's rows×rows Gram is a block of the whole batch's: one GEMM
+    // and gathers (CPU bmm on blocks this small loops per block, with an
+    // autograd node per slice in its backward).
+    auto gram = torch::matmul(stacked, stacked.t());  // (2n+1, 2n+1)
+    auto block = [&](const torch::Tensor& idx) {      // (K, m) → (K, m, m)
+      return gram.index({idx.unsqueeze(2), idx.unsqueeze(1)});
+    };
+    lz = batched_logdet_identity_plus(block(index_z), a, stacked);
+    lh = batched_logdet_identity_plus(block(index_h), a, stacked);
+    lboth = batched_logdet_identity_plus(block(index_both), a / 2.0, stacked);  // n = 2n_j
+  } else {
+    // Large classes: the d×d Grams Z_jᵀZ_j (padding rows add nothing).
+    auto gather = [&](const torch::Tensor& idx) {  // (K, m) → (K, m, d)
+      return stacked.index_select(0, idx.flatten()).view({K, idx.size(1), d});
+    };
+    auto pz = gather(index_z), ph = gather(index_h);
+    auto gz = torch::matmul(pz.transpose(1, 2), pz), gh = torch::matmul(ph.transpose(1, 2), ph);
+    lz = batched_logdet_identity_plus(gz, a, stacked);
+    lh = batched_logdet_identity_plus(gh, a, stacked);
+    lboth = batched_logdet_identity_plus(gz + gh, a / 2.0, stacked);  // Z_jᵀZ_j + Ẑ_jᵀẐ_j
+  }
+  auto share = nj / (2.0 * static_cast<double>(n));  // n_j / 2n
+  t.class_rate_z = (share * lz).sum();
+  t.class_rate_z_hat = (share * lh).sum();
+  // ΔR(Z_j, Ẑ_j) = ½ L(Z_j ∪ Ẑ_j) − ½(½ L(Z_j) + ½ L(Ẑ_j))
+  t.delta = (0.5 * lboth - 0.25 * (lz + lh)).sum();
+}
+
 /// The rate terms (CTRL eq. 5 / its unlabelled form), without the sample-wise term.
 ClosedLoopTerms rate_terms(const torch::Tensor& z, const torch::Tensor& z_hat,
                            const torch::Tensor& labels, int64_t num_classes, double eps_sq) {
@@ -112,16 +204,9 @@ ClosedLoopTerms rate_terms(const torch::Tensor& z, const torch::Tensor& z_hat,
     return t;
   }
   TORCH_CHECK(num_classes > 0, "closed_loop_objective: num_classes must be > 0 with labels");
-  t.class_rate_z = class_coding_rate(zn, labels, num_classes, eps_sq, false);
-  t.class_rate_z_hat = class_coding_rate(zh, labels, num_classes, eps_sq, false);
-  auto labels_cpu = labels.to(torch::kCPU).to(torch::kLong);
-  auto delta = torch::zeros({}, z.options());
-  for (int64_t j = 0; j < num_classes; ++j) {
-    auto idx = (labels_cpu == j).nonzero().squeeze(1).to(z.device());
-    if (idx.numel() == 0) continue;
-    delta = delta + rate_reduction(zn.index_select(0, idx), zh.index_select(0, idx), eps_sq, false);
-  }
-  t.delta = delta;
+  TORCH_CHECK(labels.dim() == 1 && labels.size(0) == z.size(0),
+              "closed_loop_objective: labels must be (", z.size(0), "), got ", labels.sizes());
+  class_terms(zn, zh, labels, num_classes, eps_sq, t);
   t.objective = t.rate_z - t.class_rate_z + t.rate_z_hat - t.class_rate_z_hat + t.delta;
   return t;
 }

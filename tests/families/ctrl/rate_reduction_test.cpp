@@ -89,6 +89,46 @@ TEST(RateReduction, ClassConditionalObjectiveMatchesItsDefinition) {
   EXPECT_NEAR(u.objective.item<double>(), rate_reduction(z, zh).item<double>(), 1e-12);
 }
 
+TEST(RateReduction, BatchedClassTermsEqualThePerClassLoopInBothGramForms) {
+  // closed_loop_objective pads every class into one batch; the public
+  // per-class functions are the independent reference. Class 2 is absent,
+  // class 3 is larger than the rest (padding), and d = 4 takes the d×d Gram
+  // (rows ≥ d) where d = 40 takes the rows×rows one.
+  torch::manual_seed(7);
+  auto y = torch::tensor({3, 0, 3, 1, 3, 3, 0, 3, 1, 3, 3}, torch::kLong);
+  for (int64_t d : {4, 40}) {
+    auto z = unit_rows(torch::randn({11, d}, f64)).requires_grad_();
+    auto zh = unit_rows(torch::randn({11, d}, f64));
+    auto t = closed_loop_objective(z, zh, y, 4);
+    double delta = 0;
+    for (int j = 0; j < 4; ++j) {
+      auto idx = (y == j).nonzero().squeeze(1);
+      if (idx.numel() == 0) continue;
+      delta += rate_reduction(z.index_select(0, idx), zh.index_select(0, idx)).item<double>();
+    }
+    EXPECT_NEAR(t.class_rate_z.item<double>(), class_coding_rate(z, y, 4).item<double>(), 1e-10);
+    EXPECT_NEAR(t.class_rate_z_hat.item<double>(), class_coding_rate(zh, y, 4).item<double>(),
+                1e-10);
+    EXPECT_NEAR(t.delta.item<double>(), delta, 1e-10);
+    // The gradient, too: the padding rows must pass none.
+    auto g = torch::autograd::grad({t.objective}, {z})[0];
+    auto zr = z.detach().clone().requires_grad_();
+    auto ref = coding_rate(zr) - class_coding_rate(zr, y, 4) + coding_rate(zh) -
+               class_coding_rate(zh, y, 4);
+    for (int j = 0; j < 4; ++j) {
+      auto idx = (y == j).nonzero().squeeze(1);
+      if (idx.numel() > 0) ref = ref + rate_reduction(zr.index_select(0, idx), zh.index_select(0, idx));
+    }
+    auto gr = torch::autograd::grad({ref}, {zr})[0];
+    EXPECT_LT((g - gr).abs().max().item<double>(), 1e-10) << "d = " << d;
+  }
+  auto bad = torch::randn({11, 4});
+  bad[5][1] = std::numeric_limits<float>::quiet_NaN();
+  EXPECT_THROW(closed_loop_objective(bad, torch::randn({11, 4}), y, 4), NumericalError);
+  EXPECT_THROW(closed_loop_objective(torch::randn({11, 4}), torch::randn({11, 4}), y, 3),
+               c10::Error);  // label 3 outside [0, 3)
+}
+
 TEST(RateReduction, GradientsMatchFiniteDifferences) {
   torch::manual_seed(4);
   auto z = torch::randn({6, 4}, f64), zh = torch::randn({6, 4}, f64);
