@@ -158,6 +158,8 @@ const BadInput kCases[] = {
     // bench: ranges, and flags of another case.
     {"bench_unknown_case", "bench --case nosuch", "--case"},
     {"bench_zero_repeats", "bench --repeats 0", "--repeats"},
+    {"bench_profile_under_a_file",
+     "bench --case vdl-inference --repeats 1 --profile /etc/passwd/trace.json", "--profile"},
     {"bench_unknown_precision", "bench --precision fp16 --repeats 1", "--precision"},
     {"eval_unknown_precision", "eval --run FILE --precision half", "--precision"},
     {"bench_zero_kernel", "bench --kernel 0 --repeats 1", "--kernel"},

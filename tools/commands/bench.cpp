@@ -4,6 +4,7 @@
 
 #include "bench/bench.h"
 #include "commands.h"
+#include "sparseloop/util/output_path.h"
 
 namespace sparseloop::cli {
 namespace {
@@ -45,6 +46,8 @@ void check_bench_flags(const BenchFlags& f) {
   }
   if (c == "csc-ctrl-step")
     require(f.request.channels >= 1, "--channels must be >= 1");
+  // Before the case runs (minutes for sdnet-step), not after it.
+  if (!f.request.profile.empty()) require_writable_file_path(f.request.profile, "--profile");
 }
 
 int run_bench(BenchFlags& f) {

@@ -1,0 +1,46 @@
+// End-to-end tests of `sparseloop bench` through the built binary (timings
+// are not checked here: docs/performance.md records them).
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include <fstream>
+
+#include "support/testing.h"
+
+using ts::run_cli;
+
+TEST(BenchCommand, ProfileWritesAChromeTraceOfTheCaseOperators) {
+  ts::TempDir dir;
+  const std::string trace = dir.file("trace.json");
+  auto r = run_cli("bench --case vdl-inference --batch 8 --iterations 3 --repeats 1 --threads 1 "
+                   "--profile " + trace + " --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j.at("profile").get<std::string>(), trace);
+  EXPECT_GT(j.at("forward_ms").get<double>(), 0.0);
+  std::ifstream in(trace);
+  ASSERT_TRUE(in) << trace;
+  const auto events = nlohmann::json::parse(in);  // whole, valid JSON
+  ASSERT_TRUE(events.is_array());
+  int complete = 0, matmuls = 0;
+  for (const auto& e : events) {
+    if (e.value("ph", "") != "X") continue;
+    ++complete;
+    EXPECT_GE(e.at("dur").get<double>(), 0.0);
+    const auto name = e.at("name").get<std::string>();
+    if (name == "aten::mm" || name == "aten::addmm" || name == "aten::matmul") ++matmuls;
+  }
+  EXPECT_GT(complete, 100);  // every operator of the warm-up and timed runs
+  EXPECT_GT(matmuls, 0);     // VDL's FISTA steps are matrix products
+}
+
+TEST(BenchCommand, ProfileWhereNoFileCanBeWrittenFailsBeforeTheCaseRuns) {
+  ts::TempDir dir;
+  std::ofstream(dir.file("plain")) << "a file, not a folder";
+  auto r = run_cli("bench --case vdl-inference --repeats 1 --profile " + dir.file("plain") +
+                   "/trace.json");
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--profile"), std::string::npos) << r.err;
+  EXPECT_EQ(r.out.find("forward_ms"), std::string::npos);  // nothing was timed
+}
