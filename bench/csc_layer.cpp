@@ -14,11 +14,13 @@ namespace {
 constexpr double kMiB = 1024.0 * 1024.0;
 
 /// Peak tensor bytes (the allocator's count, CPU) of fn, in MiB; on CUDA the
-/// allocator's peak (peak_memory_mib).
-double peak_tensor_mib(const std::function<void()>& fn, torch::Device device) {
+/// allocator's peak (peak_memory_mib). null under `--profile`, whose
+/// profiler holds the allocator's reporting hook (util/allocation_tracker.h).
+nlohmann::json peak_tensor_mib(const std::function<void()>& fn, torch::Device device) {
   if (device.is_cuda()) return peak_memory_mib(fn, device);
   AllocationTracker tracker;
   fn();
+  if (!tracker.counting()) return nullptr;
   return static_cast<double>(tracker.peak_bytes()) / kMiB;
 }
 
@@ -119,8 +121,9 @@ nlohmann::json bench_csc_layer(const CscBenchOptions& o) {
     r["autograd_forward_backward_ms"] = median(time_runs(forward_backward, o.repeats, 1, o.device));
     r["time_vs_autograd"] =
         r["forward_backward_ms"].get<double>() / r["autograd_forward_backward_ms"].get<double>();
-    r["peak_tensor_vs_autograd"] =
-        r["peak_tensor_mib"].get<double>() / r["autograd_peak_tensor_mib"].get<double>();
+    if (r["peak_tensor_mib"].is_number() && r["autograd_peak_tensor_mib"].is_number())
+      r["peak_tensor_vs_autograd"] =
+          r["peak_tensor_mib"].get<double>() / r["autograd_peak_tensor_mib"].get<double>();
     layer->options.csc().checkpointed_backward(true);
   }
   if (o.reference && o.backward != "implicit") {

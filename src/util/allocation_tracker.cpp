@@ -27,7 +27,11 @@ struct AllocationTracker::Impl : public c10::MemoryReportingInfoBase {
   bool memoryProfilingEnabled() const override { return true; }
 };
 
-AllocationTracker::AllocationTracker() : impl_(std::make_shared<Impl>()) {
+AllocationTracker::AllocationTracker() : impl_(std::make_shared<Impl>()), guard_(nullptr) {
+  // A profiler already in the slot casts what it finds there to its own
+  // state type: ours in its place is undefined behaviour (a glibc mutex
+  // assertion under `bench --profile`). Then this tracker counts nothing.
+  if (c10::ThreadLocalDebugInfo::get(c10::DebugInfoKind::PROFILER_STATE) != nullptr) return;
   guard_ = new c10::DebugInfoGuard(c10::DebugInfoKind::PROFILER_STATE, impl_);
 }
 

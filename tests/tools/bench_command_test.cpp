@@ -35,6 +35,27 @@ TEST(BenchCommand, ProfileWritesAChromeTraceOfTheCaseOperators) {
   EXPECT_GT(matmuls, 0);     // VDL's FISTA steps are matrix products
 }
 
+TEST(BenchCommand, ProfileOfTheCscLayerLeavesTheTensorPeaksUnmeasured) {
+  // The allocation tracker and the profiler share c10's one profiler-state
+  // slot: with both installed the profiler read the tracker as its own state
+  // and the process aborted. Under --profile the tensor peaks are null.
+  ts::TempDir dir;
+  auto r = run_cli("bench --case csc-layer --in 2 --out 4 --size 8 --batch 2 --iterations 2 "
+                   "--repeats 1 --threads 1 --backward checkpointed --profile " +
+                   dir.file("t.json") + " --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_TRUE(j.at("peak_tensor_mib").is_null());
+  EXPECT_TRUE(j.at("autograd_peak_tensor_mib").is_null());
+  EXPECT_FALSE(j.contains("peak_tensor_vs_autograd"));
+  EXPECT_GT(j.at("forward_backward_ms").get<double>(), 0.0);
+  // Without --profile they are measured.
+  auto plain = run_cli("bench --case csc-layer --in 2 --out 4 --size 8 --batch 2 --iterations 2 "
+                       "--repeats 1 --threads 1 --json");
+  ASSERT_EQ(plain.exit_code, 0) << plain.err;
+  EXPECT_GT(nlohmann::json::parse(plain.out).at("peak_tensor_mib").get<double>(), 0.0);
+}
+
 TEST(BenchCommand, ProfileWhereNoFileCanBeWrittenFailsBeforeTheCaseRuns) {
   ts::TempDir dir;
   std::ofstream(dir.file("plain")) << "a file, not a folder";

@@ -14,7 +14,10 @@ namespace sparseloop {
 
 class AllocationTracker {
  public:
-  /// Starts counting (nested trackers: the innermost one counts).
+  /// Starts counting (nested trackers: the innermost one counts). Counts
+  /// nothing while LibTorch's profiler runs on this thread: both use c10's
+  /// one profiler-state slot, and the profiler reads whatever holds it as its
+  /// own state (taking it crashed `bench --profile`).
   AllocationTracker();
   ~AllocationTracker();
   AllocationTracker(const AllocationTracker&) = delete;
@@ -25,6 +28,8 @@ class AllocationTracker {
   int64_t live_bytes() const;
   /// The largest live_bytes() seen.
   int64_t peak_bytes() const;
+  /// False when the profiler held the slot at construction: the counts stay 0.
+  bool counting() const { return guard_ != nullptr; }
 
  private:
   struct Impl;
