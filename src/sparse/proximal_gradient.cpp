@@ -4,6 +4,7 @@
 
 #include <type_traits>
 
+#include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>
 
 #include "sparseloop/util/distributed.h"
@@ -55,6 +56,152 @@ torch::Tensor first_forward_step(const SmoothPart& f, const torch::Tensor& z0, d
   return f.forward_step_from_zero(eta);
 }
 
+/// One pass per FISTA step under autograd: from v = y − η∇f(y),
+///   z_new = prox_{ηg}(v),   y_next = z_new + c·(z_new − z_prev),
+/// where tensor ops took four to five passes over the codes forward (the
+/// prox's one or two, the difference, the extrapolation) and as many
+/// backward (issue 12: "one fused pass per FISTA step over the codes"). The
+/// backward is the same chain rule in one pass:
+///   ḡ = g_z + (1 + c)·g_y,  g_v = ∂prox ⊙ ḡ,  g_{z_prev} = −c·g_y,
+/// with ∂prox = shrink on the support (z_new ≠ 0; z_new > 0 when non-negative)
+/// and 0 off it: the subgradient convention of torch's softshrink and relu
+/// backward, NaN included. Saves v alone (the support).
+template <class T>
+SPARSELOOP_ALWAYS_INLINE void fused_forward_range(const T* vp, const T* zp, T* znp, T* ynp,
+                                                  int64_t begin, int64_t end, T tau, T shrink,
+                                                  bool nonneg, T c) {
+  for (int64_t i = begin; i < end; ++i) {
+    const T vi = vp[i];
+    T zn;
+    if (nonneg) {
+      const T d = vi - tau;
+      zn = d > T(0) ? d : (d == d ? T(0) : d);  // relu(v − τ), NaN kept
+    } else {
+      zn = vi > tau ? vi - tau : (vi < -tau ? vi + tau : (tau > T(0) ? T(0) : vi));  // softshrink
+    }
+    zn *= shrink;
+    znp[i] = zn;
+    ynp[i] = zn + c * (zn - (zp ? zp[i] : T(0)));
+  }
+}
+SPARSELOOP_SIMD_CLONES void fused_forward_f32(const float* vp, const float* zp, float* znp,
+                                              float* ynp, int64_t begin, int64_t end, float tau,
+                                              float shrink, bool nonneg, float c) {
+  fused_forward_range<float>(vp, zp, znp, ynp, begin, end, tau, shrink, nonneg, c);
+}
+SPARSELOOP_SIMD_CLONES void fused_forward_f64(const double* vp, const double* zp, double* znp,
+                                              double* ynp, int64_t begin, int64_t end, double tau,
+                                              double shrink, bool nonneg, double c) {
+  fused_forward_range<double>(vp, zp, znp, ynp, begin, end, tau, shrink, nonneg, c);
+}
+
+template <class T>
+SPARSELOOP_ALWAYS_INLINE void fused_backward_range(const T* gz, const T* gy, const T* vp, T* gv,
+                                                   T* gzp, int64_t begin, int64_t end, T tau,
+                                                   T shrink, bool nonneg, T c) {
+  for (int64_t i = begin; i < end; ++i) {
+    const T gyi = gy ? gy[i] : T(0);
+    const T g = (gz ? gz[i] : T(0)) + (T(1) + c) * gyi;
+    const T vi = vp[i];
+    // relu's backward: v − τ > 0; softshrink's: not −τ ≤ v ≤ τ (NaN passes);
+    // τ = 0 applies no soft threshold at all (prox.cpp).
+    const bool on = nonneg ? vi - tau > T(0) : (tau > T(0) ? !(vi >= -tau && vi <= tau) : true);
+    gv[i] = on ? shrink * g : T(0);
+    if (gzp) gzp[i] = -c * gyi;
+  }
+}
+SPARSELOOP_SIMD_CLONES void fused_backward_f32(const float* gz, const float* gy, const float* v,
+                                               float* gv, float* gzp, int64_t begin, int64_t end,
+                                               float tau, float shrink, bool nonneg, float c) {
+  fused_backward_range<float>(gz, gy, v, gv, gzp, begin, end, tau, shrink, nonneg, c);
+}
+SPARSELOOP_SIMD_CLONES void fused_backward_f64(const double* gz, const double* gy,
+                                               const double* v, double* gv, double* gzp,
+                                               int64_t begin, int64_t end, double tau,
+                                               double shrink, bool nonneg, double c) {
+  fused_backward_range<double>(gz, gy, v, gv, gzp, begin, end, tau, shrink, nonneg, c);
+}
+
+// Overloads on the element type for AT_DISPATCH's lambdas (not templates, so
+// an `if constexpr` there would still compile both branches).
+void fused_forward(const float* v, const float* z, float* zn, float* yn, int64_t b, int64_t e,
+                   double tau, double shrink, bool nonneg, double c) {
+  fused_forward_f32(v, z, zn, yn, b, e, static_cast<float>(tau), static_cast<float>(shrink),
+                    nonneg, static_cast<float>(c));
+}
+void fused_forward(const double* v, const double* z, double* zn, double* yn, int64_t b, int64_t e,
+                   double tau, double shrink, bool nonneg, double c) {
+  fused_forward_f64(v, z, zn, yn, b, e, tau, shrink, nonneg, c);
+}
+void fused_backward(const float* gz, const float* gy, const float* v, float* gv, float* gzp,
+                    int64_t b, int64_t e, double tau, double shrink, bool nonneg, double c) {
+  fused_backward_f32(gz, gy, v, gv, gzp, b, e, static_cast<float>(tau), static_cast<float>(shrink),
+                     nonneg, static_cast<float>(c));
+}
+void fused_backward(const double* gz, const double* gy, const double* v, double* gv, double* gzp,
+                    int64_t b, int64_t e, double tau, double shrink, bool nonneg, double c) {
+  fused_backward_f64(gz, gy, v, gv, gzp, b, e, tau, shrink, nonneg, c);
+}
+
+/// Whether the fused step can run on these tensors: CPU, contiguous, float32
+/// or float64, all of one dtype (other devices take the tensor ops).
+bool fusable(const torch::Tensor& v, const torch::Tensor& z_prev) {
+  const auto t = v.scalar_type();
+  return v.device().is_cpu() && v.is_contiguous() && (t == torch::kFloat || t == torch::kDouble) &&
+         (!z_prev.defined() || (z_prev.is_contiguous() && z_prev.scalar_type() == t &&
+                                z_prev.sizes().equals(v.sizes())));
+}
+
+struct FusedFistaStep : public torch::autograd::Function<FusedFistaStep> {
+  /// z_prev empty: z₀ = 0.
+  static torch::autograd::variable_list forward(torch::autograd::AutogradContext* ctx,
+                                                const torch::Tensor& v,
+                                                const torch::Tensor& z_prev, double tau,
+                                                double shrink, bool nonneg, double c) {
+    auto zn = torch::empty_like(v), yn = torch::empty_like(v);
+    AT_DISPATCH_FLOATING_TYPES(v.scalar_type(), "fused_fista_step", [&] {
+      const scalar_t* vp = v.data_ptr<scalar_t>();
+      const scalar_t* zp = z_prev.numel() > 0 ? z_prev.data_ptr<scalar_t>() : nullptr;
+      scalar_t* znp = zn.data_ptr<scalar_t>();
+      scalar_t* ynp = yn.data_ptr<scalar_t>();
+      at::parallel_for(0, v.numel(), 1 << 15, [&](int64_t b, int64_t e) {
+        fused_forward(vp, zp, znp, ynp, b, e, tau, shrink, nonneg, c);
+      });
+    });
+    ctx->save_for_backward({v});  // the support, as softshrink's and relu's backward read it
+    ctx->saved_data["tau"] = tau;
+    ctx->saved_data["shrink"] = shrink;
+    ctx->saved_data["nonneg"] = nonneg;
+    ctx->saved_data["c"] = c;
+    return {zn, yn};
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    const auto v = ctx->get_saved_variables()[0];
+    const double tau = ctx->saved_data["tau"].toDouble();
+    const double shrink = ctx->saved_data["shrink"].toDouble();
+    const bool nonneg = ctx->saved_data["nonneg"].toBool();
+    const double c = ctx->saved_data["c"].toDouble();
+    auto gz = grads[0].defined() ? grads[0].contiguous() : grads[0];
+    auto gy = grads[1].defined() ? grads[1].contiguous() : grads[1];
+    auto gv = torch::empty_like(v);
+    torch::Tensor gzp;
+    if (ctx->needs_input_grad(1)) gzp = torch::empty_like(v);  // never for the empty z₀
+    AT_DISPATCH_FLOATING_TYPES(v.scalar_type(), "fused_fista_step_backward", [&] {
+      const scalar_t* gzd = gz.defined() ? gz.data_ptr<scalar_t>() : nullptr;
+      const scalar_t* gyd = gy.defined() ? gy.data_ptr<scalar_t>() : nullptr;
+      const scalar_t* vd = v.data_ptr<scalar_t>();
+      scalar_t* gvd = gv.data_ptr<scalar_t>();
+      scalar_t* gzpd = gzp.defined() ? gzp.data_ptr<scalar_t>() : nullptr;
+      at::parallel_for(0, v.numel(), 1 << 15, [&](int64_t b, int64_t e) {
+        fused_backward(gzd, gyd, vd, gvd, gzpd, b, e, tau, shrink, nonneg, c);
+      });
+    });
+    return {gv, gzp, torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
+  }
+};
+
 /// Iterations between two checks of a distributed global batch's stop.
 constexpr int64_t kGlobalStopEvery = 4;
 
@@ -73,11 +220,28 @@ ProximalGradientResult full_batch(const SmoothPart& f, const Prox& g,
   torch::Tensor diff;    // z_{k+1} − z_k
   torch::Tensor stopped, stopped_b, sample_steps;  // (B,), (B, 1, …), (B,)
   bool any_stopped = false;
+  // Under autograd without a stop test: the fused step where an
+  // extrapolation is built (FISTA beyond its first step); plain tensor ops
+  // otherwise (a prox alone is already one kernel).
+  const bool fuse = !inplace && !check_stop && o.momentum() == Momentum::kFista &&
+                    o.iterations() > 2;
   int64_t k = 0;
   for (; k < o.iterations(); ++k) {
     // v = prox(y − η∇f(y)); flagged samples (authors) take prox(y) with no
     // gradient and no threshold.
     torch::Tensor v = k == 0 ? first_forward_step(f, z0, eta) : f.step_from(y, eta);
+    if (fuse && fusable(v, z)) {
+      // Prox, difference and extrapolation in one autograd node (above).
+      const double c = momentum.next();
+      const auto& p = g.options();
+      // z₀ = 0 travels as an empty tensor: autograd functions take no undefined inputs.
+      auto out = FusedFistaStep::apply(v, z.defined() ? z : torch::empty({0}, v.options()),
+                                       eta * p.lambda(), 1.0 / (1.0 + eta * p.mu()),
+                                       p.nonnegative(), c);
+      z = out[0];
+      y = c == 0.0 || k + 1 == o.iterations() ? z : out[1];
+      continue;
+    }
     if (authors && any_stopped) {
       v = torch::where(stopped_b, g(y, 0.0), g(v, eta));
     } else if (inplace) {

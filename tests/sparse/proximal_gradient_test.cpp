@@ -195,3 +195,52 @@ TEST(Fista, MomentumScheduleMatchesBeckTeboulle) {
     EXPECT_LT((two - ista).abs().max().item<double>(), 1e-12);
   }
 }
+
+TEST(Fista, UnrolledGradientsEqualPlainTensorOpsUnrolling) {
+  // Under autograd, FISTA's steps past the first two run as one fused node
+  // per step (prox, difference, extrapolation: proximal_gradient.cpp). The
+  // reference here is the same recursion written with plain tensor ops, so
+  // autograd differentiates it op by op: codes and gradients must agree in
+  // float64, for soft and non-negative thresholds, with and without the
+  // ridge, and with thresholds that leave codes exactly on ±τ.
+  torch::manual_seed(11);
+  for (bool nonneg : {false, true}) {
+    for (double mu : {0.0, 0.3}) {
+      auto D = torch::randn({20, 12}, f64).requires_grad_();  // (C codes, d), as nn::Linear(d, C)
+      auto x = torch::randn({5, 12}, f64).requires_grad_();    // (B, m)
+      const double eta = 0.02, lambda = 0.4;
+      const int64_t K = 7;
+      auto op = linear_operator(D);
+      auto prox = Prox(ProxOptions().lambda(lambda).mu(mu).nonnegative(nonneg));
+      auto ours = solve_lasso(op, x, prox,
+                              ProximalGradientOptions().step(eta).iterations(K).momentum(
+                                  Momentum::kFista))
+                      .z;  // (B, k)
+      // Plain unrolling: z₁ = prox(ηDᵀx), then y, v, z as Beck & Teboulle.
+      auto plain_prox = [&](const torch::Tensor& v) {
+        auto t = nonneg ? torch::relu(v - eta * lambda) : torch::softshrink(v, eta * lambda);
+        return t / (1.0 + eta * mu);
+      };
+      torch::Tensor z_prev = torch::zeros({5, 20}, f64), z, y;
+      double t = 1.0;
+      for (int64_t k = 0; k < K; ++k) {
+        // Dᵀx = xWᵀ (B, C), Dz = zW (B, d)
+        auto v = k == 0 ? eta * torch::matmul(x, D.t())
+                        : y + eta * torch::matmul(x - torch::matmul(y, D), D.t());
+        z = plain_prox(v);
+        const double t_next = 0.5 * (1.0 + std::sqrt(1.0 + 4.0 * t * t));
+        y = z + ((t - 1.0) / t_next) * (z - z_prev);
+        t = t_next;
+        z_prev = z;
+      }
+      ASSERT_LT((ours - z).abs().max().item<double>(), 1e-12) << nonneg << " " << mu;
+      // A loss that reads every code with its own weight.
+      auto w = torch::randn({5, 20}, f64);
+      auto g_ours = torch::autograd::grad({(ours * w).sum() + ours.pow(2).sum()}, {x, D});
+      auto g_plain = torch::autograd::grad({(z * w).sum() + z.pow(2).sum()}, {x, D});
+      EXPECT_LT((g_ours[0] - g_plain[0]).abs().max().item<double>(), 1e-10) << nonneg << " " << mu;
+      EXPECT_LT((g_ours[1] - g_plain[1]).abs().max().item<double>(), 1e-10) << nonneg << " " << mu;
+      EXPECT_GT(g_plain[1].abs().max().item<double>(), 1e-3);  // a gradient, not zeros
+    }
+  }
+}
