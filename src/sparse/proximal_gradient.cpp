@@ -66,81 +66,117 @@ torch::Tensor first_forward_step(const SmoothPart& f, const torch::Tensor& z0, d
 /// with ∂prox = shrink on the support (z_new ≠ 0; z_new > 0 when non-negative)
 /// and 0 off it: the subgradient convention of torch's softshrink and relu
 /// backward, NaN included. Saves v alone (the support).
-template <class T>
-SPARSELOOP_ALWAYS_INLINE void fused_forward_range(const T* vp, const T* zp, T* znp, T* ynp,
-                                                  int64_t begin, int64_t end, T tau, T shrink,
-                                                  bool nonneg, T c) {
+/// Which derivative the prox has: relu's (non-negative), softshrink's, or
+/// the identity's (τ = 0 applies no threshold, prox.cpp).
+enum class Support { kNonnegative, kSoft, kAll };
+
+// The loops take every pointer valid and their variant as a template
+// argument, so that each body is branch-free and vectorizes (a null-pointer
+// or flag test per element made the backward a scalar loop: 20 % of a 3→64
+// layer's forward+backward). GCC's default -ftrapping-math forbids turning
+// `on ? shrink·g : 0` into a select (the product might trap when `on` is
+// false), which kept the loop scalar and branchy; nothing here enables FP
+// exceptions, so these kernels are compiled without it.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC push_options
+#pragma GCC optimize("no-trapping-math")
+#endif
+template <class T, Support S>
+SPARSELOOP_ALWAYS_INLINE void fused_forward_range(const T* vp, const T* zp, T* __restrict__ znp,
+                                                  T* __restrict__ ynp, int64_t begin, int64_t end,
+                                                  T tau, T shrink, T c) {
+#pragma GCC ivdep
   for (int64_t i = begin; i < end; ++i) {
     const T vi = vp[i];
     T zn;
-    if (nonneg) {
+    if constexpr (S == Support::kNonnegative) {
       const T d = vi - tau;
-      zn = d > T(0) ? d : (d == d ? T(0) : d);  // relu(v − τ), NaN kept
+      zn = d < T(0) ? T(0) : d;  // relu(v − τ), NaN kept
+    } else if constexpr (S == Support::kSoft) {
+      zn = vi > tau ? vi - tau : (vi < -tau ? vi + tau : T(0));  // softshrink
     } else {
-      zn = vi > tau ? vi - tau : (vi < -tau ? vi + tau : (tau > T(0) ? T(0) : vi));  // softshrink
+      zn = vi;
     }
     zn *= shrink;
     znp[i] = zn;
-    ynp[i] = zn + c * (zn - (zp ? zp[i] : T(0)));
+    ynp[i] = zn + c * (zn - zp[i]);
   }
-}
-SPARSELOOP_SIMD_CLONES void fused_forward_f32(const float* vp, const float* zp, float* znp,
-                                              float* ynp, int64_t begin, int64_t end, float tau,
-                                              float shrink, bool nonneg, float c) {
-  fused_forward_range<float>(vp, zp, znp, ynp, begin, end, tau, shrink, nonneg, c);
-}
-SPARSELOOP_SIMD_CLONES void fused_forward_f64(const double* vp, const double* zp, double* znp,
-                                              double* ynp, int64_t begin, int64_t end, double tau,
-                                              double shrink, bool nonneg, double c) {
-  fused_forward_range<double>(vp, zp, znp, ynp, begin, end, tau, shrink, nonneg, c);
 }
 
-template <class T>
-SPARSELOOP_ALWAYS_INLINE void fused_backward_range(const T* gz, const T* gy, const T* vp, T* gv,
-                                                   T* gzp, int64_t begin, int64_t end, T tau,
-                                                   T shrink, bool nonneg, T c) {
+template <class T, Support S>
+SPARSELOOP_ALWAYS_INLINE void fused_backward_range(const T* __restrict__ gz,
+                                                   const T* __restrict__ gy,
+                                                   const T* __restrict__ vp, T* __restrict__ gv,
+                                                   T* __restrict__ gzp, int64_t begin,
+                                                   int64_t end, T tau, T shrink, T c) {
+#pragma GCC ivdep
   for (int64_t i = begin; i < end; ++i) {
-    const T gyi = gy ? gy[i] : T(0);
-    const T g = (gz ? gz[i] : T(0)) + (T(1) + c) * gyi;
+    const T g = gz[i] + (T(1) + c) * gy[i];
     const T vi = vp[i];
-    // relu's backward: v − τ > 0; softshrink's: not −τ ≤ v ≤ τ (NaN passes);
-    // τ = 0 applies no soft threshold at all (prox.cpp).
-    const bool on = nonneg ? vi - tau > T(0) : (tau > T(0) ? !(vi >= -tau && vi <= tau) : true);
-    gv[i] = on ? shrink * g : T(0);
-    if (gzp) gzp[i] = -c * gyi;
+    bool on;  // relu's backward: v − τ > 0; softshrink's: not −τ ≤ v ≤ τ (NaN passes)
+    if constexpr (S == Support::kNonnegative) {
+      on = vi - tau > T(0);
+    } else if constexpr (S == Support::kSoft) {
+      on = !(vi >= -tau && vi <= tau);
+    } else {
+      on = true;
+    }
+    gv[i] = on ? shrink * g : T(0);  // a select, not a branch: the loop vectorizes
+    gzp[i] = -c * gy[i];
   }
 }
-SPARSELOOP_SIMD_CLONES void fused_backward_f32(const float* gz, const float* gy, const float* v,
-                                               float* gv, float* gzp, int64_t begin, int64_t end,
-                                               float tau, float shrink, bool nonneg, float c) {
-  fused_backward_range<float>(gz, gy, v, gv, gzp, begin, end, tau, shrink, nonneg, c);
-}
-SPARSELOOP_SIMD_CLONES void fused_backward_f64(const double* gz, const double* gy,
-                                               const double* v, double* gv, double* gzp,
-                                               int64_t begin, int64_t end, double tau,
-                                               double shrink, bool nonneg, double c) {
-  fused_backward_range<double>(gz, gy, v, gv, gzp, begin, end, tau, shrink, nonneg, c);
-}
+
+#define SPARSELOOP_FUSED_VARIANTS(T, suffix)                                                    \
+  SPARSELOOP_SIMD_CLONES void fused_forward_##suffix(const T* v, const T* z, T* zn, T* yn,       \
+                                                     int64_t b, int64_t e, T tau, T shrink, T c, \
+                                                     Support s) {                                \
+    if (s == Support::kNonnegative)                                                              \
+      fused_forward_range<T, Support::kNonnegative>(v, z, zn, yn, b, e, tau, shrink, c);         \
+    else if (s == Support::kSoft)                                                                \
+      fused_forward_range<T, Support::kSoft>(v, z, zn, yn, b, e, tau, shrink, c);                \
+    else                                                                                         \
+      fused_forward_range<T, Support::kAll>(v, z, zn, yn, b, e, tau, shrink, c);                 \
+  }                                                                                              \
+  SPARSELOOP_SIMD_CLONES void fused_backward_##suffix(const T* gz, const T* gy, const T* v,     \
+                                                      T* gv, T* gzp, int64_t b, int64_t e,       \
+                                                      T tau, T shrink, T c, Support s) {         \
+    if (s == Support::kNonnegative)                                                              \
+      fused_backward_range<T, Support::kNonnegative>(gz, gy, v, gv, gzp, b, e, tau, shrink, c);  \
+    else if (s == Support::kSoft)                                                                \
+      fused_backward_range<T, Support::kSoft>(gz, gy, v, gv, gzp, b, e, tau, shrink, c);         \
+    else                                                                                         \
+      fused_backward_range<T, Support::kAll>(gz, gy, v, gv, gzp, b, e, tau, shrink, c);          \
+  }
+SPARSELOOP_FUSED_VARIANTS(float, f32)
+SPARSELOOP_FUSED_VARIANTS(double, f64)
+#undef SPARSELOOP_FUSED_VARIANTS
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC pop_options
+#endif
 
 // Overloads on the element type for AT_DISPATCH's lambdas (not templates, so
 // an `if constexpr` there would still compile both branches).
 void fused_forward(const float* v, const float* z, float* zn, float* yn, int64_t b, int64_t e,
-                   double tau, double shrink, bool nonneg, double c) {
+                   double tau, double shrink, double c, Support s) {
   fused_forward_f32(v, z, zn, yn, b, e, static_cast<float>(tau), static_cast<float>(shrink),
-                    nonneg, static_cast<float>(c));
+                    static_cast<float>(c), s);
 }
 void fused_forward(const double* v, const double* z, double* zn, double* yn, int64_t b, int64_t e,
-                   double tau, double shrink, bool nonneg, double c) {
-  fused_forward_f64(v, z, zn, yn, b, e, tau, shrink, nonneg, c);
+                   double tau, double shrink, double c, Support s) {
+  fused_forward_f64(v, z, zn, yn, b, e, tau, shrink, c, s);
 }
 void fused_backward(const float* gz, const float* gy, const float* v, float* gv, float* gzp,
-                    int64_t b, int64_t e, double tau, double shrink, bool nonneg, double c) {
+                    int64_t b, int64_t e, double tau, double shrink, double c, Support s) {
   fused_backward_f32(gz, gy, v, gv, gzp, b, e, static_cast<float>(tau), static_cast<float>(shrink),
-                     nonneg, static_cast<float>(c));
+                     static_cast<float>(c), s);
 }
 void fused_backward(const double* gz, const double* gy, const double* v, double* gv, double* gzp,
-                    int64_t b, int64_t e, double tau, double shrink, bool nonneg, double c) {
-  fused_backward_f64(gz, gy, v, gv, gzp, b, e, tau, shrink, nonneg, c);
+                    int64_t b, int64_t e, double tau, double shrink, double c, Support s) {
+  fused_backward_f64(gz, gy, v, gv, gzp, b, e, tau, shrink, c, s);
+}
+
+Support support_of(bool nonneg, double tau) {
+  return nonneg ? Support::kNonnegative : (tau > 0.0 ? Support::kSoft : Support::kAll);
 }
 
 /// Whether the fused step can run on these tensors: CPU, contiguous, float32
@@ -159,15 +195,19 @@ struct FusedFistaStep : public torch::autograd::Function<FusedFistaStep> {
                                                 const torch::Tensor& z_prev, double tau,
                                                 double shrink, bool nonneg, double c) {
     auto zn = torch::empty_like(v), yn = torch::empty_like(v);
+    // z₀ = 0 (an empty z_prev): y₁ = z₁ + c·z₁ needs no zeros tensor.
+    const torch::Tensor zp_t = z_prev.numel() > 0 ? z_prev : zn;
+    const double cz = z_prev.numel() > 0 ? c : 0.0;  // with zp = zn: y = zn, then scaled below
     AT_DISPATCH_FLOATING_TYPES(v.scalar_type(), "fused_fista_step", [&] {
       const scalar_t* vp = v.data_ptr<scalar_t>();
-      const scalar_t* zp = z_prev.numel() > 0 ? z_prev.data_ptr<scalar_t>() : nullptr;
+      const scalar_t* zp = zp_t.data_ptr<scalar_t>();
       scalar_t* znp = zn.data_ptr<scalar_t>();
       scalar_t* ynp = yn.data_ptr<scalar_t>();
       at::parallel_for(0, v.numel(), 1 << 15, [&](int64_t b, int64_t e) {
-        fused_forward(vp, zp, znp, ynp, b, e, tau, shrink, nonneg, c);
+        fused_forward(vp, zp, znp, ynp, b, e, tau, shrink, cz, support_of(nonneg, tau));
       });
     });
+    if (z_prev.numel() == 0 && c != 0.0) yn.mul_(1.0 + c);  // y₁ = z₁ + c(z₁ − 0)
     ctx->save_for_backward({v});  // the support, as softshrink's and relu's backward read it
     ctx->saved_data["tau"] = tau;
     ctx->saved_data["shrink"] = shrink;
@@ -183,21 +223,22 @@ struct FusedFistaStep : public torch::autograd::Function<FusedFistaStep> {
     const double shrink = ctx->saved_data["shrink"].toDouble();
     const bool nonneg = ctx->saved_data["nonneg"].toBool();
     const double c = ctx->saved_data["c"].toDouble();
-    auto gz = grads[0].defined() ? grads[0].contiguous() : grads[0];
-    auto gy = grads[1].defined() ? grads[1].contiguous() : grads[1];
+    // Missing output gradients are zeros (the last step's y, an unused z).
+    auto gz = grads[0].defined() ? grads[0].contiguous() : torch::zeros_like(v);
+    auto gy = grads[1].defined() ? grads[1].contiguous() : torch::zeros_like(v);
     auto gv = torch::empty_like(v);
-    torch::Tensor gzp;
-    if (ctx->needs_input_grad(1)) gzp = torch::empty_like(v);  // never for the empty z₀
+    auto gzp = torch::empty_like(v);  // written always (branch-free loop); returned when needed
     AT_DISPATCH_FLOATING_TYPES(v.scalar_type(), "fused_fista_step_backward", [&] {
-      const scalar_t* gzd = gz.defined() ? gz.data_ptr<scalar_t>() : nullptr;
-      const scalar_t* gyd = gy.defined() ? gy.data_ptr<scalar_t>() : nullptr;
+      const scalar_t* gzd = gz.data_ptr<scalar_t>();
+      const scalar_t* gyd = gy.data_ptr<scalar_t>();
       const scalar_t* vd = v.data_ptr<scalar_t>();
       scalar_t* gvd = gv.data_ptr<scalar_t>();
-      scalar_t* gzpd = gzp.defined() ? gzp.data_ptr<scalar_t>() : nullptr;
+      scalar_t* gzpd = gzp.data_ptr<scalar_t>();
       at::parallel_for(0, v.numel(), 1 << 15, [&](int64_t b, int64_t e) {
-        fused_backward(gzd, gyd, vd, gvd, gzpd, b, e, tau, shrink, nonneg, c);
+        fused_backward(gzd, gyd, vd, gvd, gzpd, b, e, tau, shrink, c, support_of(nonneg, tau));
       });
     });
+    if (!ctx->needs_input_grad(1)) gzp = torch::Tensor();  // the empty z₀
     return {gv, gzp, torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
   }
 };
