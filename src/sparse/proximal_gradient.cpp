@@ -81,7 +81,7 @@ enum class Support { kNonnegative, kSoft, kAll };
 #pragma GCC push_options
 #pragma GCC optimize("no-trapping-math")
 #endif
-template <class T, Support S>
+template <class T, Support S, bool HasPrev>
 SPARSELOOP_ALWAYS_INLINE void fused_forward_range(const T* vp, const T* zp, T* __restrict__ znp,
                                                   T* __restrict__ ynp, int64_t begin, int64_t end,
                                                   T tau, T shrink, T c) {
@@ -99,7 +99,11 @@ SPARSELOOP_ALWAYS_INLINE void fused_forward_range(const T* vp, const T* zp, T* _
     }
     zn *= shrink;
     znp[i] = zn;
-    ynp[i] = zn + c * (zn - zp[i]);
+    if constexpr (HasPrev) {
+      ynp[i] = zn + c * (zn - zp[i]);
+    } else {
+      ynp[i] = zn + c * zn;  // z₀ = 0
+    }
   }
 }
 
@@ -130,12 +134,20 @@ SPARSELOOP_ALWAYS_INLINE void fused_backward_range(const T* __restrict__ gz,
   SPARSELOOP_SIMD_CLONES void fused_forward_##suffix(const T* v, const T* z, T* zn, T* yn,       \
                                                      int64_t b, int64_t e, T tau, T shrink, T c, \
                                                      Support s) {                                \
-    if (s == Support::kNonnegative)                                                              \
-      fused_forward_range<T, Support::kNonnegative>(v, z, zn, yn, b, e, tau, shrink, c);         \
-    else if (s == Support::kSoft)                                                                \
-      fused_forward_range<T, Support::kSoft>(v, z, zn, yn, b, e, tau, shrink, c);                \
-    else                                                                                         \
-      fused_forward_range<T, Support::kAll>(v, z, zn, yn, b, e, tau, shrink, c);                 \
+    if (z == nullptr) {                                                                          \
+      if (s == Support::kNonnegative)                                                            \
+        fused_forward_range<T, Support::kNonnegative, false>(v, z, zn, yn, b, e, tau, shrink, c); \
+      else if (s == Support::kSoft)                                                              \
+        fused_forward_range<T, Support::kSoft, false>(v, z, zn, yn, b, e, tau, shrink, c);       \
+      else                                                                                       \
+        fused_forward_range<T, Support::kAll, false>(v, z, zn, yn, b, e, tau, shrink, c);        \
+    } else if (s == Support::kNonnegative) {                                                     \
+      fused_forward_range<T, Support::kNonnegative, true>(v, z, zn, yn, b, e, tau, shrink, c);   \
+    } else if (s == Support::kSoft) {                                                            \
+      fused_forward_range<T, Support::kSoft, true>(v, z, zn, yn, b, e, tau, shrink, c);          \
+    } else {                                                                                     \
+      fused_forward_range<T, Support::kAll, true>(v, z, zn, yn, b, e, tau, shrink, c);           \
+    }                                                                                            \
   }                                                                                              \
   SPARSELOOP_SIMD_CLONES void fused_backward_##suffix(const T* gz, const T* gy, const T* v,     \
                                                       T* gv, T* gzp, int64_t b, int64_t e,       \
@@ -195,19 +207,16 @@ struct FusedFistaStep : public torch::autograd::Function<FusedFistaStep> {
                                                 const torch::Tensor& z_prev, double tau,
                                                 double shrink, bool nonneg, double c) {
     auto zn = torch::empty_like(v), yn = torch::empty_like(v);
-    // z₀ = 0 (an empty z_prev): y₁ = z₁ + c·z₁ needs no zeros tensor.
-    const torch::Tensor zp_t = z_prev.numel() > 0 ? z_prev : zn;
-    const double cz = z_prev.numel() > 0 ? c : 0.0;  // with zp = zn: y = zn, then scaled below
+    // z₀ = 0 travels as an empty z_prev: the kernel then reads no previous iterate.
     AT_DISPATCH_FLOATING_TYPES(v.scalar_type(), "fused_fista_step", [&] {
       const scalar_t* vp = v.data_ptr<scalar_t>();
-      const scalar_t* zp = zp_t.data_ptr<scalar_t>();
+      const scalar_t* zp = z_prev.numel() > 0 ? z_prev.data_ptr<scalar_t>() : nullptr;
       scalar_t* znp = zn.data_ptr<scalar_t>();
       scalar_t* ynp = yn.data_ptr<scalar_t>();
       at::parallel_for(0, v.numel(), 1 << 15, [&](int64_t b, int64_t e) {
-        fused_forward(vp, zp, znp, ynp, b, e, tau, shrink, cz, support_of(nonneg, tau));
+        fused_forward(vp, zp, znp, ynp, b, e, tau, shrink, c, support_of(nonneg, tau));
       });
     });
-    if (z_prev.numel() == 0 && c != 0.0) yn.mul_(1.0 + c);  // y₁ = z₁ + c(z₁ − 0)
     ctx->save_for_backward({v});  // the support, as softshrink's and relu's backward read it
     ctx->saved_data["tau"] = tau;
     ctx->saved_data["shrink"] = shrink;
