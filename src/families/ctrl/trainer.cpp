@@ -42,7 +42,7 @@ std::vector<Preset> ctrl_presets() {
         {"beta2", "0.9"}, {"objective", "delta"}, {"max-steps", "1200"}, {"eval-every", "100"}}},
       {"natural32-csc-ctrl", "csc-ctrl",
        "CSC-CTRL on 32×32 RGB crops of photographs (`sparseloop data crops`, or any CIFAR-10-format "
-       "folder) in ≈ 12 min of training on a 2-core CPU (105 img/s measured on an AMD EPYC): "
+       "folder) in 5–12 min of training on a 2-core CPU (228 and 105 img/s measured on two AMD EPYC VMs): "
        "mnist-csc-ctrl's game plus the "
        "sample-wise ΔR term (U-CTRL) and collapse recovery (docs/results.md, natural images)",
        {{"data", "cifar10"}, {"width", "32"}, {"batch-size", "64"}, {"lr", "5e-4"}, {"beta1", "0"},
