@@ -56,16 +56,6 @@ torch::Tensor first_forward_step(const SmoothPart& f, const torch::Tensor& z0, d
   return f.forward_step_from_zero(eta);
 }
 
-/// One pass per FISTA step under autograd: from v = y − η∇f(y),
-///   z_new = prox_{ηg}(v),   y_next = z_new + c·(z_new − z_prev),
-/// where tensor ops took four to five passes over the codes forward (the
-/// prox's one or two, the difference, the extrapolation) and as many
-/// backward (issue 12: "one fused pass per FISTA step over the codes"). The
-/// backward is the same chain rule in one pass:
-///   ḡ = g_z + (1 + c)·g_y,  g_v = ∂prox ⊙ ḡ,  g_{z_prev} = −c·g_y,
-/// with ∂prox = shrink on the support (z_new ≠ 0; z_new > 0 when non-negative)
-/// and 0 off it: the subgradient convention of torch's softshrink and relu
-/// backward, NaN included. Saves v alone (the support).
 /// Which derivative the prox has: relu's (non-negative), softshrink's, or
 /// the identity's (τ = 0 applies no threshold, prox.cpp).
 enum class Support { kNonnegative, kSoft, kAll };
@@ -80,12 +70,15 @@ enum class Support { kNonnegative, kSoft, kAll };
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC push_options
 #pragma GCC optimize("no-trapping-math")
+#define SPARSELOOP_IVDEP _Pragma("GCC ivdep")
+#else
+#define SPARSELOOP_IVDEP
 #endif
 template <class T, Support S, bool HasPrev>
 SPARSELOOP_ALWAYS_INLINE void fused_forward_range(const T* vp, const T* zp, T* __restrict__ znp,
                                                   T* __restrict__ ynp, int64_t begin, int64_t end,
                                                   T tau, T shrink, T c) {
-#pragma GCC ivdep
+  SPARSELOOP_IVDEP
   for (int64_t i = begin; i < end; ++i) {
     const T vi = vp[i];
     T zn;
@@ -113,7 +106,7 @@ SPARSELOOP_ALWAYS_INLINE void fused_backward_range(const T* __restrict__ gz,
                                                    const T* __restrict__ vp, T* __restrict__ gv,
                                                    T* __restrict__ gzp, int64_t begin,
                                                    int64_t end, T tau, T shrink, T c) {
-#pragma GCC ivdep
+  SPARSELOOP_IVDEP
   for (int64_t i = begin; i < end; ++i) {
     const T g = gz[i] + (T(1) + c) * gy[i];
     const T vi = vp[i];
@@ -162,6 +155,7 @@ SPARSELOOP_ALWAYS_INLINE void fused_backward_range(const T* __restrict__ gz,
 SPARSELOOP_FUSED_VARIANTS(float, f32)
 SPARSELOOP_FUSED_VARIANTS(double, f64)
 #undef SPARSELOOP_FUSED_VARIANTS
+#undef SPARSELOOP_IVDEP
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC pop_options
 #endif
@@ -200,6 +194,16 @@ bool fusable(const torch::Tensor& v, const torch::Tensor& z_prev) {
                                 z_prev.sizes().equals(v.sizes())));
 }
 
+/// One pass per FISTA step under autograd: from v = y − η∇f(y),
+///   z_new = prox_{ηg}(v),   y_next = z_new + c·(z_new − z_prev),
+/// where tensor ops took four to five passes over the codes forward (the
+/// prox's one or two, the difference, the extrapolation) and as many
+/// backward (issue 12: "one fused pass per FISTA step over the codes"). The
+/// backward is the same chain rule in one pass:
+///   ḡ = g_z + (1 + c)·g_y,  g_v = ∂prox ⊙ ḡ,  g_{z_prev} = −c·g_y,
+/// with ∂prox = shrink on the support (z_new ≠ 0; z_new > 0 when non-negative)
+/// and 0 off it: the subgradient convention of torch's softshrink and relu
+/// backward, NaN included. Saves v alone (the support).
 struct FusedFistaStep : public torch::autograd::Function<FusedFistaStep> {
   /// z_prev empty: z₀ = 0.
   static torch::autograd::variable_list forward(torch::autograd::AutogradContext* ctx,
