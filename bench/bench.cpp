@@ -82,7 +82,7 @@ nlohmann::json run_bench(const BenchRequest& f) {
     r = run_case(f);
   } else {
     // Every operator of the case (warm-up, timed runs, reference) with its
-    // shapes, as a Chrome trace (chrome://tracing, ui.perfetto.dev): where a
+    // start and duration, as a Chrome trace (chrome://tracing, ui.perfetto.dev): where a
     // step's time goes, per convolution. LibTorch's legacy profiler, which
     // both 1.13 and 2.x ship; the trace is written whole or not at all.
     std::ostringstream trace;

@@ -18,24 +18,33 @@ void check_features(const torch::Tensor& z, const char* what) {
   TORCH_CHECK(z.size(0) > 0 && z.size(1) > 0, what, ": empty features ", z.sizes());
 }
 
+/// logdet(I + a·Gram) = 2·Σ log diag(chol) of one Gram (m, m) or a batch
+/// (K, m, m) with per-matrix scales a (K,): shape () or (K,). Throws
+/// NumericalError naming `what` and the features' shape when a matrix is not
+/// positive definite (NaN/Inf features) instead of returning NaN.
+torch::Tensor logdet_identity_plus(const torch::Tensor& gram, const torch::Tensor& a,
+                                   const char* what, const torch::Tensor& features) {
+  const bool batched = gram.dim() == 3;
+  auto scale = batched ? a.view({-1, 1, 1}) : a;
+  auto mat = torch::eye(gram.size(-1), gram.options()) + scale * gram;  // SPD for finite features
+  auto result = torch::linalg_cholesky_ex(mat);
+  auto chol = std::get<0>(result);
+  if (std::get<1>(result).ne(0).any().item<bool>() || !torch::isfinite(chol).all().item<bool>()) {
+    std::ostringstream msg;
+    msg << "rate reduction: I + a·Gram of " << what << " " << features.sizes()
+        << " is not positive definite (features contain NaN or Inf?)";
+    throw NumericalError(msg.str());
+  }
+  return 2.0 * chol.diagonal(0, -2, -1).log().sum(-1);
+}
+
 }  // namespace
 
 torch::Tensor logdet_identity_plus_gram(const torch::Tensor& z, double a) {
   const int64_t n = z.size(0), d = z.size(1);
   // The smaller Gram: (n, n) when n < d, else (d, d).
   auto gram = n < d ? torch::matmul(z, z.t()) : torch::matmul(z.t(), z);
-  const int64_t m = gram.size(0);
-  auto mat = torch::eye(m, z.options()) + a * gram;  // (m, m), SPD for finite z
-  auto result = torch::linalg_cholesky_ex(mat);
-  auto chol = std::get<0>(result);
-  auto info = std::get<1>(result);
-  if (info.item<int64_t>() != 0 || !torch::isfinite(chol).all().item<bool>()) {
-    std::ostringstream msg;
-    msg << "rate reduction: I + a·Gram of features " << z.sizes()
-        << " is not positive definite (features contain NaN or Inf?)";
-    throw NumericalError(msg.str());
-  }
-  return 2.0 * chol.diagonal().log().sum();
+  return logdet_identity_plus(gram, torch::scalar_tensor(a, z.options()), "features", z);
 }
 
 torch::Tensor coding_rate(const torch::Tensor& z, double eps_sq, bool normalize) {
@@ -97,27 +106,6 @@ torch::Tensor samplewise_rate_reduction(const torch::Tensor& z, const torch::Ten
 
 namespace {
 
-/// 2·Σ log diag(chol(M)) for a batch of SPD matrices M (K, g, g): their
-/// logdets (K,). Throws NumericalError as logdet_identity_plus_gram does.
-torch::Tensor batched_logdet_spd(const torch::Tensor& mat, const torch::Tensor& blocks) {
-  auto result = torch::linalg_cholesky_ex(mat);
-  auto chol = std::get<0>(result);
-  if (std::get<1>(result).ne(0).any().item<bool>() || !torch::isfinite(chol).all().item<bool>()) {
-    std::ostringstream msg;
-    msg << "rate reduction: I + a·Gram of per-class features " << blocks.sizes()
-        << " is not positive definite (features contain NaN or Inf?)";
-    throw NumericalError(msg.str());
-  }
-  return 2.0 * chol.diagonal(0, 1, 2).log().sum(1);  // (K,)
-}
-
-/// logdet(I + a_j·Gram_j) for a batch of Grams (K, g, g) and scales a (K,).
-torch::Tensor batched_logdet_identity_plus(const torch::Tensor& gram, const torch::Tensor& a,
-                                           const torch::Tensor& blocks) {
-  auto mat = torch::eye(gram.size(1), gram.options()) + a.view({-1, 1, 1}) * gram;  // SPD
-  return batched_logdet_spd(mat, blocks);
-}
-
 /// The labelled terms R_c(Z), R_c(Ẑ) and Σ_j ΔR(Z_j, Ẑ_j) with every class
 /// at once: one batched Cholesky per kind of term instead of 5 small
 /// factorizations per class. Each class's logdet(I + d/(n_jε²)·Z_jᵀZ_j)
@@ -166,9 +154,10 @@ void class_terms(const torch::Tensor& zn, const torch::Tensor& zh, const torch::
     auto block = [&](const torch::Tensor& idx) {      // (K, m) → (K, m, m)
       return gram.index({idx.unsqueeze(2), idx.unsqueeze(1)});
     };
-    lz = batched_logdet_identity_plus(block(index_z), a, stacked);
-    lh = batched_logdet_identity_plus(block(index_h), a, stacked);
-    lboth = batched_logdet_identity_plus(block(index_both), a / 2.0, stacked);  // n = 2n_j
+    lz = logdet_identity_plus(block(index_z), a, "per-class features", stacked);
+    lh = logdet_identity_plus(block(index_h), a, "per-class features", stacked);
+    lboth = logdet_identity_plus(block(index_both), a / 2.0, "per-class features",
+                                 stacked);  // n = 2n_j
   } else {
     // Large classes: the d×d Grams Z_jᵀZ_j (padding rows add nothing).
     auto gather = [&](const torch::Tensor& idx) {  // (K, m) → (K, m, d)
@@ -176,9 +165,10 @@ void class_terms(const torch::Tensor& zn, const torch::Tensor& zh, const torch::
     };
     auto pz = gather(index_z), ph = gather(index_h);
     auto gz = torch::matmul(pz.transpose(1, 2), pz), gh = torch::matmul(ph.transpose(1, 2), ph);
-    lz = batched_logdet_identity_plus(gz, a, stacked);
-    lh = batched_logdet_identity_plus(gh, a, stacked);
-    lboth = batched_logdet_identity_plus(gz + gh, a / 2.0, stacked);  // Z_jᵀZ_j + Ẑ_jᵀẐ_j
+    lz = logdet_identity_plus(gz, a, "per-class features", stacked);
+    lh = logdet_identity_plus(gh, a, "per-class features", stacked);
+    lboth = logdet_identity_plus(gz + gh, a / 2.0, "per-class features",
+                                 stacked);  // Z_jᵀZ_j + Ẑ_jᵀẐ_j
   }
   auto share = nj / (2.0 * static_cast<double>(n));  // n_j / 2n
   t.class_rate_z = (share * lz).sum();
