@@ -86,6 +86,37 @@ torch::Tensor random_hflip(const torch::Tensor& x, torch::Generator& gen) {
   return torch::where(flip.to(x.device()).view({-1, 1, 1, 1}), x.flip({3}), x);
 }
 
+torch::Tensor random_dihedral(const torch::Tensor& x, torch::Generator& gen) {
+  check_batch(x, "random_dihedral");
+  TORCH_CHECK(x.size(2) == x.size(3), "random_dihedral: expected square images, got ", x.size(2),
+              "x", x.size(3));
+  // Element k of the group: transpose if bit 2, then vertical flip if bit 1,
+  // horizontal if bit 0 (transpose ∘ flips spans all 8).
+  auto k = torch::randint(0, 8, {x.size(0)}, gen, torch::kLong).contiguous();
+  const int64_t* kk = k.data_ptr<int64_t>();
+  auto out = torch::empty_like(x);
+  for (int64_t i = 0; i < x.size(0); ++i) {
+    auto s = x[i];                             // (C, S, S)
+    if (kk[i] & 4) s = s.transpose(1, 2);      // (C, S, S), rows ↔ columns
+    if (kk[i] & 2) s = s.flip({1});
+    if (kk[i] & 1) s = s.flip({2});
+    out[i].copy_(s);
+  }
+  return out;
+}
+
+torch::Tensor random_channel_permutation(const torch::Tensor& x, torch::Generator& gen) {
+  check_batch(x, "random_channel_permutation");
+  const int64_t c = x.size(1);
+  TORCH_CHECK(c <= 4, "random_channel_permutation: at most 4 channels, got ", c);
+  if (c == 1) return x;
+  // One random key per (sample, channel); sorting the keys gives a uniform
+  // permutation of each sample's channels.
+  auto order = torch::rand({x.size(0), c}, gen, torch::kFloat).argsort(/*dim=*/int64_t{1});  // (B, C)
+  order = order.to(x.device()).view({x.size(0), c, 1, 1}).expand(x.sizes());  // (B, C, H, W)
+  return x.gather(1, order);
+}
+
 torch::Tensor normalize_channels(const torch::Tensor& x, const std::vector<double>& mean,
                                  const std::vector<double>& std) {
   check_batch(x, "normalize_channels");

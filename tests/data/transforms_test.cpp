@@ -1,3 +1,5 @@
+#include <set>
+
 #include <gtest/gtest.h>
 
 #include "sparseloop/data/transforms.h"
@@ -61,6 +63,50 @@ TEST(Transforms, RandomCropAndFlipAreReproducibleAndRandom) {
   // Other seeds give other flips.
   auto g4 = make_generator(3, 0);
   EXPECT_FALSE(torch::equal(random_hflip(x, g4), f1));
+}
+
+TEST(Transforms, RandomDihedralDrawsEachSymmetryOfTheSquare) {
+  auto x = torch::arange(64 * 2 * 5 * 5, torch::kFloat).view({64, 2, 5, 5});
+  auto g1 = make_generator(7, 0), g2 = make_generator(7, 0);
+  auto a = random_dihedral(x, g1);
+  EXPECT_TRUE(torch::equal(a, random_dihedral(x, g2)));  // same generator state, same draws
+  // Every output is one of the 8 images of its input under the group, and
+  // 64 samples show (almost surely) all 8; pixels are only moved.
+  std::set<int> seen;
+  for (int64_t i = 0; i < 64; ++i) {
+    const auto s = x[i];
+    const std::vector<torch::Tensor> group = {
+        s, s.flip({2}), s.flip({1}), s.flip({1, 2}), s.transpose(1, 2), s.transpose(1, 2).flip({2}),
+        s.transpose(1, 2).flip({1}), s.transpose(1, 2).flip({1, 2})};
+    int match = -1;
+    for (int g = 0; g < 8; ++g)
+      if (torch::equal(a[i], group[g])) match = g;
+    ASSERT_GE(match, 0) << i;
+    seen.insert(match);
+  }
+  EXPECT_EQ(seen.size(), 8u);
+  EXPECT_THROW(random_dihedral(torch::zeros({1, 1, 4, 5}), g1), c10::Error);
+}
+
+TEST(Transforms, RandomChannelPermutationPermutesEachSampleAlone) {
+  auto x = torch::rand({60, 3, 4, 4}, torch::kDouble);
+  auto g1 = make_generator(5, 0), g2 = make_generator(5, 0);
+  auto p = random_channel_permutation(x, g1);
+  EXPECT_TRUE(torch::equal(p, random_channel_permutation(x, g2)));
+  std::set<std::vector<int>> seen;
+  for (int64_t i = 0; i < 60; ++i) {
+    std::vector<int> perm;
+    for (int64_t c = 0; c < 3; ++c)
+      for (int64_t d = 0; d < 3; ++d)
+        if (torch::equal(p[i][c], x[i][d])) perm.push_back(static_cast<int>(d));
+    ASSERT_EQ(perm.size(), 3u) << i;  // each output channel is exactly one input channel
+    EXPECT_EQ(std::set<int>(perm.begin(), perm.end()).size(), 3u) << i;
+    seen.insert(perm);
+  }
+  EXPECT_EQ(seen.size(), 6u);  // all 3! orders drawn
+  auto gray = torch::rand({2, 1, 3, 3});
+  EXPECT_TRUE(torch::equal(random_channel_permutation(gray, g1), gray));
+  EXPECT_THROW(random_channel_permutation(torch::zeros({1, 5, 2, 2}), g1), c10::Error);
 }
 
 TEST(Transforms, NormalizeAndDenormalizeAreInverse) {

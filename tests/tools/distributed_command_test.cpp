@@ -104,11 +104,12 @@ TEST_F(DistributedTraining, SdnetOnTwoRanksEqualsOneProcess) {
 }
 
 // CSC-CTRL: ΔR over the gathered global batch, synchronized BatchNorm, both
-// players' gradients summed; unequal shards (13 = 7 + 6 images).
+// players' gradients summed; unequal shards (13 = 7 + 6 images), augmented
+// (each rank draws the whole batch's symmetries and keeps its shard).
 TEST_F(DistributedTraining, CscCtrlOnTwoRanksEqualsOneProcess) {
   const std::string args =
       "--preset mnist-csc-ctrl --width 4 --batch-size 13 --max-steps 3 --eval-every 3"
-      " --val-size 20 --classifier-epochs 1";
+      " --val-size 20 --classifier-epochs 1 --augment dihedral";
   train(args, "ctrl1", 1);
   train(args, "ctrl2", 2);
   expect_same_losses(losses("ctrl1", "delta_r"), losses("ctrl2", "delta_r"), 1e-4);

@@ -22,6 +22,14 @@ torch::Tensor center_crop(const torch::Tensor& x, int64_t h, int64_t w);
 torch::Tensor random_crop(const torch::Tensor& x, int64_t pad, torch::Generator& gen);
 /// Horizontal flip of each sample with probability ½.
 torch::Tensor random_hflip(const torch::Tensor& x, torch::Generator& gen);
+/// Each sample under one of the 8 symmetries of the square (identity,
+/// rotations by 90°, 180°, 270°, and the four reflections), uniformly; square
+/// images only. For textures, which have no up or left (issue 14).
+torch::Tensor random_dihedral(const torch::Tensor& x, torch::Generator& gen);
+/// Each sample's channels in one of the C! orders, uniformly (C ≤ 4): the
+/// colours of an RGB crop permuted, so a model cannot learn the training
+/// photographs' palette as a prior (docs/results.md, natural images).
+torch::Tensor random_channel_permutation(const torch::Tensor& x, torch::Generator& gen);
 /// (x − mean_c) / std_c per channel.
 torch::Tensor normalize_channels(const torch::Tensor& x, const std::vector<double>& mean,
                                  const std::vector<double>& std);

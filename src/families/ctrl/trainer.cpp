@@ -19,6 +19,7 @@
 #include "sparseloop/util/error.h"
 #include "sparseloop/util/fs.h"
 #include "sparseloop/util/log.h"
+#include "sparseloop/util/random.h"
 
 namespace sparseloop {
 
@@ -130,6 +131,29 @@ std::vector<int64_t> parse_classes(const std::string& text) {
   return out;
 }
 
+/// What --augment asks for (CtrlConfig::augment).
+struct CtrlAugment {
+  bool hflip = false, dihedral = false, channels = false;
+  bool any() const { return hflip || dihedral || channels; }
+};
+
+CtrlAugment parse_ctrl_augment(const std::string& text) {
+  CtrlAugment a;
+  if (text == "none") return a;
+  // Split on every comma, keeping empty items (getline would drop a trailing one).
+  for (size_t start = 0, end = 0; end != std::string::npos; start = end + 1) {
+    end = text.find(',', start);
+    const std::string item = text.substr(start, end == std::string::npos ? end : end - start);
+    if (item == "hflip") a.hflip = true;
+    else if (item == "dihedral") a.dihedral = true;
+    else if (item == "channels") a.channels = true;
+    else
+      throw InputError("--augment '" + text + "': '" + item +
+                       "' is not one of none, hflip, dihedral, channels (comma-separated)");
+  }
+  return a;
+}
+
 }  // namespace
 
 CtrlData load_ctrl_data(const CommonTrainConfig& common, const CtrlConfig& config) {
@@ -213,6 +237,7 @@ nlohmann::json train_ctrl(const CommonTrainConfig& common, const CtrlConfig& con
               config.best_metric == "consistency",
           "--best-metric '" + config.best_metric + "': expected auto, psnr or consistency");
   require(config.classifier_epochs >= 0, "--classifier-epochs must be >= 0");  // -1 ran silently
+  const CtrlAugment augment = parse_ctrl_augment(config.augment);
   const torch::Device device = apply_runtime(common);
   RunDir run(common.out, common.resume);
   CommonTrainConfig resolved = common;
@@ -317,7 +342,20 @@ nlohmann::json train_ctrl(const CommonTrainConfig& common, const CtrlConfig& con
     model->train();
     // This rank's shard of the global batch (all of it in one process).
     const auto local = this_rank_rows(idx);
-    auto x = data.prepare(data.train, local).to(device);  // (b, C, S, S) in [−1, 1]
+    torch::Tensor x;
+    if (augment.any()) {
+      // Augmentation draws depend only on (seed, step), so a resumed run sees
+      // the same images; every rank augments the whole global batch and keeps
+      // its shard, so N ranks see exactly what one process would.
+      torch::Generator gen = make_generator(common.seed, /*stream=*/0xA06, state.step);
+      auto g = data.prepare(data.train, idx);            // (B, C, S, S) in [−1, 1]
+      if (augment.hflip) g = random_hflip(g, gen);
+      if (augment.dihedral) g = random_dihedral(g, gen);
+      if (augment.channels) g = random_channel_permutation(g, gen);
+      x = this_rank_rows(g).to(device);                  // (b, C, S, S)
+    } else {
+      x = data.prepare(data.train, local).to(device);    // (b, C, S, S) in [−1, 1]
+    }
     torch::Tensor y;
     if (labelled) y = data.train.batch_labels(local).to(device);
     return game.step(x, y);

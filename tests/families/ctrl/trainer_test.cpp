@@ -15,6 +15,7 @@
 #include "sparseloop/engine/checkpoint.h"
 #include "sparseloop/families/ctrl/reference_classifier.h"
 #include "sparseloop/io/safetensors.h"
+#include "sparseloop/util/error.h"
 #include "sparseloop/util/signals.h"
 #include "support/data_files.h"
 #include "support/testing.h"
@@ -161,6 +162,38 @@ TEST(CtrlTrainer, ResumeIsExactAfterMaxStepsSigintAndTimeLimit) {
     EXPECT_EQ(train_ctrl(c, cfg)["steps"].get<int64_t>(), 4);
   }
   expect_same_run(s, "ref", "time");
+}
+
+// --augment: the draws depend on (seed, step) only, so an augmented run
+// stopped and resumed ends where the uninterrupted one does; the augmentation
+// does change what the model sees; a bad list is refused before anything runs.
+TEST(CtrlTrainer, AugmentedRunResumesExactlyAndDiffersFromThePlainRun) {
+  torch::set_num_threads(1);
+  CtrlRunSetup s;
+  CtrlConfig cfg = CtrlRunSetup::config();
+  train_ctrl(s.common("plain", 4), cfg);
+  cfg.augment = "hflip,dihedral,channels";
+  train_ctrl(s.common("aug", 4), cfg);
+  train_ctrl(s.common("aug_resumed", 2), cfg);
+  {
+    auto c = s.common("aug_resumed", 4);
+    c.resume = true;
+    EXPECT_EQ(train_ctrl(c, cfg)["steps"].get<int64_t>(), 4);
+  }
+  expect_same_run(s, "aug", "aug_resumed");
+  const TensorFile a = load_safetensors(s.dir.file("aug/model.safetensors"));
+  const TensorFile p = load_safetensors(s.dir.file("plain/model.safetensors"));
+  EXPECT_FALSE(torch::equal(a.get("csc0.weight"), p.get("csc0.weight")));
+  for (const std::string bad : {"", "rotate", "hflip,", "none,hflip"}) {
+    cfg.augment = bad;
+    try {
+      train_ctrl(s.common("bad", 4), cfg);
+      ADD_FAILURE() << "accepted --augment '" << bad << "'";
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find("--augment"), std::string::npos) << e.what();
+    }
+    EXPECT_FALSE(fs::exists(s.dir.file("bad"))) << bad;  // refused before the run folder
+  }
 }
 
 // The reference classifier, trained (with its own seed) or loaded from its

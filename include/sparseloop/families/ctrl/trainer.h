@@ -46,6 +46,7 @@ struct CtrlConfig {
   double rollback_drop = 0.0;      ///< metric fall that counts as collapse (0: auto)
   double rollback_lr_factor = 0.5; ///< learning rate × this at each recovery
   std::string best_metric = "auto";  ///< auto | psnr | consistency: what "best" means
+  std::string augment = "none";    ///< none, or a comma list of hflip, dihedral, channels
 
   template <class V>
   void visit(V& v) {
@@ -80,6 +81,9 @@ struct CtrlConfig {
     v("best-metric", best_metric,
       "validation metric of the best checkpoint: auto (consistency when labelled, else psnr) | "
       "psnr | consistency");
+    v("augment", augment,
+      "training-image augmentation: none, or a comma list of hflip (left-right), dihedral (the 8 "
+      "flips and quarter turns of the square) and channels (random order of the colour channels)");
   }
 };
 
