@@ -364,6 +364,8 @@ const BadInput kFamilyFlags[] = {
      "--classifier-epochs 1 --val-size 100000 --out OUT",
      "--val-size"},
     {"ctrl_unknown_mnist_to_32", CTRL "--mnist-to-32 crop", "--mnist-to-32"},
+    {"ctrl_unknown_augmentation", CTRL "--augment rotate", "--augment"},
+    {"ctrl_augmentation_list_with_an_empty_item", CTRL "--augment hflip,", "--augment"},
     {"ctrl_flag_of_sdnet", CTRL "--csc-lambda 0.1", "--csc-lambda"},
     {"ctrl_data_of_another_family",
      "train --model csc-ctrl --data patches --data-dir DIGITS --max-steps 1 --out OUT", "--data"},
