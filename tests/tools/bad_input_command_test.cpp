@@ -346,6 +346,7 @@ const BadInput kFamilyFlags[] = {
     {"ctrl_strategy_three", CTRL "--strategy 3", "--strategy"},
     {"ctrl_unknown_objective", CTRL "--objective both", "--objective"},
     {"ctrl_zero_lr", CTRL "--lr 0", "--lr"},
+    {"ctrl_zero_encoder_lr_ratio", CTRL "--encoder-lr-ratio 0", "--encoder-lr-ratio"},
     {"ctrl_infinite_lr", CTRL "--lr inf", "--lr"},
     {"ctrl_beta1_one", CTRL "--beta1 1", "--beta1"},
     {"ctrl_unknown_lr_decay", CTRL "--lr-decay cosine", "--lr-decay"},

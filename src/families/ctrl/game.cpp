@@ -1,5 +1,7 @@
 #include "sparseloop/families/ctrl/game.h"
 
+#include <cmath>
+
 #include "sparseloop/util/distributed.h"
 
 namespace sparseloop {
@@ -27,10 +29,14 @@ ClosedLoopGame::ClosedLoopGame(std::shared_ptr<ClosedLoopModel> model, GameOptio
   TORCH_CHECK(o.strategy() == 1 || o.strategy() == 2, "strategy must be 1 or 2");
   TORCH_CHECK(!o.class_conditional() || o.num_classes() > 0,
               "the class-conditional objective needs num_classes");
+  TORCH_CHECK(o.encoder_lr_ratio() > 0 && std::isfinite(o.encoder_lr_ratio()),
+              "encoder_lr_ratio must be > 0");
   auto adam = torch::optim::AdamOptions(o.lr()).betas(std::make_tuple(o.beta1(), o.beta2()));
+  auto adam_enc = adam;
+  adam_enc.lr(o.lr() * o.encoder_lr_ratio());
   // Two players, two optimizers: the shared dictionaries appear in both, each
   // with its own moment estimates (ascent and descent directions differ).
-  opt_enc_ = std::make_unique<torch::optim::Adam>(model_->encoder_parameters(), adam);
+  opt_enc_ = std::make_unique<torch::optim::Adam>(model_->encoder_parameters(), adam_enc);
   opt_dec_ = std::make_unique<torch::optim::Adam>(model_->decoder_parameters(), adam);
   // Data-parallel: each player's gradients summed over the ranks.
   sync_enc_ = std::make_unique<GradientSync>(model_->encoder_parameters());
@@ -38,9 +44,10 @@ ClosedLoopGame::ClosedLoopGame(std::shared_ptr<ClosedLoopModel> model, GameOptio
 }
 
 void ClosedLoopGame::set_lr(double lr) {
-  for (auto* opt : {opt_enc_.get(), opt_dec_.get()})
-    for (auto& group : opt->param_groups())
-      static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
+  for (auto& group : opt_enc_->param_groups())
+    static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr * options_.encoder_lr_ratio());
+  for (auto& group : opt_dec_->param_groups())
+    static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
 }
 
 ClosedLoopTerms ClosedLoopGame::objective(const torch::Tensor& z0, const torch::Tensor& zh0,

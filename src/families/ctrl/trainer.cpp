@@ -1,5 +1,6 @@
 #include "sparseloop/families/ctrl/trainer.h"
 
+#include <cmath>
 #include <iomanip>
 #include <sstream>
 
@@ -221,6 +222,8 @@ nlohmann::json train_ctrl(const CommonTrainConfig& common, const CtrlConfig& con
   require(config.objective == "auto" || config.objective == "delta" || config.objective == "class",
           "--objective '" + config.objective + "': expected auto, delta or class");
   require(config.lr > 0, "--lr must be > 0");
+  require(config.encoder_lr_ratio > 0 && std::isfinite(config.encoder_lr_ratio),
+          "--encoder-lr-ratio must be a number > 0");
   require(config.beta1 >= 0 && config.beta1 < 1 && config.beta2 >= 0 && config.beta2 < 1,
           "--beta1/--beta2 must be in [0, 1)");
   require(config.lr_decay == "none" || config.lr_decay == "linear",
@@ -265,6 +268,7 @@ nlohmann::json train_ctrl(const CommonTrainConfig& common, const CtrlConfig& con
                                  .eps_sq(config.eps_sq)
                                  .encoder_steps(config.encoder_steps)
                                  .lr(config.lr)
+                                 .encoder_lr_ratio(config.encoder_lr_ratio)
                                  .beta1(config.beta1)
                                  .beta2(config.beta2)
                                  .sample_weight(config.sample_weight)

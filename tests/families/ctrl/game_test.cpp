@@ -172,6 +172,40 @@ TEST(CtrlGame, AscentRaisesAndDescentLowersTheObjective) {
   EXPECT_GE(descent_down, 3);
 }
 
+// encoder_lr_ratio: Adam's first step moves each element by lr·sign(g) (β1 = 0,
+// bias-corrected), so the largest move of a shared dictionary measures each
+// player's learning rate: lr × ratio for the encoder, lr for the decoder, and
+// set_lr keeps the ratio.
+TEST(CtrlGame, EncoderLearningRateIsTheRatioTimesTheDecoders) {
+  torch::manual_seed(2);
+  auto model = std::make_shared<CscCtrlImpl>(tiny());
+  model->to(torch::kDouble);
+  model->train();
+  auto x = torch::rand({16, 1, 32, 32}, torch::kDouble) * 2 - 1;
+  ClosedLoopGame game(model, GameOptions().lr(1e-3).encoder_lr_ratio(0.25).beta1(0.0));
+  auto& w = model->layers[1]->weight;
+  auto largest_move = [&](torch::optim::Adam& opt, bool ascent) {
+    auto before = w.detach().clone();
+    opt.zero_grad();
+    if (ascent) {
+      (-game.ascent_objective(x, {}).objective).backward();
+    } else {
+      game.descent_objective(x, {}).objective.backward();
+    }
+    opt.step();
+    return (w.detach() - before).abs().max().item<double>();
+  };
+  EXPECT_NEAR(largest_move(game.encoder_optimizer(), true), 0.25e-3, 1e-9);
+  EXPECT_NEAR(largest_move(game.decoder_optimizer(), false), 1e-3, 1e-9);
+  game.set_lr(2e-3);
+  auto lr_of = [](torch::optim::Adam& opt) {
+    return static_cast<torch::optim::AdamOptions&>(opt.param_groups()[0].options()).lr();
+  };
+  EXPECT_DOUBLE_EQ(lr_of(game.encoder_optimizer()), 0.5e-3);
+  EXPECT_DOUBLE_EQ(lr_of(game.decoder_optimizer()), 2e-3);
+  EXPECT_THROW(ClosedLoopGame(model, GameOptions().encoder_lr_ratio(0.0)), c10::Error);
+}
+
 TEST(CtrlModel, CtrlBaselineShapesAndSeparatePlayers) {
   Ctrl model(CtrlOptions().channels(3).width(8).latent(16));
   auto x = torch::rand({4, 3, 32, 32}) * 2 - 1;

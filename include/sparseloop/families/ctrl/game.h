@@ -25,6 +25,11 @@ struct GameOptions {
   TORCH_ARG(double, eps_sq) = kDefaultEpsilonSq;
   TORCH_ARG(int64_t, encoder_steps) = 1;
   TORCH_ARG(double, lr) = 2e-4;
+  /// The encoder (ascent) player's learning rate is lr × this; the decoder's
+  /// is lr. Both move the shared dictionaries, each by ≈ lr per step under
+  /// Adam whatever its gradient's scale, so this, not an objective weight,
+  /// sets the balance of the tug on them (docs/results.md, natural images).
+  TORCH_ARG(double, encoder_lr_ratio) = 1.0;
   TORCH_ARG(double, beta1) = 0.0;
   TORCH_ARG(double, beta2) = 0.9;
   /// Weight μ of the sample-wise term mean_i ΔR(z_i, ẑ_i) in T (U-CTRL,
@@ -60,6 +65,7 @@ class ClosedLoopGame {
   ClosedLoopTerms objective(const torch::Tensor& z, const torch::Tensor& z_hat,
                             const torch::Tensor& y) const;
 
+  /// The decoder's learning rate lr and the encoder's lr × encoder_lr_ratio.
   void set_lr(double lr);
   torch::optim::Adam& encoder_optimizer() { return *opt_enc_; }
   torch::optim::Adam& decoder_optimizer() { return *opt_dec_; }

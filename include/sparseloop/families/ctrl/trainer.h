@@ -28,6 +28,7 @@ struct CtrlConfig {
   int64_t strategy = 2;          ///< gradient routing of the shared dictionaries (1 or 2)
   std::string objective = "auto";  ///< auto | delta | class
   double lr = 2e-4;
+  double encoder_lr_ratio = 1.0;   ///< encoder (ascent) lr = lr × this
   double beta1 = 0.0;
   double beta2 = 0.9;
   std::string lr_decay = "none";   ///< none | linear (to 0 at the last step, as CTRL)
@@ -53,7 +54,9 @@ struct CtrlConfig {
     v("strategy", strategy, "shared-dictionary gradient routing: 2 (paper) or 1 (original CTRL)");
     v("objective", objective,
       "auto (class-conditional when labelled) | delta (ΔR(Z, Ẑ)) | class");
-    v("lr", lr, "Adam learning rate of both players");
+    v("lr", lr, "Adam learning rate of the decoder player (and of the encoder, times the ratio)");
+    v("encoder-lr-ratio", encoder_lr_ratio,
+      "the encoder (ascent) player's learning rate is lr × this (1: the paper's equal rates)");
     v("beta1", beta1, "Adam β1");
     v("beta2", beta2, "Adam β2");
     v("lr-decay", lr_decay, "none | linear (to zero at the last step)");
