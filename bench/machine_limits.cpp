@@ -1,6 +1,9 @@
 #include "bench/machine_limits.h"
 
+#include <ATen/Parallel.h>
+
 #include <algorithm>
+#include <atomic>
 #include <map>
 #include <mutex>
 #include <string>
@@ -30,6 +33,27 @@ double matmul_gflops(torch::Device device, torch::ScalarType dtype, int64_t n) {
   }
 }
 
+/// Whether this thread's floating-point unit flushes a subnormal product to
+/// zero (1e-30 · 1e-10 = 1e-40 is below float's smallest normal, 1.2e-38).
+bool flushes_subnormals() {
+  volatile float tiny = 1e-30f, scale = 1e-10f;
+  volatile float product = tiny * scale;
+  return product == 0.0f;
+}
+
+/// The same in every thread of LibTorch's intra-op pool: the CLI sets the
+/// flag in main before any thread starts (tools/sparseloop.cpp), and the
+/// workers must have inherited it, or the convolutions they run slow down on
+/// subnormal codes (docs/performance.md, "Subnormal floats").
+bool every_thread_flushes_subnormals() {
+  std::atomic<bool> all{flushes_subnormals()};
+  const int64_t n = at::get_num_threads();
+  at::parallel_for(0, n, 1, [&](int64_t, int64_t) {
+    if (!flushes_subnormals()) all = false;
+  });
+  return all;
+}
+
 }  // namespace
 
 const MachineLimits& machine_limits(torch::Device device) {
@@ -53,6 +77,7 @@ const MachineLimits& machine_limits(torch::Device device) {
   m.bandwidth_gbs = 3.0 * 4.0 * len / (triad_ms * 1e6);
   const double copy_ms = median(time_runs([&] { a.copy_(b); }, 5, 1, device));
   m.copy_gbs = 2.0 * 4.0 * len / (copy_ms * 1e6);
+  m.subnormals_flushed = every_thread_flushes_subnormals();
   return cache.emplace(device.str(), m).first->second;
 }
 
@@ -60,7 +85,8 @@ nlohmann::json to_json(const MachineLimits& m) {
   return {{"fp32_gflops", m.fp32_gflops},
           {"bf16_gflops", m.bf16_gflops},
           {"bandwidth_gbs", m.bandwidth_gbs},
-          {"copy_gbs", m.copy_gbs}};
+          {"copy_gbs", m.copy_gbs},
+          {"subnormals_flushed", m.subnormals_flushed}};
 }
 
 double floor_ms(const MachineLimits& m, double flop, double bytes) {

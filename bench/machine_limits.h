@@ -18,12 +18,13 @@ struct MachineLimits {
   double bf16_gflops = 0;   ///< the same in bfloat16; 0 when it fails
   double bandwidth_gbs = 0; ///< triad a = b + s·c over 3 × 64 MiB (CPU) / 3 × 1 GiB (CUDA), bytes moved
   double copy_gbs = 0;      ///< a.copy_(b), bytes read + written
+  bool subnormals_flushed = false;  ///< every intra-op thread flushes subnormal results to 0
 };
 
 /// Measured once per process and device (the first call takes ≈ 1–2 s).
 const MachineLimits& machine_limits(torch::Device device);
 
-/// {"fp32_gflops", "bf16_gflops", "bandwidth_gbs", "copy_gbs"}.
+/// {"fp32_gflops", "bf16_gflops", "bandwidth_gbs", "copy_gbs", "subnormals_flushed"}.
 nlohmann::json to_json(const MachineLimits& limits);
 
 /// The floor of `flop` FLOPs moving `bytes` bytes, in ms: the slower of the

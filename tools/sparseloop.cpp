@@ -80,6 +80,13 @@ int main(int argc, char** argv) {
   // busy; `eval` of a CSC-CTRL run on 500 photo crops spent 10.8 s in the
   // kernel for 10.1 s of arithmetic, 0.93 s with this (issue 14; same output).
   mallopt(M_TOP_PAD, 256 << 20);
+  // Flush subnormal floats to zero (torch.set_flush_denormal(True)), before any
+  // thread starts so that every OpenMP worker inherits the setting (POSIX
+  // threads copy the creator's floating-point environment). A CSC-CTRL game
+  // on 64×64 crops whose codes drifted into the subnormal range ran its oneDNN
+  // convolutions 9× slower (15 img/s against 137; docs/performance.md); values
+  // below 1.2e-38 carry nothing a model can use.
+  at::globalContext().setFlushDenormal(true);
   // A file-size limit (ulimit -f, a quota-like RLIMIT_FSIZE) would kill the
   // process with SIGXFSZ mid-write; ignored, the write fails with EFBIG and
   // the error names the file, as a full disk (ENOSPC) does.

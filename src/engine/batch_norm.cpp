@@ -1,6 +1,7 @@
 #include "sparseloop/engine/batch_norm.h"
 
 #include "sparseloop/util/distributed.h"
+#include "sparseloop/util/random.h"
 
 namespace sparseloop {
 SyncBatchNorm2dImpl::SyncBatchNorm2dImpl(const torch::nn::BatchNormOptions& options)
@@ -118,6 +119,16 @@ void recalibrate_batch_norm(torch::nn::Module& model, const std::vector<torch::T
   }
   for (size_t i = 0; i < norms.size(); ++i) norms[i].options->momentum(momenta[i]);
   model.train(was_training);
+}
+
+std::vector<torch::Tensor> statistics_batch_indices(int64_t n, int64_t batch, uint64_t seed) {
+  const int64_t b = std::min<int64_t>(batch, n);
+  const int64_t count = std::max<int64_t>(1, std::min<int64_t>(8, 2048 / std::max<int64_t>(b, 1)));
+  auto order = torch::tensor(seeded_permutation(n, seed));  // (n,)
+  std::vector<torch::Tensor> out;
+  for (int64_t k = 0; k < count && b > 0 && (k + 1) * b <= n; ++k)
+    out.push_back(order.narrow(0, k * b, b));  // (b,)
+  return out;
 }
 
 }  // namespace sparseloop

@@ -36,3 +36,29 @@ TEST(BatchNorm, RecalibrationIsThePlainAverageOverTheBatchesAndKeepsTheMomentum)
   recalibrate_batch_norm(*plain, batches, [&](const torch::Tensor&) { ++calls; });
   EXPECT_EQ(calls, 0);
 }
+
+// The statistics batches are a seeded sample of the whole training file: on
+// a file stored class by class (an ImageFolder: 10 classes of 600 images in
+// a row) every class is in them, as it is in training batches. The first
+// 512 images, used before, were all class 0.
+TEST(BatchNorm, StatisticsBatchesSampleTheWholeFile) {
+  const int64_t n = 6000, classes = 10;
+  const auto batches = statistics_batch_indices(n, 64, 123);
+  ASSERT_EQ(batches.size(), 8u);  // 8 batches of 64: 512 images
+  auto all = torch::cat(batches);  // (512,)
+  EXPECT_EQ(std::get<0>(at::_unique(all)).numel(), 512);  // no image twice
+  EXPECT_GE(all.min().item<int64_t>(), 0);
+  EXPECT_LT(all.max().item<int64_t>(), n);
+  auto per_class = torch::bincount(torch::div(all, n / classes, "floor"), {}, classes);  // (10,)
+  // ≈ 51 expected per class; a uniform sample has every class above 25.
+  EXPECT_GT(per_class.min().item<int64_t>(), 25) << per_class;
+  // Deterministic per seed, different across seeds.
+  const auto again = statistics_batch_indices(n, 64, 123);
+  for (size_t k = 0; k < batches.size(); ++k) EXPECT_TRUE(torch::equal(batches[k], again[k]));
+  EXPECT_FALSE(torch::equal(batches[0], statistics_batch_indices(n, 64, 124)[0]));
+  // Small sets: at most 2 048 images, batches no larger than the set.
+  EXPECT_EQ(statistics_batch_indices(n, 1000, 1).size(), 2u);
+  const auto tiny = statistics_batch_indices(5, 8, 1);
+  ASSERT_EQ(tiny.size(), 1u);
+  EXPECT_EQ(tiny[0].numel(), 5);
+}

@@ -65,3 +65,15 @@ TEST(BenchCommand, ProfileWhereNoFileCanBeWrittenFailsBeforeTheCaseRuns) {
   EXPECT_NE(r.err.find("--profile"), std::string::npos) << r.err;
   EXPECT_EQ(r.out.find("forward_ms"), std::string::npos);  // nothing was timed
 }
+
+// The CLI flushes subnormal floats to zero in main, before LibTorch's thread
+// pool exists, so every worker inherits it: without it a game whose codes
+// drifted into the subnormal range ran its convolutions 9× slower
+// (docs/performance.md). The bench reports what the threads actually do.
+TEST(BenchCommand, EveryThreadFlushesSubnormals) {
+  auto r = run_cli("bench --case vdl-inference --batch 8 --iterations 3 --repeats 1 --threads 2 "
+                   "--json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto j = nlohmann::json::parse(r.out);
+  EXPECT_TRUE(j.at("machine").at("subnormals_flushed").get<bool>()) << j.at("machine").dump();
+}

@@ -44,6 +44,14 @@ class SyncBatchNorm2dImpl : public torch::nn::Cloneable<SyncBatchNorm2dImpl> {
 TORCH_MODULE(SyncBatchNorm2d);
 
 
+/// The training images whose statistics evaluation's BatchNorm uses (and
+/// CSC-CTRL's initial calibration): up to 8 batches of `batch` (at most 2 048
+/// images) of a seeded permutation of [0, n), each batch's indices (B,).
+/// A permutation, not the first images: an ImageFolder is read class by
+/// class, so the first 512 crops of a folder were one class's (docs/results.md,
+/// the 64×64 crops). Every rank draws the same indices.
+std::vector<torch::Tensor> statistics_batch_indices(int64_t n, int64_t batch, uint64_t seed);
+
 /// Resets every BatchNorm (1-d and 2-d) of `model` and re-estimates its
 /// running mean and variance as the plain average over `forward(batch)` for
 /// each of `batches`, run in training mode without gradients; the momentum

@@ -40,10 +40,20 @@ SmallCnnImpl::SmallCnnImpl(int64_t channels, int64_t classes, int64_t w) {
 torch::Tensor SmallCnnImpl::forward(const torch::Tensor& x) {
   // Per-image standardization: the judge looks at shapes, not at how a
   // decoder happens to calibrate brightness and contrast.
-  auto flat = x.reshape({x.size(0), -1});
+  // Images larger than 32×32 are seen at 32×32 (area averaging): the judge
+  // of 64×64 crops took ≈ 2 min to fit at full size, 4× the convolutions of
+  // the 32×32 one, for a classifier whose only job is to tell shapes apart
+  // (issue 14: fits in seconds; docs/results.md, the reference classifier).
+  auto small = x.size(2) > kClassifierSize || x.size(3) > kClassifierSize
+                   ? torch::nn::functional::adaptive_avg_pool2d(
+                         x, torch::nn::functional::AdaptiveAvgPool2dFuncOptions(
+                                {std::min(x.size(2), kClassifierSize),
+                                 std::min(x.size(3), kClassifierSize)}))  // (B, C, ≤32, ≤32)
+                   : x;
+  auto flat = small.reshape({small.size(0), -1});
   auto mean = flat.mean(1).view({-1, 1, 1, 1});
   auto std = flat.std(1).view({-1, 1, 1, 1}).clamp_min(1e-3);
-  return head->forward(body->forward((x - mean) / std));  // (B, classes)
+  return head->forward(body->forward((small - mean) / std));  // (B, classes)
 }
 
 namespace {
@@ -69,7 +79,7 @@ std::string reference_classifier_path(const std::string& dataset, const std::str
   const size_t h = std::hash<std::string>{}(data_dir);
   char tag[32];
   std::snprintf(tag, sizeof tag, "%08zx", h & 0xffffffffu);
-  return default_data_root() + "/classifiers/v4-" + dataset + "-" + std::to_string(size) + "-" +
+  return default_data_root() + "/classifiers/v5-" + dataset + "-" + std::to_string(size) + "-" +
          (data_dir.empty() ? std::string("embedded") : std::string(tag)) + ".safetensors";
 }
 

@@ -6,6 +6,7 @@
 
 #include "sparseloop/data/registry.h"
 #include "sparseloop/data/transforms.h"
+#include "sparseloop/engine/batch_norm.h"
 #include "sparseloop/engine/checkpoint.h"
 #include "sparseloop/engine/loop.h"
 #include "sparseloop/engine/run.h"
@@ -324,15 +325,15 @@ nlohmann::json train_ctrl(const CommonTrainConfig& common, const CtrlConfig& con
   CheckpointParts parts{model.get(), {&game.encoder_optimizer(), &game.decoder_optimizer()}, {}};
   TrainLoop loop(run, parts, spec);
   // Fixed training batches for the BatchNorm statistics of evaluation (see
-  // recalibrate_batch_norm): 8 batches of the training size, at most 2048 images.
+  // recalibrate_batch_norm) and the decoder's initial calibration. The first
+  // images in file order were used before: an ImageFolder is read class by
+  // class, so on 64×64 crops (and any ImageNet-style folder) every statistic
+  // came from one class and evaluation ran with the wrong BatchNorm
+  // (validation 10–12 dB while training reconstructed at 19; docs/results.md).
   std::vector<torch::Tensor> stat_batches;
-  {
-    const int64_t b = std::min<int64_t>(resolved.batch_size, data.train.size());
-    const int64_t count = std::max<int64_t>(1, std::min<int64_t>(8, 2048 / b));
-    for (int64_t k = 0; k < count && (k + 1) * b <= data.train.size(); ++k)
-      stat_batches.push_back(
-          data.prepare(data.train, torch::arange(k * b, (k + 1) * b, torch::kLong)).to(device));
-  }
+  for (const auto& idx : statistics_batch_indices(data.train.size(), resolved.batch_size,
+                                                  mix_seed(common.seed, 0xB5)))
+    stat_batches.push_back(data.prepare(data.train, idx).to(device));  // (b, C, S, S)
   // A --resume of a folder without checkpoints starts like a fresh run.
   if (!resolved.resume || !loop.resume()) {
     model->train();

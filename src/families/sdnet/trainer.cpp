@@ -434,14 +434,9 @@ nlohmann::json train_sdnet_on(const CommonTrainConfig& common_in, const SdnetCon
   // Fixed training images (test-time geometry) for the BatchNorm statistics of
   // evaluation (engine/batch_norm.h): up to 8 batches, at most 2048 images.
   std::vector<torch::Tensor> stat_batches;
-  {
-    const auto& train = data.splits.train;
-    const int64_t b = std::min<int64_t>(common.batch_size, train.size());
-    const int64_t count = std::max<int64_t>(1, std::min<int64_t>(8, 2048 / b));
-    auto order = torch::tensor(seeded_permutation(train.size(), mix_seed(common.seed, 0xb4)));
-    for (int64_t k = 0; k < count && (k + 1) * b <= train.size(); ++k)
-      stat_batches.push_back(data.eval_batch(train, order.narrow(0, k * b, b)).to(device));
-  }
+  for (const auto& idx : statistics_batch_indices(data.splits.train.size(), common.batch_size,
+                                                  mix_seed(common.seed, 0xb4)))
+    stat_batches.push_back(data.eval_batch(data.splits.train, idx).to(device));
   auto recalibrate = [&] {
     recalibrate_batch_norm(*model, stat_batches, [&](const torch::Tensor& x) { model->forward(x); });
   };
