@@ -102,7 +102,7 @@ std::unique_ptr<at::ObserverContext> on_start(const at::RecordFunction& fn) {
         ctx->in_bytes += tensor_bytes(v.toTensor());
         ctx->inputs.push_back(v.toTensor().unsafeGetTensorImpl());
       } else if (v.isTensorList()) {
-        for (const at::Tensor t : v.toTensorList()) ctx->in_bytes += tensor_bytes(t);
+        for (const at::Tensor& t : v.toTensorList()) ctx->in_bytes += tensor_bytes(t);
       }
     }
   } else {

@@ -2,8 +2,10 @@
 # Each `sparseloop bench` case next to its reference formulation, in one sitting, with the
 # ratios (issue 12, "side by side in one run"; the numbers go to docs/performance.md):
 #
-#   csc-layer 64→64 and 3→64   sparseloop | the same math written plainly with LibTorch (D as
-#                              conv_transpose2d, autograd; inside the bench) | the SDNet
+#   csc-layer 64→64 and 3→64   sparseloop | D alone written plainly (conv_transpose2d, through
+#                              our solver; inside the bench) | the whole layer written plainly
+#                              with LibTorch (every FISTA step as tensor ops, autograd through
+#                              them; inside the bench) | the SDNet
 #                              authors' formulation in Python (bench/authors_csc_layer.py,
 #                              Debian's python3-torch), when /usr/bin/python3 has torch
 #   csc-layer, 50 steps        the checkpointed backward | autograd's (time, tensor peak)
@@ -29,7 +31,8 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else
 have_torch() { [ -x "$PY" ] && "$PY" -c 'import torch' 2>/dev/null; }
 
 echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores; threads $THREADS; $(date -u +%FT%TZ)"
-printf '%-34s %12s %12s %8s %12s %8s %s\n' case sparseloop plain-LibTorch ratio authors-py ratio load
+printf '%-34s %12s %12s %8s %12s %8s %12s %8s %s\n' case sparseloop plain-D ratio plain-layer ratio \
+  authors-py ratio load
 
 csc_layer() {  # IN SIZE ITERATIONS
   local l0 j py="" pf pfb
@@ -41,12 +44,14 @@ csc_layer() {  # IN SIZE ITERATIONS
            --iterations "$3" --repeats "$REPEATS" --threads "$THREADS")
   fi
   for phase in forward forward_backward; do
-    local ours ref auth="" ar="—"
+    local ours ref plain auth="" ar="—"
     ours=$(jq -r ".${phase}_ms" <<<"$j")
     ref=$(jq -r ".reference_${phase}_ms" <<<"$j")
+    plain=$(jq -r ".plain_${phase}_ms" <<<"$j")
     if [ -n "$py" ]; then auth=$(jq -r ".${phase}_ms" <<<"$py"); ar=$(ratio "$auth" "$ours"); fi
-    printf '%-34s %12.1f %12.1f %7sx %12s %7sx %s\n' "csc-layer $1→64 ${2}² K$3 $phase" \
-      "$ours" "$ref" "$(ratio "$ref" "$ours")" "${auth:-—}" "$ar" "$l0→$(load)"
+    printf '%-34s %12.1f %12.1f %7sx %12.1f %7sx %12s %7sx %s\n' "csc-layer $1→64 ${2}² K$3 $phase" \
+      "$ours" "$ref" "$(ratio "$ref" "$ours")" "$plain" "$(ratio "$plain" "$ours")" \
+      "${auth:-—}" "$ar" "$l0→$(load)"
   done
   echo "  floor: forward $(jq -r '.floor_forward_ms|.*10|round/10' <<<"$j") ms, fraction $(jq -r '.fraction_of_floor_forward|.*1000|round/1000' <<<"$j"); machine $(jq -c .machine <<<"$j")"
 }

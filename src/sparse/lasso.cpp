@@ -13,6 +13,10 @@ SmoothPart lasso_smooth_part(const SparseOperator& op, const torch::Tensor& x) {
     return torch::add(z, op.analysis(residual), step);  // z + η·Dᵀr in one pass: code shape
   };
   f.forward_step_from_zero = [op, x](double step) { return step * op.analysis(x); };
+  // The same steps with the addition (and ηDᵀx's scaling) left to the
+  // solver's fused pass (proximal_gradient.h).
+  f.descent = [op, x](const torch::Tensor& z) { return op.analysis(x - op.synthesis(z)); };
+  f.descent_from_zero = [op, x] { return op.analysis(x); };
   // Every sample is its own problem: the same problem on a subset of rows.
   f.restrict = [op, x](const torch::Tensor& indices) {
     return lasso_smooth_part(op, x.index_select(0, indices));

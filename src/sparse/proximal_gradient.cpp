@@ -74,13 +74,45 @@ enum class Support { kNonnegative, kSoft, kAll };
 #else
 #define SPARSELOOP_IVDEP
 #endif
-template <class T, Support S, bool HasPrev>
-SPARSELOOP_ALWAYS_INLINE void fused_forward_range(const T* vp, const T* zp, T* __restrict__ znp,
-                                                  T* __restrict__ ynp, int64_t begin, int64_t end,
-                                                  T tau, T shrink, T c) {
+/// Where a step's v = y − η∇f(y) comes from: the problem's own forward step
+/// (v = a), the iterate plus η times the descent direction −∇f(y) computed
+/// here (v = a + η·b: the addition is folded into this pass instead of a
+/// pass of its own), or η·b from z₀ = 0 (the LASSO's ηDᵀx).
+enum class Input { kV, kYPlusStepD, kStepD };
+/// What the step writes besides z_new: nothing (no extrapolation follows: the
+/// last step, or a zero momentum coefficient), y = (1 + c)z_new (z_prev = 0),
+/// or y = z_new + c(z_new − z_prev).
+enum class Extrap { kNone, kFromZero, kFromPrev };
+
+template <class T>
+struct StepArgs {
+  const T* a;       // v's first operand (kV, kYPlusStepD)
+  const T* b;       // the descent direction (kYPlusStepD, kStepD)
+  const T* z_prev;  // kFromPrev
+  T* zn;            // z_new
+  T* yn;            // the next extrapolated point (kFromZero, kFromPrev)
+  T eta, tau, shrink, c;
+};
+
+template <class T, Support S, Input I, Extrap E>
+SPARSELOOP_ALWAYS_INLINE void fused_forward_range(const StepArgs<T>& p, int64_t begin,
+                                                  int64_t end) {
+  const T* ap = p.a;
+  const T* bp = p.b;
+  const T* zp = p.z_prev;
+  T* __restrict__ znp = p.zn;
+  T* __restrict__ ynp = p.yn;
+  const T eta = p.eta, tau = p.tau, shrink = p.shrink, c = p.c;
   SPARSELOOP_IVDEP
   for (int64_t i = begin; i < end; ++i) {
-    const T vi = vp[i];
+    T vi;
+    if constexpr (I == Input::kV) {
+      vi = ap[i];
+    } else if constexpr (I == Input::kYPlusStepD) {
+      vi = ap[i] + eta * bp[i];
+    } else {
+      vi = eta * bp[i];
+    }
     T zn;
     if constexpr (S == Support::kNonnegative) {
       const T d = vi - tau;
@@ -92,69 +124,117 @@ SPARSELOOP_ALWAYS_INLINE void fused_forward_range(const T* vp, const T* zp, T* _
     }
     zn *= shrink;
     znp[i] = zn;
-    if constexpr (HasPrev) {
+    if constexpr (E == Extrap::kFromPrev) {
       ynp[i] = zn + c * (zn - zp[i]);
-    } else {
-      ynp[i] = zn + c * zn;  // z₀ = 0
+    } else if constexpr (E == Extrap::kFromZero) {
+      ynp[i] = zn + c * zn;  // z_prev = 0
     }
   }
 }
 
-template <class T, Support S>
-SPARSELOOP_ALWAYS_INLINE void fused_backward_range(const T* __restrict__ gz,
-                                                   const T* __restrict__ gy,
-                                                   const T* __restrict__ vp, T* __restrict__ gv,
-                                                   T* __restrict__ gzp, int64_t begin,
-                                                   int64_t end, T tau, T shrink, T c) {
+template <class T>
+struct StepGradArgs {
+  const T* gz;  // ∂L/∂z_new
+  const T* gy;  // ∂L/∂y_next (kFromZero, kFromPrev)
+  const T* zn;  // z_new: its support is the prox's
+  T* ga;        // ∂L/∂a (kV, kYPlusStepD)
+  T* gb;        // ∂L/∂b (kYPlusStepD, kStepD)
+  T* gzp;       // ∂L/∂z_prev (kFromPrev)
+  T eta, shrink, c;
+};
+
+template <class T, Support S, Input I, Extrap E>
+SPARSELOOP_ALWAYS_INLINE void fused_backward_range(const StepGradArgs<T>& p, int64_t begin,
+                                                   int64_t end) {
+  const T* __restrict__ gz = p.gz;
+  const T* __restrict__ gy = p.gy;
+  const T* __restrict__ znp = p.zn;
+  T* __restrict__ ga = p.ga;
+  T* __restrict__ gb = p.gb;
+  T* __restrict__ gzp = p.gzp;
+  const T eta = p.eta, shrink = p.shrink, c = p.c;
   SPARSELOOP_IVDEP
   for (int64_t i = begin; i < end; ++i) {
-    const T g = gz[i] + (T(1) + c) * gy[i];
-    const T vi = vp[i];
-    bool on;  // relu's backward: v − τ > 0; softshrink's: not −τ ≤ v ≤ τ (NaN passes)
+    T g = gz[i];
+    if constexpr (E != Extrap::kNone) g += (T(1) + c) * gy[i];
+    // The prox's support read from z_new (shrink > 0 keeps its sign): relu's
+    // backward is v − τ > 0 ⟺ z_new > 0; softshrink's is "not −τ ≤ v ≤ τ" ⟺
+    // z_new ≠ 0, NaN included (NaN ≠ 0, and NaN > 0 is false as for v − τ).
+    bool on;
     if constexpr (S == Support::kNonnegative) {
-      on = vi - tau > T(0);
+      on = znp[i] > T(0);
     } else if constexpr (S == Support::kSoft) {
-      on = !(vi >= -tau && vi <= tau);
+      on = znp[i] != T(0);
     } else {
       on = true;
     }
-    gv[i] = on ? shrink * g : T(0);  // a select, not a branch: the loop vectorizes
-    gzp[i] = -c * gy[i];
+    const T gv = on ? shrink * g : T(0);  // a select, not a branch: the loop vectorizes
+    if constexpr (I != Input::kStepD) ga[i] = gv;
+    if constexpr (I != Input::kV) gb[i] = eta * gv;
+    if constexpr (E == Extrap::kFromPrev) gzp[i] = -c * gy[i];
   }
 }
 
-#define SPARSELOOP_FUSED_VARIANTS(T, suffix)                                                    \
-  SPARSELOOP_SIMD_CLONES void fused_forward_##suffix(const T* v, const T* z, T* zn, T* yn,       \
-                                                     int64_t b, int64_t e, T tau, T shrink, T c, \
-                                                     Support s) {                                \
-    if (z == nullptr) {                                                                          \
-      if (s == Support::kNonnegative)                                                            \
-        fused_forward_range<T, Support::kNonnegative, false>(v, z, zn, yn, b, e, tau, shrink, c); \
-      else if (s == Support::kSoft)                                                              \
-        fused_forward_range<T, Support::kSoft, false>(v, z, zn, yn, b, e, tau, shrink, c);       \
-      else                                                                                       \
-        fused_forward_range<T, Support::kAll, false>(v, z, zn, yn, b, e, tau, shrink, c);        \
-    } else if (s == Support::kNonnegative) {                                                     \
-      fused_forward_range<T, Support::kNonnegative, true>(v, z, zn, yn, b, e, tau, shrink, c);   \
-    } else if (s == Support::kSoft) {                                                            \
-      fused_forward_range<T, Support::kSoft, true>(v, z, zn, yn, b, e, tau, shrink, c);          \
-    } else {                                                                                     \
-      fused_forward_range<T, Support::kAll, true>(v, z, zn, yn, b, e, tau, shrink, c);           \
-    }                                                                                            \
-  }                                                                                              \
-  SPARSELOOP_SIMD_CLONES void fused_backward_##suffix(const T* gz, const T* gy, const T* v,     \
-                                                      T* gv, T* gzp, int64_t b, int64_t e,       \
-                                                      T tau, T shrink, T c, Support s) {         \
-    if (s == Support::kNonnegative)                                                              \
-      fused_backward_range<T, Support::kNonnegative>(gz, gy, v, gv, gzp, b, e, tau, shrink, c);  \
-    else if (s == Support::kSoft)                                                                \
-      fused_backward_range<T, Support::kSoft>(gz, gy, v, gv, gzp, b, e, tau, shrink, c);         \
-    else                                                                                         \
-      fused_backward_range<T, Support::kAll>(gz, gy, v, gv, gzp, b, e, tau, shrink, c);          \
-  }
-SPARSELOOP_FUSED_VARIANTS(float, f32)
-SPARSELOOP_FUSED_VARIANTS(double, f64)
-#undef SPARSELOOP_FUSED_VARIANTS
+// Run-time variant → template instance, every level inlined into the clone
+// that calls it (a call out of a target_clones function would lose its ISA).
+template <class T, Support S, Input I>
+SPARSELOOP_ALWAYS_INLINE void forward_e(const StepArgs<T>& p, int64_t b, int64_t e, Extrap x) {
+  if (x == Extrap::kNone) fused_forward_range<T, S, I, Extrap::kNone>(p, b, e);
+  else if (x == Extrap::kFromZero) fused_forward_range<T, S, I, Extrap::kFromZero>(p, b, e);
+  else fused_forward_range<T, S, I, Extrap::kFromPrev>(p, b, e);
+}
+template <class T, Support S>
+SPARSELOOP_ALWAYS_INLINE void forward_i(const StepArgs<T>& p, int64_t b, int64_t e, Input i,
+                                        Extrap x) {
+  if (i == Input::kV) forward_e<T, S, Input::kV>(p, b, e, x);
+  else if (i == Input::kYPlusStepD) forward_e<T, S, Input::kYPlusStepD>(p, b, e, x);
+  else forward_e<T, S, Input::kStepD>(p, b, e, x);
+}
+template <class T>
+SPARSELOOP_ALWAYS_INLINE void forward_s(const StepArgs<T>& p, int64_t b, int64_t e, Support s,
+                                        Input i, Extrap x) {
+  if (s == Support::kNonnegative) forward_i<T, Support::kNonnegative>(p, b, e, i, x);
+  else if (s == Support::kSoft) forward_i<T, Support::kSoft>(p, b, e, i, x);
+  else forward_i<T, Support::kAll>(p, b, e, i, x);
+}
+template <class T, Support S, Input I>
+SPARSELOOP_ALWAYS_INLINE void backward_e(const StepGradArgs<T>& p, int64_t b, int64_t e,
+                                         Extrap x) {
+  if (x == Extrap::kNone) fused_backward_range<T, S, I, Extrap::kNone>(p, b, e);
+  else if (x == Extrap::kFromZero) fused_backward_range<T, S, I, Extrap::kFromZero>(p, b, e);
+  else fused_backward_range<T, S, I, Extrap::kFromPrev>(p, b, e);
+}
+template <class T, Support S>
+SPARSELOOP_ALWAYS_INLINE void backward_i(const StepGradArgs<T>& p, int64_t b, int64_t e, Input i,
+                                         Extrap x) {
+  if (i == Input::kV) backward_e<T, S, Input::kV>(p, b, e, x);
+  else if (i == Input::kYPlusStepD) backward_e<T, S, Input::kYPlusStepD>(p, b, e, x);
+  else backward_e<T, S, Input::kStepD>(p, b, e, x);
+}
+template <class T>
+SPARSELOOP_ALWAYS_INLINE void backward_s(const StepGradArgs<T>& p, int64_t b, int64_t e,
+                                         Support s, Input i, Extrap x) {
+  if (s == Support::kNonnegative) backward_i<T, Support::kNonnegative>(p, b, e, i, x);
+  else if (s == Support::kSoft) backward_i<T, Support::kSoft>(p, b, e, i, x);
+  else backward_i<T, Support::kAll>(p, b, e, i, x);
+}
+
+SPARSELOOP_SIMD_CLONES void fused_forward_f32(const StepArgs<float>& p, int64_t b, int64_t e,
+                                              Support s, Input i, Extrap x) {
+  forward_s<float>(p, b, e, s, i, x);
+}
+SPARSELOOP_SIMD_CLONES void fused_forward_f64(const StepArgs<double>& p, int64_t b, int64_t e,
+                                              Support s, Input i, Extrap x) {
+  forward_s<double>(p, b, e, s, i, x);
+}
+SPARSELOOP_SIMD_CLONES void fused_backward_f32(const StepGradArgs<float>& p, int64_t b, int64_t e,
+                                               Support s, Input i, Extrap x) {
+  backward_s<float>(p, b, e, s, i, x);
+}
+SPARSELOOP_SIMD_CLONES void fused_backward_f64(const StepGradArgs<double>& p, int64_t b,
+                                               int64_t e, Support s, Input i, Extrap x) {
+  backward_s<double>(p, b, e, s, i, x);
+}
 #undef SPARSELOOP_IVDEP
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC pop_options
@@ -162,97 +242,148 @@ SPARSELOOP_FUSED_VARIANTS(double, f64)
 
 // Overloads on the element type for AT_DISPATCH's lambdas (not templates, so
 // an `if constexpr` there would still compile both branches).
-void fused_forward(const float* v, const float* z, float* zn, float* yn, int64_t b, int64_t e,
-                   double tau, double shrink, double c, Support s) {
-  fused_forward_f32(v, z, zn, yn, b, e, static_cast<float>(tau), static_cast<float>(shrink),
-                    static_cast<float>(c), s);
+void fused_forward(const StepArgs<float>& p, int64_t b, int64_t e, Support s, Input i, Extrap x) {
+  fused_forward_f32(p, b, e, s, i, x);
 }
-void fused_forward(const double* v, const double* z, double* zn, double* yn, int64_t b, int64_t e,
-                   double tau, double shrink, double c, Support s) {
-  fused_forward_f64(v, z, zn, yn, b, e, tau, shrink, c, s);
+void fused_forward(const StepArgs<double>& p, int64_t b, int64_t e, Support s, Input i, Extrap x) {
+  fused_forward_f64(p, b, e, s, i, x);
 }
-void fused_backward(const float* gz, const float* gy, const float* v, float* gv, float* gzp,
-                    int64_t b, int64_t e, double tau, double shrink, double c, Support s) {
-  fused_backward_f32(gz, gy, v, gv, gzp, b, e, static_cast<float>(tau), static_cast<float>(shrink),
-                     static_cast<float>(c), s);
+void fused_backward(const StepGradArgs<float>& p, int64_t b, int64_t e, Support s, Input i,
+                    Extrap x) {
+  fused_backward_f32(p, b, e, s, i, x);
 }
-void fused_backward(const double* gz, const double* gy, const double* v, double* gv, double* gzp,
-                    int64_t b, int64_t e, double tau, double shrink, double c, Support s) {
-  fused_backward_f64(gz, gy, v, gv, gzp, b, e, tau, shrink, c, s);
+void fused_backward(const StepGradArgs<double>& p, int64_t b, int64_t e, Support s, Input i,
+                    Extrap x) {
+  fused_backward_f64(p, b, e, s, i, x);
 }
 
 Support support_of(bool nonneg, double tau) {
   return nonneg ? Support::kNonnegative : (tau > 0.0 ? Support::kSoft : Support::kAll);
 }
 
-/// Whether the fused step can run on these tensors: CPU, contiguous, float32
-/// or float64, all of one dtype (other devices take the tensor ops).
-bool fusable(const torch::Tensor& v, const torch::Tensor& z_prev) {
-  const auto t = v.scalar_type();
-  return v.device().is_cpu() && v.is_contiguous() && (t == torch::kFloat || t == torch::kDouble) &&
-         (!z_prev.defined() || (z_prev.is_contiguous() && z_prev.scalar_type() == t &&
-                                z_prev.sizes().equals(v.sizes())));
+/// Whether the fused step can run on these tensors (undefined ones absent):
+/// CPU, contiguous, float32 or float64, all of one dtype and shape (other
+/// devices take the tensor ops).
+bool fusable(std::initializer_list<torch::Tensor> tensors) {
+  const torch::Tensor* first = nullptr;
+  for (const auto& t : tensors) {
+    if (!t.defined()) continue;
+    if (first == nullptr) {
+      first = &t;
+      const auto st = t.scalar_type();
+      if (!t.device().is_cpu() || (st != torch::kFloat && st != torch::kDouble)) return false;
+    }
+    if (!t.is_contiguous() || t.scalar_type() != first->scalar_type() ||
+        !t.sizes().equals(first->sizes()))
+      return false;
+  }
+  return first != nullptr;
 }
 
-/// One pass per FISTA step under autograd: from v = y − η∇f(y),
-///   z_new = prox_{ηg}(v),   y_next = z_new + c·(z_new − z_prev),
-/// where tensor ops took four to five passes over the codes forward (the
-/// prox's one or two, the difference, the extrapolation) and as many
-/// backward (issue 12: "one fused pass per FISTA step over the codes"). The
-/// backward is the same chain rule in one pass:
-///   ḡ = g_z + (1 + c)·g_y,  g_v = ∂prox ⊙ ḡ,  g_{z_prev} = −c·g_y,
+/// An absent operand of FusedFistaStep: autograd functions take no undefined inputs.
+torch::Tensor absent(const torch::Tensor& like) { return torch::empty({0}, like.options()); }
+
+/// One pass per FISTA step under autograd:
+///   v = a, a + η·b or η·b (Input above),
+///   z_new = prox_{ηg}(v),   y_next = z_new + c·(z_new − z_prev) (when asked),
+/// where tensor ops took five to seven passes over the codes forward (the
+/// addition y + ηDᵀr, the prox's one or two, the difference, the
+/// extrapolation) and as many backward (issue 12: "one fused pass per FISTA
+/// step over the codes"). The backward is the same chain rule in one pass:
+///   ḡ = g_z + (1 + c)·g_y,  g_v = ∂prox ⊙ ḡ,  g_a = g_v,  g_b = η·g_v,
+///   g_{z_prev} = −c·g_y,
 /// with ∂prox = shrink on the support (z_new ≠ 0; z_new > 0 when non-negative)
 /// and 0 off it: the subgradient convention of torch's softshrink and relu
-/// backward, NaN included. Saves v alone (the support).
+/// backward, NaN included. Saves z_new alone (its support), which the next
+/// step holds anyway; v is never materialized.
 struct FusedFistaStep : public torch::autograd::Function<FusedFistaStep> {
-  /// z_prev empty: z₀ = 0.
+  /// a, b, z_prev: empty when absent (z_prev empty: z₀ = 0).
   static torch::autograd::variable_list forward(torch::autograd::AutogradContext* ctx,
-                                                const torch::Tensor& v,
-                                                const torch::Tensor& z_prev, double tau,
-                                                double shrink, bool nonneg, double c) {
-    auto zn = torch::empty_like(v), yn = torch::empty_like(v);
-    // z₀ = 0 travels as an empty z_prev: the kernel then reads no previous iterate.
-    AT_DISPATCH_FLOATING_TYPES(v.scalar_type(), "fused_fista_step", [&] {
-      const scalar_t* vp = v.data_ptr<scalar_t>();
-      const scalar_t* zp = z_prev.numel() > 0 ? z_prev.data_ptr<scalar_t>() : nullptr;
-      scalar_t* znp = zn.data_ptr<scalar_t>();
-      scalar_t* ynp = yn.data_ptr<scalar_t>();
-      at::parallel_for(0, v.numel(), 1 << 15, [&](int64_t b, int64_t e) {
-        fused_forward(vp, zp, znp, ynp, b, e, tau, shrink, c, support_of(nonneg, tau));
+                                                const torch::Tensor& a, const torch::Tensor& b,
+                                                const torch::Tensor& z_prev, double eta,
+                                                double tau, double shrink, bool nonneg, double c,
+                                                bool extrapolate) {
+    const bool has_a = a.numel() > 0, has_b = b.numel() > 0;
+    TORCH_INTERNAL_ASSERT(has_a || has_b);
+    const Input input = has_a && has_b ? Input::kYPlusStepD : (has_a ? Input::kV : Input::kStepD);
+    const Extrap extrap =
+        !extrapolate ? Extrap::kNone : (z_prev.numel() > 0 ? Extrap::kFromPrev : Extrap::kFromZero);
+    const auto& like = has_a ? a : b;
+    auto zn = torch::empty_like(like);
+    auto yn = extrapolate ? torch::empty_like(like) : torch::Tensor();
+    AT_DISPATCH_FLOATING_TYPES(like.scalar_type(), "fused_fista_step", [&] {
+      StepArgs<scalar_t> p{};
+      p.a = has_a ? a.data_ptr<scalar_t>() : nullptr;
+      p.b = has_b ? b.data_ptr<scalar_t>() : nullptr;
+      p.z_prev = extrap == Extrap::kFromPrev ? z_prev.data_ptr<scalar_t>() : nullptr;
+      p.zn = zn.data_ptr<scalar_t>();
+      p.yn = extrapolate ? yn.data_ptr<scalar_t>() : nullptr;
+      p.eta = static_cast<scalar_t>(eta);
+      p.tau = static_cast<scalar_t>(tau);
+      p.shrink = static_cast<scalar_t>(shrink);
+      p.c = static_cast<scalar_t>(c);
+      const Support s = support_of(nonneg, tau);
+      at::parallel_for(0, like.numel(), 1 << 15, [&](int64_t begin, int64_t end) {
+        fused_forward(p, begin, end, s, input, extrap);
       });
     });
-    ctx->save_for_backward({v});  // the support, as softshrink's and relu's backward read it
+    ctx->save_for_backward({zn});  // the support, as softshrink's and relu's backward read it
+    ctx->saved_data["eta"] = eta;
     ctx->saved_data["tau"] = tau;
     ctx->saved_data["shrink"] = shrink;
     ctx->saved_data["nonneg"] = nonneg;
     ctx->saved_data["c"] = c;
-    return {zn, yn};
+    ctx->saved_data["input"] = static_cast<int64_t>(input);
+    ctx->saved_data["extrap"] = static_cast<int64_t>(extrap);
+    if (extrapolate) return {zn, yn};
+    return {zn};
   }
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grads) {
-    const auto v = ctx->get_saved_variables()[0];
+    const auto zn = ctx->get_saved_variables()[0];
+    const double eta = ctx->saved_data["eta"].toDouble();
     const double tau = ctx->saved_data["tau"].toDouble();
     const double shrink = ctx->saved_data["shrink"].toDouble();
     const bool nonneg = ctx->saved_data["nonneg"].toBool();
     const double c = ctx->saved_data["c"].toDouble();
+    const auto input = static_cast<Input>(ctx->saved_data["input"].toInt());
+    const auto extrap = static_cast<Extrap>(ctx->saved_data["extrap"].toInt());
     // Missing output gradients are zeros (the last step's y, an unused z).
-    auto gz = grads[0].defined() ? grads[0].contiguous() : torch::zeros_like(v);
-    auto gy = grads[1].defined() ? grads[1].contiguous() : torch::zeros_like(v);
-    auto gv = torch::empty_like(v);
-    auto gzp = torch::empty_like(v);  // written always (branch-free loop); returned when needed
-    AT_DISPATCH_FLOATING_TYPES(v.scalar_type(), "fused_fista_step_backward", [&] {
-      const scalar_t* gzd = gz.data_ptr<scalar_t>();
-      const scalar_t* gyd = gy.data_ptr<scalar_t>();
-      const scalar_t* vd = v.data_ptr<scalar_t>();
-      scalar_t* gvd = gv.data_ptr<scalar_t>();
-      scalar_t* gzpd = gzp.data_ptr<scalar_t>();
-      at::parallel_for(0, v.numel(), 1 << 15, [&](int64_t b, int64_t e) {
-        fused_backward(gzd, gyd, vd, gvd, gzpd, b, e, tau, shrink, c, support_of(nonneg, tau));
+    auto gz = grads[0].defined() ? grads[0].contiguous() : torch::zeros_like(zn);
+    torch::Tensor gy;
+    if (extrap != Extrap::kNone)
+      gy = grads[1].defined() ? grads[1].contiguous() : torch::zeros_like(zn);
+    // Written always (branch-free loops); returned when needed.
+    auto ga = input != Input::kStepD ? torch::empty_like(zn) : torch::Tensor();
+    auto gb = input != Input::kV ? torch::empty_like(zn) : torch::Tensor();
+    auto gzp = extrap == Extrap::kFromPrev ? torch::empty_like(zn) : torch::Tensor();
+    AT_DISPATCH_FLOATING_TYPES(zn.scalar_type(), "fused_fista_step_backward", [&] {
+      StepGradArgs<scalar_t> p{};
+      p.gz = gz.data_ptr<scalar_t>();
+      p.gy = gy.defined() ? gy.data_ptr<scalar_t>() : nullptr;
+      p.zn = zn.data_ptr<scalar_t>();
+      p.ga = ga.defined() ? ga.data_ptr<scalar_t>() : nullptr;
+      p.gb = gb.defined() ? gb.data_ptr<scalar_t>() : nullptr;
+      p.gzp = gzp.defined() ? gzp.data_ptr<scalar_t>() : nullptr;
+      p.eta = static_cast<scalar_t>(eta);
+      p.shrink = static_cast<scalar_t>(shrink);
+      p.c = static_cast<scalar_t>(c);
+      const Support s = support_of(nonneg, tau);
+      at::parallel_for(0, zn.numel(), 1 << 15, [&](int64_t begin, int64_t end) {
+        fused_backward(p, begin, end, s, input, extrap);
       });
     });
-    if (!ctx->needs_input_grad(1)) gzp = torch::Tensor();  // the empty z₀
-    return {gv, gzp, torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
+    if (!ctx->needs_input_grad(2)) gzp = torch::Tensor();  // an empty z₀
+    return {ga,
+            gb,
+            gzp,
+            torch::Tensor(),
+            torch::Tensor(),
+            torch::Tensor(),
+            torch::Tensor(),
+            torch::Tensor(),
+            torch::Tensor()};
   }
 };
 
@@ -274,28 +405,50 @@ ProximalGradientResult full_batch(const SmoothPart& f, const Prox& g,
   torch::Tensor diff;    // z_{k+1} − z_k
   torch::Tensor stopped, stopped_b, sample_steps;  // (B,), (B, 1, …), (B,)
   bool any_stopped = false;
-  // Under autograd without a stop test: the fused step where an
-  // extrapolation is built (FISTA beyond its first step); plain tensor ops
-  // otherwise (a prox alone is already one kernel).
-  const bool fuse = !inplace && !check_stop && o.momentum() == Momentum::kFista &&
-                    o.iterations() > 2;
+  // Under autograd without a stop test: one fused node per step (above) when
+  // the problem gives its descent direction, so that y + η·(−∇f) is folded
+  // into the step (every step, 2-step layers included); otherwise where an
+  // extrapolation is built (FISTA beyond its first step). Plain tensor ops
+  // elsewhere (a prox alone is already one kernel).
+  const bool descent = static_cast<bool>(f.descent);
+  const bool fuse = !inplace && !check_stop &&
+                    (descent || (o.momentum() == Momentum::kFista && o.iterations() > 2));
   int64_t k = 0;
   for (; k < o.iterations(); ++k) {
+    torch::Tensor v;
+    if (fuse) {
+      // v = a, a + η·b or η·b: the descent direction b is added inside the step.
+      torch::Tensor a, b;
+      if (descent && k == 0 && !z0.defined() && f.descent_from_zero) {
+        b = f.descent_from_zero();  // ηDᵀx's Dᵀx
+      } else if (descent && (k > 0 || z0.defined())) {
+        a = y;
+        b = f.descent(y);
+      } else {
+        a = k == 0 ? first_forward_step(f, z0, eta) : f.step_from(y, eta);
+      }
+      MomentumSchedule after = momentum;  // committed only if the fused step runs
+      const double c = after.next();
+      const bool extrapolate = !(c == 0.0 || k + 1 == o.iterations());
+      const torch::Tensor z_prev = extrapolate ? z : torch::Tensor();  // undefined: z₀ = 0
+      if (fusable({a, b, z_prev})) {
+        momentum = after;
+        const auto& like = a.defined() ? a : b;
+        const auto& p = g.options();
+        auto out = FusedFistaStep::apply(
+            a.defined() ? a : absent(like), b.defined() ? b : absent(like),
+            z_prev.defined() ? z_prev : absent(like), eta, eta * p.lambda(),
+            1.0 / (1.0 + eta * p.mu()), p.nonnegative(), c, extrapolate);
+        z = out[0];
+        y = extrapolate ? out[1] : z;
+        continue;
+      }
+      v = a.defined() && b.defined() ? torch::add(a, b, eta) : (a.defined() ? a : b * eta);
+    } else {
+      v = k == 0 ? first_forward_step(f, z0, eta) : f.step_from(y, eta);
+    }
     // v = prox(y − η∇f(y)); flagged samples (authors) take prox(y) with no
     // gradient and no threshold.
-    torch::Tensor v = k == 0 ? first_forward_step(f, z0, eta) : f.step_from(y, eta);
-    if (fuse && fusable(v, z)) {
-      // Prox, difference and extrapolation in one autograd node (above).
-      const double c = momentum.next();
-      const auto& p = g.options();
-      // z₀ = 0 travels as an empty tensor: autograd functions take no undefined inputs.
-      auto out = FusedFistaStep::apply(v, z.defined() ? z : torch::empty({0}, v.options()),
-                                       eta * p.lambda(), 1.0 / (1.0 + eta * p.mu()),
-                                       p.nonnegative(), c);
-      z = out[0];
-      y = c == 0.0 || k + 1 == o.iterations() ? z : out[1];
-      continue;
-    }
     if (authors && any_stopped) {
       v = torch::where(stopped_b, g(y, 0.0), g(v, eta));
     } else if (inplace) {
@@ -378,16 +531,41 @@ ProximalGradientResult full_batch(const SmoothPart& f, const Prox& g,
 }
 
 /// The end of one iteration, in one pass over contiguous CPU buffers:
+///   v = given, or base + η·d (the descent direction −∇f added here, not in a
+///   pass of its own; base is the extrapolated point, or z₀ at the first step),
 ///   z_new = prox_{ηg}(v),  y = z_new + c(z_new − z),  z = z_new
 /// (the prox of prox.h written per element: soft or non-negative threshold,
 /// then the elastic-net scaling). Four tensor passes and an allocation
 /// otherwise; at VDL's size (250×128 codes) their dispatch, not their
 /// arithmetic, was most of a step (docs/performance.md, VDL inference).
+/// In place: base may be y or z (read before they are written, element by
+/// element), so no pointer is restrict.
 template <class T>
-SPARSELOOP_ALWAYS_INLINE void finish_range(const T* vp, T* zp, T* yp, int64_t begin, int64_t end,
-                                           T tau, T shrink, bool scale, bool nonneg, T cm) {
+struct FinishArgs {
+  const T* v;     // the step's v, when given
+  const T* base;  // with d: v = base + η·d
+  const T* d;
+  T* z;
+  T* y;
+  T eta, tau, shrink, cm;
+  bool scale, nonneg;
+};
+template <class T, bool HasD>
+SPARSELOOP_ALWAYS_INLINE void finish_range(const FinishArgs<T>& p, int64_t begin, int64_t end) {
+  const T* vp = p.v;
+  const T* bp = p.base;
+  const T* dp = p.d;
+  T* zp = p.z;
+  T* yp = p.y;
+  const T eta = p.eta, tau = p.tau, shrink = p.shrink, cm = p.cm;
+  const bool scale = p.scale, nonneg = p.nonneg;
   for (int64_t i = begin; i < end; ++i) {
-    const T vi = vp[i];
+    T vi;
+    if constexpr (HasD) {
+      vi = bp[i] + eta * dp[i];
+    } else {
+      vi = vp[i];
+    }
     T zn;
     if (nonneg) {
       const T d = vi - tau;
@@ -401,52 +579,60 @@ SPARSELOOP_ALWAYS_INLINE void finish_range(const T* vp, T* zp, T* yp, int64_t be
     yp[i] = zn + cm * diff;
   }
 }
-SPARSELOOP_SIMD_CLONES void finish_range_f32(const float* vp, float* zp, float* yp, int64_t begin,
-                                             int64_t end, float tau, float shrink, bool scale,
-                                             bool nonneg, float cm) {
-  finish_range<float>(vp, zp, yp, begin, end, tau, shrink, scale, nonneg, cm);
+SPARSELOOP_SIMD_CLONES void finish_range_f32(const FinishArgs<float>& p, int64_t begin,
+                                             int64_t end) {
+  if (p.d != nullptr) finish_range<float, true>(p, begin, end);
+  else finish_range<float, false>(p, begin, end);
 }
-SPARSELOOP_SIMD_CLONES void finish_range_f64(const double* vp, double* zp, double* yp,
-                                             int64_t begin, int64_t end, double tau, double shrink,
-                                             bool scale, bool nonneg, double cm) {
-  finish_range<double>(vp, zp, yp, begin, end, tau, shrink, scale, nonneg, cm);
+SPARSELOOP_SIMD_CLONES void finish_range_f64(const FinishArgs<double>& p, int64_t begin,
+                                             int64_t end) {
+  if (p.d != nullptr) finish_range<double, true>(p, begin, end);
+  else finish_range<double, false>(p, begin, end);
 }
 
-/// The end of one iteration, in one pass over contiguous CPU buffers:
-///   z_new = prox_{ηg}(v),  y = z_new + c(z_new − z),  z = z_new
-/// (the prox of prox.h written per element: soft or non-negative threshold,
-/// then the elastic-net scaling). Four tensor passes and an allocation
-/// otherwise; at VDL's size (250×128 codes) their dispatch, not their
-/// arithmetic, was most of a step (docs/performance.md, VDL inference).
+/// finish_range over the buffers (CPU, contiguous, float32 or float64): from
+/// v, or from base + η·d when d is defined.
 template <class T>
-void finish_step_cpu(const torch::Tensor& v, torch::Tensor& z, torch::Tensor& y,
-                     const ProxOptions& p, double eta, double c) {
-  const T tau = static_cast<T>(eta * p.lambda());
-  const T shrink = static_cast<T>(1.0 / (1.0 + eta * p.mu()));
-  const bool scale = p.mu() > 0.0, nonneg = p.nonnegative();
-  const T cm = static_cast<T>(c);
-  const T* vp = v.data_ptr<T>();
-  T* zp = z.data_ptr<T>();
-  T* yp = y.data_ptr<T>();
-  at::parallel_for(0, v.numel(), 1 << 15, [&](int64_t begin, int64_t end) {
+void finish_step_cpu(const torch::Tensor& v, const torch::Tensor& base, const torch::Tensor& d,
+                     torch::Tensor& z, torch::Tensor& y, const ProxOptions& p, double eta,
+                     double c) {
+  FinishArgs<T> a{};
+  a.v = d.defined() ? nullptr : v.data_ptr<T>();
+  a.base = d.defined() ? base.data_ptr<T>() : nullptr;
+  a.d = d.defined() ? d.data_ptr<T>() : nullptr;
+  a.z = z.data_ptr<T>();
+  a.y = y.data_ptr<T>();
+  a.eta = static_cast<T>(eta);
+  a.tau = static_cast<T>(eta * p.lambda());
+  a.shrink = static_cast<T>(1.0 / (1.0 + eta * p.mu()));
+  a.cm = static_cast<T>(c);
+  a.scale = p.mu() > 0.0;
+  a.nonneg = p.nonnegative();
+  at::parallel_for(0, z.numel(), 1 << 15, [&](int64_t begin, int64_t end) {
     if constexpr (std::is_same_v<T, float>) {
-      finish_range_f32(vp, zp, yp, begin, end, tau, shrink, scale, nonneg, cm);
+      finish_range_f32(a, begin, end);
     } else {
-      finish_range_f64(vp, zp, yp, begin, end, tau, shrink, scale, nonneg, cm);
+      finish_range_f64(a, begin, end);
     }
   });
 }
 
-/// The same with tensor ops (CUDA, other dtypes), still into the buffers.
-void finish_step(torch::Tensor& v, torch::Tensor& z, torch::Tensor& y, torch::Tensor& diff,
-                 const Prox& g, double eta, double c) {
-  const bool cpu = v.device().is_cpu() && v.is_contiguous() && z.is_contiguous() &&
-                   y.is_contiguous();
-  if (cpu && v.scalar_type() == torch::kFloat) {
-    finish_step_cpu<float>(v, z, y, g.options(), eta, c);
-  } else if (cpu && v.scalar_type() == torch::kDouble) {
-    finish_step_cpu<double>(v, z, y, g.options(), eta, c);
+/// The end of one iteration into the buffers: from v, or from base + η·d
+/// when d is defined; tensor ops where the CPU loop cannot run (CUDA, other
+/// dtypes, strided tensors).
+void finish_step(torch::Tensor& v, const torch::Tensor& base, const torch::Tensor& d,
+                 torch::Tensor& z, torch::Tensor& y, torch::Tensor& diff, const Prox& g,
+                 double eta, double c) {
+  const auto& src = d.defined() ? d : v;
+  const bool cpu = src.device().is_cpu() && src.is_contiguous() && z.is_contiguous() &&
+                   y.is_contiguous() && (!d.defined() || (base.is_contiguous() &&
+                                                          base.scalar_type() == d.scalar_type()));
+  if (cpu && src.scalar_type() == torch::kFloat && z.scalar_type() == torch::kFloat) {
+    finish_step_cpu<float>(v, base, d, z, y, g.options(), eta, c);
+  } else if (cpu && src.scalar_type() == torch::kDouble && z.scalar_type() == torch::kDouble) {
+    finish_step_cpu<double>(v, base, d, z, y, g.options(), eta, c);
   } else {
+    if (d.defined()) v = torch::add(base, d, eta);
     g.apply_(v, eta);
     if (!diff.defined()) diff = torch::empty_like(v);
     at::sub_out(diff, v, z);
@@ -456,27 +642,40 @@ void finish_step(torch::Tensor& v, torch::Tensor& z, torch::Tensor& y, torch::Te
 }
 
 /// Fixed iterations without autograd (tolerance 0): the problem writes its
-/// forward step into `v` when it can (forward_step_into), and the rest of the
-/// iteration is finish_step: no allocation per iteration, bit for bit the
-/// arithmetic of full_batch up to the order of floating-point operations.
+/// forward step into `v` when it can (forward_step_into), or gives its
+/// descent direction, which the finish adds in its own pass; the rest of the
+/// iteration is finish_step: no allocation per iteration beyond the
+/// direction, bit for bit the arithmetic of full_batch up to the order of
+/// floating-point operations.
 ProximalGradientResult fused_batch(const SmoothPart& f, const Prox& g,
                                    const ProximalGradientOptions& o, const torch::Tensor& z0) {
   const double eta = o.step();
   MomentumSchedule momentum{o.momentum()};
-  torch::Tensor v = first_forward_step(f, z0, eta).contiguous();
+  // The descent direction when the problem gives it and cannot write its step.
+  const bool descent = f.descent && !f.forward_step_into && (z0.defined() || f.descent_from_zero);
+  torch::Tensor v, d;
+  if (descent) {
+    d = (z0.defined() ? f.descent(z0) : f.descent_from_zero()).contiguous();
+  } else {
+    v = first_forward_step(f, z0, eta).contiguous();
+  }
+  const auto& like = descent ? d : v;
   torch::Tensor z = z0.defined() ? z0.detach().clone(at::MemoryFormat::Contiguous)
-                                 : torch::zeros_like(v);  // z₀, a buffer of our own
+                                 : torch::zeros_like(like);  // z₀, a buffer of our own
   torch::Tensor y = torch::empty_like(z);
   torch::Tensor diff;  // only the tensor-op path uses it
   for (int64_t k = 0; k < o.iterations(); ++k) {
     if (k > 0) {
-      if (f.forward_step_into) {
+      if (descent) {
+        d = f.descent(y).contiguous();
+      } else if (f.forward_step_into) {
         f.forward_step_into(y, eta, v);
       } else {
         v = f.step_from(y, eta).contiguous();
       }
     }
-    finish_step(v, z, y, diff, g, eta, momentum.next());
+    // base: z₀ at the first step, the extrapolated point after.
+    finish_step(v, k == 0 ? z : y, d, z, y, diff, g, eta, momentum.next());
   }
   ProximalGradientResult r;
   r.z = z;

@@ -197,50 +197,77 @@ TEST(Fista, MomentumScheduleMatchesBeckTeboulle) {
 }
 
 TEST(Fista, UnrolledGradientsEqualPlainTensorOpsUnrolling) {
-  // Under autograd, FISTA's steps past the first two run as one fused node
-  // per step (prox, difference, extrapolation: proximal_gradient.cpp). The
-  // reference here is the same recursion written with plain tensor ops, so
-  // autograd differentiates it op by op: codes and gradients must agree in
-  // float64, for soft and non-negative thresholds, with and without the
-  // ridge, and with thresholds that leave codes exactly on ±τ.
+  // Under autograd each FISTA step runs as one fused node (the addition
+  // y + η·Dᵀr, prox, difference, extrapolation: proximal_gradient.cpp) when
+  // the problem gives its descent direction, as the LASSO does; without it,
+  // from the problem's own forward step, fused past the first two steps. Both
+  // must equal the same recursion written with plain tensor ops, which
+  // autograd differentiates op by op: codes and gradients in float64, for soft
+  // and non-negative thresholds, with and without the ridge, for 1, 2, 3 and 7
+  // steps (1 and 2: no extrapolation is built), from zero and from a warm start.
   torch::manual_seed(11);
   for (bool nonneg : {false, true}) {
     for (double mu : {0.0, 0.3}) {
-      auto D = torch::randn({20, 12}, f64).requires_grad_();  // (C codes, d), as nn::Linear(d, C)
-      auto x = torch::randn({5, 12}, f64).requires_grad_();    // (B, m)
-      const double eta = 0.02, lambda = 0.4;
-      const int64_t K = 7;
-      auto op = linear_operator(D);
-      auto prox = Prox(ProxOptions().lambda(lambda).mu(mu).nonnegative(nonneg));
-      auto ours = solve_lasso(op, x, prox,
-                              ProximalGradientOptions().step(eta).iterations(K).momentum(
-                                  Momentum::kFista))
-                      .z;  // (B, k)
-      // Plain unrolling: z₁ = prox(ηDᵀx), then y, v, z as Beck & Teboulle.
-      auto plain_prox = [&](const torch::Tensor& v) {
-        auto t = nonneg ? torch::relu(v - eta * lambda) : torch::softshrink(v, eta * lambda);
-        return t / (1.0 + eta * mu);
-      };
-      torch::Tensor z_prev = torch::zeros({5, 20}, f64), z, y;
-      double t = 1.0;
-      for (int64_t k = 0; k < K; ++k) {
-        // Dᵀx = xWᵀ (B, C), Dz = zW (B, d)
-        auto v = k == 0 ? eta * torch::matmul(x, D.t())
-                        : y + eta * torch::matmul(x - torch::matmul(y, D), D.t());
-        z = plain_prox(v);
-        const double t_next = 0.5 * (1.0 + std::sqrt(1.0 + 4.0 * t * t));
-        y = z + ((t - 1.0) / t_next) * (z - z_prev);
-        t = t_next;
-        z_prev = z;
+      for (int64_t K : {1, 2, 3, 7}) {
+        for (bool warm : {false, true}) {
+          auto D = torch::randn({20, 12}, f64).requires_grad_();  // (C codes, d), as nn::Linear(d, C)
+          auto x = torch::randn({5, 12}, f64).requires_grad_();    // (B, m)
+          auto z0 = warm ? torch::rand({5, 20}, f64).requires_grad_() : torch::Tensor();
+          const double eta = 0.02, lambda = 0.4;
+          auto op = linear_operator(D);
+          auto prox = Prox(ProxOptions().lambda(lambda).mu(mu).nonnegative(nonneg));
+          const auto opts =
+              ProximalGradientOptions().step(eta).iterations(K).momentum(Momentum::kFista);
+          auto ours = solve_lasso(op, x, prox, opts, z0).z;  // (B, k), descent direction
+          auto no_descent = lasso_smooth_part(op, x);
+          no_descent.descent = nullptr;
+          no_descent.descent_from_zero = nullptr;
+          auto theirs = proximal_gradient(no_descent, prox, opts, z0).z;  // forward steps
+          // Plain unrolling: z₁ = prox(z₀ + ηDᵀ(x − Dz₀)), then y, v, z as Beck & Teboulle.
+          auto plain_prox = [&](const torch::Tensor& v) {
+            auto t = nonneg ? torch::relu(v - eta * lambda) : torch::softshrink(v, eta * lambda);
+            return t / (1.0 + eta * mu);
+          };
+          torch::Tensor z_prev = warm ? z0 : torch::zeros({5, 20}, f64), z, y = z_prev;
+          double t = 1.0;
+          for (int64_t k = 0; k < K; ++k) {
+            // Dᵀx = xWᵀ (B, C), Dz = zW (B, d)
+            auto v = y + eta * torch::matmul(x - torch::matmul(y, D), D.t());
+            z = plain_prox(v);
+            const double t_next = 0.5 * (1.0 + std::sqrt(1.0 + 4.0 * t * t));
+            y = z + ((t - 1.0) / t_next) * (z - z_prev);
+            t = t_next;
+            z_prev = z;
+          }
+          const std::string where = "nonneg " + std::to_string(nonneg) + " mu " +
+                                    std::to_string(mu) + " K " + std::to_string(K) + " warm " +
+                                    std::to_string(warm);
+          ASSERT_LT((ours - z).abs().max().item<double>(), 1e-12) << where;
+          ASSERT_LT((theirs - z).abs().max().item<double>(), 1e-12) << where;
+          {
+            // Without autograd (the in-place loop, the direction added in its pass).
+            torch::NoGradGuard no_grad;
+            auto nograd = solve_lasso(op, x, prox, opts, warm ? z0.detach() : torch::Tensor()).z;
+            EXPECT_LT((nograd - z).abs().max().item<double>(), 1e-12) << where;
+            auto nograd_steps = proximal_gradient(no_descent, prox, opts,
+                                                  warm ? z0.detach() : torch::Tensor()).z;
+            EXPECT_LT((nograd_steps - z).abs().max().item<double>(), 1e-12) << where;
+          }
+          // A loss that reads every code with its own weight.
+          auto w = torch::randn({5, 20}, f64);
+          std::vector<torch::Tensor> wrt{x, D};
+          if (warm) wrt.push_back(z0);
+          auto loss = [&](const torch::Tensor& c) { return (c * w).sum() + c.pow(2).sum(); };
+          auto g_ours = torch::autograd::grad({loss(ours)}, wrt);
+          auto g_theirs = torch::autograd::grad({loss(theirs)}, wrt);
+          auto g_plain = torch::autograd::grad({loss(z)}, wrt);
+          for (size_t i = 0; i < wrt.size(); ++i) {
+            EXPECT_LT((g_ours[i] - g_plain[i]).abs().max().item<double>(), 1e-10) << where << " " << i;
+            EXPECT_LT((g_theirs[i] - g_plain[i]).abs().max().item<double>(), 1e-10) << where << " " << i;
+          }
+          EXPECT_GT(g_plain[1].abs().max().item<double>(), 1e-3);  // a gradient, not zeros
+        }
       }
-      ASSERT_LT((ours - z).abs().max().item<double>(), 1e-12) << nonneg << " " << mu;
-      // A loss that reads every code with its own weight.
-      auto w = torch::randn({5, 20}, f64);
-      auto g_ours = torch::autograd::grad({(ours * w).sum() + ours.pow(2).sum()}, {x, D});
-      auto g_plain = torch::autograd::grad({(z * w).sum() + z.pow(2).sum()}, {x, D});
-      EXPECT_LT((g_ours[0] - g_plain[0]).abs().max().item<double>(), 1e-10) << nonneg << " " << mu;
-      EXPECT_LT((g_ours[1] - g_plain[1]).abs().max().item<double>(), 1e-10) << nonneg << " " << mu;
-      EXPECT_GT(g_plain[1].abs().max().item<double>(), 1e-3);  // a gradient, not zeros
     }
   }
 }

@@ -56,6 +56,27 @@ TEST(BenchCommand, ProfileOfTheCscLayerLeavesTheTensorPeaksUnmeasured) {
   EXPECT_GT(nlohmann::json::parse(plain.out).at("peak_tensor_mib").get<double>(), 0.0);
 }
 
+// The CSC layer is timed against two plain formulations in the same run:
+// D as conv_transpose2d through our solver, and the whole layer in plain
+// LibTorch ops (the SDNet authors' DictBlock in C++). Both must solve the
+// same problem: the plain codes equal ours to float rounding, also with a
+// stride (output_padding) and an even kernel.
+TEST(BenchCommand, CscLayerPlainFormulationSolvesTheSameProblem) {
+  for (const std::string geometry : {"--kernel 3 --stride 1", "--kernel 4 --stride 2"}) {
+    auto r = run_cli("bench --case csc-layer --in 3 --out 8 --size 12 --batch 2 --iterations 4 " +
+                     geometry + " --repeats 1 --threads 1 --json");
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    auto j = nlohmann::json::parse(r.out);
+    EXPECT_LT(j.at("plain_rel_error").get<double>(), 1e-5) << geometry;
+    EXPECT_GT(j.at("plain_forward_ms").get<double>(), 0.0);
+    EXPECT_GT(j.at("plain_forward_backward_ms").get<double>(), 0.0);
+    EXPECT_NEAR(j.at("speedup_vs_plain_forward_backward").get<double>(),
+                j.at("plain_forward_backward_ms").get<double>() /
+                    j.at("forward_backward_ms").get<double>(),
+                1e-9);
+  }
+}
+
 TEST(BenchCommand, ProfileWhereNoFileCanBeWrittenFailsBeforeTheCaseRuns) {
   ts::TempDir dir;
   std::ofstream(dir.file("plain")) << "a file, not a folder";

@@ -30,6 +30,14 @@ struct SmoothPart {
   /// (the solver keeps three buffers: the iterate, the extrapolated point and
   /// this step's output).
   std::function<void(const torch::Tensor& y, double step, torch::Tensor& out)> forward_step_into;
+  /// Optional descent direction −∇f(y), for problems whose forward step
+  /// y − η∇f(y) is an addition after their own arithmetic (the LASSO's
+  /// y + ηDᵀ(x − Dy)): the solver then adds it inside its one pass per step
+  /// over the codes, instead of a pass of its own (and, under autograd, a
+  /// node and a scaling pass backward). With it, `descent_from_zero` (−∇f(0),
+  /// the LASSO's Dᵀx) lets the first step skip the operator on zeros.
+  std::function<torch::Tensor(const torch::Tensor& y)> descent;
+  std::function<torch::Tensor()> descent_from_zero;
   /// Optional forward step at y = 0 (the LASSO's ηDᵀx, without applying D to
   /// zeros). Required when no start is given: it also fixes the codes' shape.
   std::function<torch::Tensor(double step)> forward_step_from_zero;
