@@ -175,18 +175,10 @@ nlohmann::json bench_csc_layer(const CscBenchOptions& o) {
       layer->zero_grad();
       ref(xg).sum().backward();
     };
-    const int reps = std::max(1, std::min(o.repeats, 3));  // the slow path: fewer repeats
-    r["reference_forward_ms"] = median(time_runs(ref_forward, reps, 0, o.device));
-    r["reference_forward_backward_ms"] = median(time_runs(ref_forward_backward, reps, 0, o.device));
-    r["speedup_forward"] = r["reference_forward_ms"].get<double>() / r["forward_ms"].get<double>();
-    r["speedup_forward_backward"] = r["reference_forward_backward_ms"].get<double>() /
-                                    r["forward_backward_ms"].get<double>();
-
     // The whole layer written plainly (plain_csc_solve above).
-    const auto& p = csc;
     auto plain = [&](const torch::Tensor& input) {
-      return plain_csc_solve(input, layer->dictionary(), o.stride, pad, layer->step(), p.lambda(),
-                             p.nonnegative(), o.iterations);
+      return plain_csc_solve(input, layer->dictionary(), o.stride, pad, layer->step(),
+                             csc.lambda(), csc.nonnegative(), o.iterations);
     };
     {
       torch::NoGradGuard no_grad;
@@ -202,12 +194,22 @@ nlohmann::json bench_csc_layer(const CscBenchOptions& o) {
       layer->zero_grad();
       plain(xg).sum().backward();
     };
-    r["plain_forward_ms"] = median(time_runs(plain_forward, reps, 1, o.device));
-    r["plain_forward_backward_ms"] = median(time_runs(plain_forward_backward, reps, 1, o.device));
-    r["speedup_vs_plain_forward"] =
-        r["plain_forward_ms"].get<double>() / r["forward_ms"].get<double>();
-    r["speedup_vs_plain_forward_backward"] =
-        r["plain_forward_backward_ms"].get<double>() / r["forward_backward_ms"].get<double>();
+    // Ours and both references in rounds (util/timing.h: one run of each per
+    // round, so that all three see the same phases of a shared machine's
+    // drift); each ratio is the median of its per-round ratios.
+    auto fwd = time_interleaved({forward, ref_forward, plain_forward}, o.repeats, 1, o.device);
+    auto fb = time_interleaved({forward_backward, ref_forward_backward, plain_forward_backward},
+                               o.repeats, 1, o.device);
+    r["paired_forward_ms"] = median(fwd[0]);
+    r["paired_forward_backward_ms"] = median(fb[0]);
+    r["reference_forward_ms"] = median(fwd[1]);
+    r["reference_forward_backward_ms"] = median(fb[1]);
+    r["plain_forward_ms"] = median(fwd[2]);
+    r["plain_forward_backward_ms"] = median(fb[2]);
+    r["speedup_forward"] = median_ratio(fwd[1], fwd[0]);
+    r["speedup_forward_backward"] = median_ratio(fb[1], fb[0]);
+    r["speedup_vs_plain_forward"] = median_ratio(fwd[2], fwd[0]);
+    r["speedup_vs_plain_forward_backward"] = median_ratio(fb[2], fb[0]);
   }
   return r;
 }

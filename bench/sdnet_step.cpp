@@ -13,42 +13,59 @@
 namespace sparseloop {
 namespace {
 
+/// One model, its optimizer and a fixed batch, ready to take training steps.
+struct StepRig {
+  Sdnet net{nullptr};
+  std::unique_ptr<torch::optim::SGD> opt;
+  torch::Tensor x, y;   // (B, 3, S, S), (B,)
+  int64_t restarts = 0;  // cold restarts of L's power iteration, counted by step()
+
+  StepRig(const std::string& model, int64_t batch, int64_t size, torch::Device device,
+          int64_t width) {
+    SdnetOptions o = sdnet_options_for(model);
+    o.width = width;
+    o.in_channels = 3;
+    o.num_classes = 10;
+    o.stem = size >= 128 ? StemKind::kImagenet : StemKind::kCifar;
+    torch::manual_seed(0);
+    net = Sdnet(o);
+    net->to(device);
+    // Authors' CIFAR optimizer (train.py): SGD Nesterov, momentum 0.9, wd 5e-4.
+    opt = std::make_unique<torch::optim::SGD>(
+        net->parameters(),
+        torch::optim::SGDOptions(0.1).momentum(0.9).nesterov(true).weight_decay(5e-4));
+    auto gen_opts = torch::TensorOptions().device(device);
+    x = torch::randn({batch, 3, size, size}, gen_opts);                  // (B, 3, S, S)
+    y = torch::randint(0, 10, {batch}, gen_opts.dtype(torch::kLong));  // (B,)
+  }
+
+  /// One training step as the trainer takes it: the forward refreshes L where
+  /// the dictionary changed (the step policy), then backward, SGD, projection.
+  void step() {
+    net->train();
+    auto loss = torch::nn::functional::cross_entropy(net->forward(x), y);
+    opt->zero_grad();
+    loss.backward();
+    opt->step();
+    net->project_atoms();
+    for (const auto& l : net->csc_layers())
+      restarts += l->last_power_iterations() > 0 && l->last_cold_restart();
+  }
+};
+
 /// Times one model; see bench_sdnet_step for the keys.
 nlohmann::json time_model(const std::string& model, int64_t batch, int64_t size,
                           torch::Device device, int repeats, int64_t width) {
-  SdnetOptions o = sdnet_options_for(model);
-  o.width = width;
-  o.in_channels = 3;
-  o.num_classes = 10;
-  o.stem = size >= 128 ? StemKind::kImagenet : StemKind::kCifar;
-  torch::manual_seed(0);
-  Sdnet net(o);
-  net->to(device);
-  // Authors' CIFAR optimizer (train.py): SGD Nesterov, momentum 0.9, wd 5e-4.
-  torch::optim::SGD opt(net->parameters(),
-                        torch::optim::SGDOptions(0.1).momentum(0.9).nesterov(true).weight_decay(5e-4));
-  auto gen_opts = torch::TensorOptions().device(device);
-  auto x = torch::randn({batch, 3, size, size}, gen_opts);                  // (B, 3, S, S)
-  auto y = torch::randint(0, 10, {batch}, gen_opts.dtype(torch::kLong));  // (B,)
+  StepRig rig(model, batch, size, device, width);
+  auto& net = rig.net;
+  auto& x = rig.x;
   auto power_iterations = [&] {
     int64_t n = 0;
     for (const auto& l : net->csc_layers()) n += l->last_power_iterations();
     return n;
   };
-
-  // One training step as the trainer takes it: the forward refreshes L where
-  // the dictionary changed (the step policy), then backward, SGD, projection.
-  int64_t restarts = 0;
-  auto train_step = [&] {
-    net->train();
-    auto loss = torch::nn::functional::cross_entropy(net->forward(x), y);
-    opt.zero_grad();
-    loss.backward();
-    opt.step();
-    net->project_atoms();
-    for (const auto& l : net->csc_layers())
-      restarts += l->last_power_iterations() > 0 && l->last_cold_restart();
-  };
+  int64_t& restarts = rig.restarts;
+  auto train_step = [&] { rig.step(); };
   for (int i = 0; i < 2; ++i) train_step();  // cold power iterations, allocator warm-up
   cuda_synchronize();
   cuda_reset_peak_bytes();
@@ -134,6 +151,15 @@ nlohmann::json bench_sdnet_step(const std::string& model, int64_t batch, int64_t
     j["baseline"] = base;
     j["step_time_vs_baseline"] =
         j["forward_backward_ms"].get<double>() / base["forward_backward_ms"].get<double>();
+    // The same ratio from paired rounds (one step of each model per round,
+    // util/timing.h): the two blocks above are minutes apart on a CPU, and a
+    // shared VM's drift moved their ratio between 2.0 and 3.4 in four runs.
+    StepRig ours(model, batch, size, device, width), theirs(resnet, batch, size, device, width);
+    auto rounds = time_interleaved({[&] { ours.step(); }, [&] { theirs.step(); }}, repeats, 2,
+                                   device);  // 2 warm-up rounds: L's cold power iterations
+    j["paired_forward_backward_ms"] = median(rounds[0]);
+    j["paired_baseline_forward_backward_ms"] = median(rounds[1]);
+    j["paired_step_time_vs_baseline"] = median_ratio(rounds[0], rounds[1]);
   }
   return j;
 }

@@ -31,7 +31,11 @@ namespace sparseloop {
 /// plus model, parameters, csc_layers, batch, size, width, device, repeats.
 /// With `baseline` and an SDNet model, the ResNet of the same depth is timed
 /// the same way first: "baseline" holds its numbers and
-/// "step_time_vs_baseline" = forward_backward_ms / the baseline's. The CIFAR
+/// "step_time_vs_baseline" = forward_backward_ms / the baseline's; then both
+/// models again, one step of each per round (util/timing.h): the medians
+/// "paired_forward_backward_ms", "paired_baseline_forward_backward_ms" and
+/// "paired_step_time_vs_baseline", the median of the per-round ratios, the
+/// one to read on a machine whose speed drifts. The CIFAR
 /// stem is used below 128 px, the ImageNet stem from 128 px.
 nlohmann::json bench_sdnet_step(const std::string& model, int64_t batch, int64_t size,
                                 torch::Device device, int repeats, int64_t width = 64,

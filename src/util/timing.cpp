@@ -24,6 +24,26 @@ std::vector<double> time_runs(const std::function<void()>& fn, int repeats, int 
   return ms;
 }
 
+std::vector<std::vector<double>> time_interleaved(const std::vector<std::function<void()>>& fns,
+                                                  int rounds, int warmup, torch::Device device) {
+  std::vector<std::vector<double>> ms(fns.size());
+  for (int r = 0; r < warmup + rounds; ++r) {
+    for (size_t i = 0; i < fns.size(); ++i) {
+      auto t = time_runs(fns[i], 1, 0, device);
+      if (r >= warmup) ms[i].push_back(t[0]);
+    }
+  }
+  return ms;
+}
+
+double median_ratio(const std::vector<double>& num, const std::vector<double>& den) {
+  TORCH_CHECK(num.size() == den.size(), "median_ratio: ", num.size(), " against ", den.size(),
+              " rounds");
+  std::vector<double> r;
+  for (size_t i = 0; i < num.size(); ++i) r.push_back(den[i] > 0 ? num[i] / den[i] : 0.0);
+  return median(r);
+}
+
 double now_ms() {
   return std::chrono::duration<double, std::milli>(
              std::chrono::steady_clock::now().time_since_epoch())

@@ -70,10 +70,10 @@ TEST(BenchCommand, CscLayerPlainFormulationSolvesTheSameProblem) {
     EXPECT_LT(j.at("plain_rel_error").get<double>(), 1e-5) << geometry;
     EXPECT_GT(j.at("plain_forward_ms").get<double>(), 0.0);
     EXPECT_GT(j.at("plain_forward_backward_ms").get<double>(), 0.0);
-    EXPECT_NEAR(j.at("speedup_vs_plain_forward_backward").get<double>(),
-                j.at("plain_forward_backward_ms").get<double>() /
-                    j.at("forward_backward_ms").get<double>(),
-                1e-9);
+    // Ratios are medians of paired rounds (util/timing.h), all present.
+    for (const char* k : {"speedup_forward", "speedup_forward_backward", "speedup_vs_plain_forward",
+                          "speedup_vs_plain_forward_backward", "paired_forward_ms"})
+      EXPECT_GT(j.at(k).get<double>(), 0.0) << k;
   }
 }
 

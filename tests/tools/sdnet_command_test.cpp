@@ -213,4 +213,8 @@ TEST(SdnetBench, StepJsonWithResnetBaseline) {
   EXPECT_DOUBLE_EQ(j["step_time_vs_baseline"].get<double>(),
                    j["forward_backward_ms"].get<double>() /
                        j["baseline"]["forward_backward_ms"].get<double>());
+  // The paired rounds: one round here, so the ratio is that round's.
+  EXPECT_DOUBLE_EQ(j["paired_step_time_vs_baseline"].get<double>(),
+                   j["paired_forward_backward_ms"].get<double>() /
+                       j["paired_baseline_forward_backward_ms"].get<double>());
 }

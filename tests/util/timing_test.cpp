@@ -26,3 +26,21 @@ TEST(Timing, CpuPeakOfAPhaseAfterABiggerOne) {
   EXPECT_GE(small, 128.0 * 0.95);
   EXPECT_LT(small, big);
 }
+
+TEST(Timing, InterleavedRoundsRunEachFunctionOncePerRoundInTurn) {
+  std::vector<char> order;
+  auto ms = time_interleaved({[&] { order.push_back('a'); }, [&] { order.push_back('b'); }}, 3, 1,
+                             torch::kCPU);
+  ASSERT_EQ(ms.size(), 2u);
+  EXPECT_EQ(ms[0].size(), 3u);  // the warm-up round is not reported
+  EXPECT_EQ(ms[1].size(), 3u);
+  EXPECT_EQ(std::string(order.begin(), order.end()), "abababab");
+}
+
+TEST(Timing, MedianRatioPairsRounds) {
+  // A round run twice as slow (round 2) moves both of its times and leaves
+  // its ratio at 2.
+  EXPECT_DOUBLE_EQ(median_ratio({2.0, 4.0, 2.0}, {1.0, 2.0, 1.0}), 2.0);
+  EXPECT_DOUBLE_EQ(median_ratio({3.0, 1.0, 2.0}, {1.0, 1.0, 1.0}), 2.0);
+  EXPECT_THROW(median_ratio({1.0}, {1.0, 2.0}), c10::Error);
+}

@@ -15,6 +15,19 @@ std::vector<double> time_runs(const std::function<void()>& fn, int repeats, int 
 
 double median(std::vector<double> v);
 
+/// Times several functions in rounds — one run of each per round, in turn
+/// (A B C, A B C, …) — after `warmup` such rounds; returns each function's
+/// per-round milliseconds. On a shared machine whose speed drifts (the
+/// project's 2-core VMs: the same command's median moved 1.5× between runs
+/// minutes apart), functions timed in separate blocks see different phases
+/// of the drift; in rounds they see the same ones, so per-round ratios
+/// (median_ratio) are robust where ratios of separate medians are not.
+std::vector<std::vector<double>> time_interleaved(const std::vector<std::function<void()>>& fns,
+                                                  int rounds, int warmup, torch::Device device);
+
+/// Median over i of num[i] / den[i] (paired rounds of time_interleaved).
+double median_ratio(const std::vector<double>& num, const std::vector<double>& den);
+
 /// Milliseconds on the monotonic clock (differences only).
 double now_ms();
 
