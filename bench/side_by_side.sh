@@ -44,14 +44,21 @@ csc_layer() {  # IN SIZE ITERATIONS
            --iterations "$3" --repeats "$REPEATS" --threads "$THREADS")
   fi
   for phase in forward forward_backward; do
-    local ours ref plain auth="" ar="—"
+    # The two LibTorch ratios are the bench's own, medians of paired rounds (ours and both
+    # references once each per round); the Python one, another process, a ratio of medians.
+    local ours ref plain rr pr suffix auth="—" ar="—"
+    suffix=${phase#forward}  # "" or "_backward"
     ours=$(jq -r ".${phase}_ms" <<<"$j")
     ref=$(jq -r ".reference_${phase}_ms" <<<"$j")
     plain=$(jq -r ".plain_${phase}_ms" <<<"$j")
-    if [ -n "$py" ]; then auth=$(jq -r ".${phase}_ms" <<<"$py"); ar=$(ratio "$auth" "$ours"); fi
+    rr=$(jq -r ".speedup_forward${suffix}*100|round/100" <<<"$j")
+    pr=$(jq -r ".speedup_vs_plain_forward${suffix}*100|round/100" <<<"$j")
+    if [ -n "$py" ]; then
+      auth=$(jq -r ".${phase}_ms*10|round/10" <<<"$py")
+      ar=$(ratio "$auth" "$ours")
+    fi
     printf '%-34s %12.1f %12.1f %7sx %12.1f %7sx %12s %7sx %s\n' "csc-layer $1→64 ${2}² K$3 $phase" \
-      "$ours" "$ref" "$(ratio "$ref" "$ours")" "$plain" "$(ratio "$plain" "$ours")" \
-      "${auth:-—}" "$ar" "$l0→$(load)"
+      "$ours" "$ref" "$rr" "$plain" "$pr" "$auth" "$ar" "$l0→$(load)"
   done
   echo "  floor: forward $(jq -r '.floor_forward_ms|.*10|round/10' <<<"$j") ms, fraction $(jq -r '.fraction_of_floor_forward|.*1000|round/1000' <<<"$j"); machine $(jq -c .machine <<<"$j")"
 }
