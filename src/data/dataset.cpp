@@ -42,6 +42,13 @@ ImageDataset ImageDataset::subset(const torch::Tensor& indices) const {
   return out;
 }
 
+ImageDataset ImageDataset::spread(int64_t n) const {
+  if (n <= 0 || n >= size()) return *this;
+  std::vector<int64_t> idx(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) idx[static_cast<size_t>(i)] = i * size() / n;  // increasing
+  return subset(torch::tensor(idx));  // (n, C, H, W)
+}
+
 namespace {
 
 /// The indices i, in order, whose label passes `take(label)`; every label is

@@ -62,3 +62,25 @@ TEST(Dataset, SplitIsDeterministicStratifiedAndDisjoint) {
   u.labels = torch::Tensor();
   EXPECT_EQ(split_dataset(u, 0.5, 1).train.size(), 6);
 }
+
+// `eval --limit` and the nearest-subspace fit take an even spread of a file,
+// not its prefix: a class-ordered file (an ImageFolder) gives every class.
+TEST(Dataset, SpreadCoversAClassOrderedFileEvenly) {
+  auto d = tiny();
+  // Reorder class by class, as an ImageFolder is read: 0,0,0,0,1,1,1,1,2,2,2,2.
+  auto order = torch::argsort(d.labels * 100 + torch::arange(12, torch::kLong));
+  auto folder = d.subset(order);
+  auto s = folder.spread(6);  // indices 0, 2, 4, 6, 8, 10
+  ASSERT_EQ(s.size(), 6);
+  EXPECT_TRUE(torch::equal(s.labels, torch::tensor({0, 0, 1, 1, 2, 2}, torch::kLong)));
+  EXPECT_TRUE(torch::equal(s.images, folder.images.index_select(0, torch::tensor({0, 2, 4, 6, 8, 10}))));
+  // The prefix of the same size would hold classes 0 and 1 only.
+  EXPECT_EQ(std::get<0>(torch::_unique(folder.labels.slice(0, 0, 6))).numel(), 2);
+  auto three = folder.spread(3);  // 0, 4, 8: one image of each class
+  EXPECT_TRUE(torch::equal(three.labels, torch::tensor({0, 1, 2}, torch::kLong)));
+  // n ≤ 0 or n ≥ N: the whole file, unchanged.
+  EXPECT_EQ(folder.spread(0).size(), 12);
+  EXPECT_EQ(folder.spread(12).size(), 12);
+  EXPECT_EQ(folder.spread(50).size(), 12);
+  EXPECT_EQ(folder.spread(1).size(), 1);
+}

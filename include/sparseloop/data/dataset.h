@@ -29,6 +29,11 @@ struct ImageDataset {
   torch::Tensor batch_labels(const torch::Tensor& indices) const;
   /// The samples at `indices` as a new dataset.
   ImageDataset subset(const torch::Tensor& indices) const;
+  /// n samples spread evenly over the file (i·N/n for i < n, in order), or all
+  /// of them when n ≤ 0 or n ≥ N. Not the first n: an ImageFolder is read
+  /// class by class, so a prefix misses whole classes; on shuffled files
+  /// (MNIST, CIFAR) an even spread is as good a sample as a prefix.
+  ImageDataset spread(int64_t n) const;
   /// Only the samples whose label is in `classes` (labels kept as they are).
   ImageDataset with_classes(const std::vector<int64_t>& classes) const;
   /// The first `n` samples of every class (a deterministic few-shot subset).

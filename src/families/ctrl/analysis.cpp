@@ -47,18 +47,6 @@ struct Context {
   std::string out;
 };
 
-/// n images spread evenly over the file (i·N/n, i < n), or all of them. Not
-/// the first n: an ImageFolder is read class by class, so the first 5 000
-/// training crops of a folder (the nearest-subspace fit) or the first 1 000
-/// test images (`--limit`) missed whole classes; on shuffled files (MNIST,
-/// CIFAR) an even spread is as good a sample as the first n.
-ImageDataset spread_n(const ImageDataset& d, int64_t n) {
-  if (n <= 0 || n >= d.size()) return d;
-  std::vector<int64_t> idx(static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i) idx[static_cast<size_t>(i)] = i * d.size() / n;  // increasing
-  return d.subset(torch::tensor(idx));  // (n, C, H, W)
-}
-
 Context load_context(const std::string& run_dir, const CtrlAnalysisOptions& o, bool need_judge) {
   Context c;
   c.run = load_ctrl_run(run_dir, o.checkpoint, o.device);
@@ -76,7 +64,7 @@ Context load_context(const std::string& run_dir, const CtrlAnalysisOptions& o, b
               std::to_string(c.data.size) + " px do not fit this model (" +
               std::to_string(c.run.model->image_channels()) + "×" +
               std::to_string(c.run.model->image_size()) + ")");
-  c.test = spread_n(c.data.test, o.limit);
+  c.test = c.data.test.spread(o.limit);
   require(c.test.size() > 0, "the test split of --data " + common.data + " is empty");
   c.labelled = c.test.labelled();
   if (!override_data && !config.classes.empty()) {
@@ -88,7 +76,7 @@ Context load_context(const std::string& run_dir, const CtrlAnalysisOptions& o, b
     std::vector<int64_t> rest;
     for (int64_t k = 0; k < full.test.num_classes; ++k)
       if (std::find(seen.begin(), seen.end(), k) == seen.end()) rest.push_back(k);
-    c.unseen = spread_n(full.test.with_classes(rest), o.limit);
+    c.unseen = full.test.with_classes(rest).spread(o.limit);
   }
   if (need_judge && c.labelled) {
     auto full = load_dataset_by_name(common.data, common.data_dir);
@@ -234,7 +222,7 @@ static nlohmann::json evaluate_ctrl(const std::string& run_dir, const CtrlAnalys
     // 10 subspaces of dimension 10 are fitted well by 5 000 features; the
     // whole training split (60 000 for MNIST-sized sets) made eval take
     // minutes for no change in the third decimal (issue 14).
-    auto train = spread_n(c.data.train, o.limit > 0 ? 4 * o.limit : 5000);
+    auto train = c.data.train.spread(o.limit > 0 ? 4 * o.limit : 5000);
     Pass tp = closed_loop(c, train, o.batch_size, o.device, false, /*features_only=*/true);
     const int64_t K = c.test.num_classes;
     r["nearest_subspace_accuracy"] =
