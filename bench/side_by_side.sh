@@ -81,15 +81,16 @@ l0=$(load)
 j=$("$BIN" bench --case vdl-inference --repeats "$REPEATS" --threads 1 --json 2>/dev/null | tail -1)
 printf '%-34s %12.1f %12.1f %7sx %12s %8s %s\n' "vdl-inference (1 thread)" \
   "$(jq -r .forward_ms <<<"$j")" "$(jq -r .autograd_ms <<<"$j")" \
-  "$(ratio "$(jq -r .autograd_ms <<<"$j")" "$(jq -r .forward_ms <<<"$j")")" "(autograd)" "" "$l0→$(load)"
+  "$(jq -r '.speedup_vs_autograd*100|round/100' <<<"$j")" "(autograd, paired)" "" "$l0→$(load)"
 echo "  floor: $(jq -r '.gemm_floor_ms|.*10|round/10' <<<"$j") ms (the step's product alone), fraction $(jq -r '.fraction_of_floor|.*100|round/100' <<<"$j")"
 
 if [ "${FULL:-0}" = 1 ]; then
   l0=$(load)
   j=$("$BIN" bench --case sdnet-step --repeats 3 --threads "$THREADS" --json 2>/dev/null | tail -1)
   printf '%-34s %12.1f %12.1f %7sx %12s %8s %s\n' "sdnet-step sdnet18-all vs resnet18" \
-    "$(jq -r .forward_backward_ms <<<"$j")" "$(jq -r .baseline.forward_backward_ms <<<"$j")" \
-    "$(jq -r '.step_time_vs_baseline' <<<"$j")" "(ResNet)" "" "$l0→$(load)"
+    "$(jq -r .paired_forward_backward_ms <<<"$j")" \
+    "$(jq -r .paired_baseline_forward_backward_ms <<<"$j")" \
+    "$(jq -r '.paired_step_time_vs_baseline*100|round/100' <<<"$j")" "(ResNet, paired)" "" "$l0→$(load)"
   l0=$(load)
   j=$("$BIN" bench --case csc-ctrl-step --width 32 --repeats 3 --threads "$THREADS" --json 2>/dev/null | tail -1)
   printf '%-34s %12.1f %12s %8s %12s %8s %s\n' "csc-ctrl-step width 32 (no reference)" \
