@@ -18,7 +18,9 @@ torch::Tensor backward_data(const torch::Tensor& z, const torch::Tensor& weight,
                             const ConvGeometry& g, at::IntArrayRef input_sizes) {
   // Only the input's sizes and options are read when the output mask asks for
   // the input gradient alone; empty() allocates without filling.
-  auto shape_only = at::empty(input_sizes, z.options());
+  // In the codes' layout: oneDNN then writes the signal channels-last for
+  // channels-last codes (csc_conv2d.cpp) instead of reordering both.
+  auto shape_only = at::empty(input_sizes, z.options().memory_format(z.suggest_memory_format()));
   auto grads = at::convolution_backward(z, shape_only, weight, c10::nullopt, pair(g.stride),
                                         pair(g.padding), pair(1), /*transposed=*/false,
                                         pair(0), /*groups=*/1, {true, false, false});
@@ -95,9 +97,15 @@ bool cpu_has_avx512() {
 #endif
 }
 
+/// Channels-last codes (csc_conv2d.cpp) and bf16 operands (--precision bf16)
+/// always take the convolution primitive. bf16: on
+/// a CPU with AMX oneDNN's bf16 backward-data beat GEMM + fold by 1.5× at the
+/// first CSC-CTRL layer (1→32 k4 s2 b64: 0.40 against 0.61 ms; docs/performance.md,
+/// "bf16 on a CPU with AMX").
 bool few_signal_channels(const torch::Tensor& weight, const torch::Tensor& like) {
-  return like.device().is_cpu() && weight.size(1) * weight.size(2) * weight.size(3) <= 64 &&
-         optimized_blas_loaded() && cpu_has_avx512();
+  return like.device().is_cpu() && like.scalar_type() != torch::kBFloat16 && like.is_contiguous() &&
+         weight.size(1) * weight.size(2) * weight.size(3) <= 64 && optimized_blas_loaded() &&
+         cpu_has_avx512();
 }
 
 void check_conv_weight(const torch::Tensor& weight) {

@@ -65,7 +65,31 @@ torch::Tensor CscConv2dImpl::code(const torch::Tensor& x, const torch::Tensor& z
                                   bool detach_dictionary) {
   TORCH_CHECK(x.dim() == 4 && x.size(1) == options.in_channels(), "CscConv2d: expected input (B, ",
               options.in_channels(), ", H, W), got shape ", x.sizes());
+  if (solves_channels_last(x)) {
+    // The unrolled solve on channels-last tensors: oneDNN's convolutions
+    // take and give NHWC directly, where row-major codes cost a reorder to its
+    // blocked layout and back around every product (docs/performance.md,
+    // "Channels-last codes for few signal channels"). The fused FISTA steps
+    // run on any dense layout; the codes leave row-major, as callers expect.
+    const auto cl = at::MemoryFormat::ChannelsLast;
+    auto z = solve(x.contiguous(cl), z0.defined() ? z0.contiguous(cl) : z0,
+                   detach_dictionary);  // (B, C, Hz, Wz), channels-last
+    return z.contiguous();              // (B, C, Hz, Wz)
+  }
   return solve(x, z0, detach_dictionary);  // (B, C, Hz, Wz)
+}
+
+bool CscConv2dImpl::solves_channels_last(const torch::Tensor& x) const {
+  // Few signal channels (M·k² ≤ 64: RGB or a few maps) on the CPU, float32,
+  // by the autograd or no-grad solver (the checkpointed and implicit
+  // backward index row-major buffers). One channel gains nothing: a
+  // (B, 1, H, W) tensor is channels-last and row-major at once, and oneDNN
+  // then writes row-major codes.
+  const auto& o = options;
+  const int64_t k = o.kernel_size();
+  return x.device().is_cpu() && x.scalar_type() == torch::kFloat && x.size(1) > 1 &&
+         x.size(1) * k * k <= 64 && !o.csc().implicit_backward() &&
+         !o.csc().checkpointed_backward();
 }
 
 torch::Tensor CscConv2dImpl::decode(const torch::Tensor& z, int64_t out_h, int64_t out_w,

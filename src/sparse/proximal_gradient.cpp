@@ -261,9 +261,30 @@ Support support_of(bool nonneg, double tau) {
   return nonneg ? Support::kNonnegative : (tau > 0.0 ? Support::kSoft : Support::kAll);
 }
 
+/// Whether `t` shares `ref`'s dense layout: both row-major, or both dense with
+/// equal strides (channels-last codes: sparse/csc_conv2d.cpp). The fused loops
+/// are elementwise over raw buffers, so any dense layout serves when every
+/// operand has the same one.
+bool same_dense_layout(const torch::Tensor& t, const torch::Tensor& ref) {
+  if (t.is_contiguous() && ref.is_contiguous()) return true;
+  return t.is_non_overlapping_and_dense() && ref.is_non_overlapping_and_dense() &&
+         t.strides().equals(ref.strides());
+}
+
+/// `t` in `ref`'s dense layout (itself when it already is).
+torch::Tensor in_layout_of(const torch::Tensor& t, const torch::Tensor& ref) {
+  if (t.sizes().equals(ref.sizes()) && same_dense_layout(t, ref)) return t;
+  return torch::empty_like(ref, t.options()).copy_(t);
+}
+
+/// `t` dense, in its own suggested layout (row-major or channels-last).
+torch::Tensor dense(const torch::Tensor& t) {
+  return t.is_non_overlapping_and_dense() ? t : t.contiguous(t.suggest_memory_format());
+}
+
 /// Whether the fused step can run on these tensors (undefined ones absent):
-/// CPU, contiguous, float32 or float64, all of one dtype and shape (other
-/// devices take the tensor ops).
+/// CPU, one dense layout (same_dense_layout), float32 or float64, all of one
+/// dtype and shape (other devices take the tensor ops).
 bool fusable(std::initializer_list<torch::Tensor> tensors) {
   const torch::Tensor* first = nullptr;
   for (const auto& t : tensors) {
@@ -273,7 +294,7 @@ bool fusable(std::initializer_list<torch::Tensor> tensors) {
       const auto st = t.scalar_type();
       if (!t.device().is_cpu() || (st != torch::kFloat && st != torch::kDouble)) return false;
     }
-    if (!t.is_contiguous() || t.scalar_type() != first->scalar_type() ||
+    if (!same_dense_layout(t, *first) || t.scalar_type() != first->scalar_type() ||
         !t.sizes().equals(first->sizes()))
       return false;
   }
@@ -350,10 +371,11 @@ struct FusedFistaStep : public torch::autograd::Function<FusedFistaStep> {
     const auto input = static_cast<Input>(ctx->saved_data["input"].toInt());
     const auto extrap = static_cast<Extrap>(ctx->saved_data["extrap"].toInt());
     // Missing output gradients are zeros (the last step's y, an unused z).
-    auto gz = grads[0].defined() ? grads[0].contiguous() : torch::zeros_like(zn);
+    // In zn's layout: the loops below index every buffer alike.
+    auto gz = grads[0].defined() ? in_layout_of(grads[0], zn) : torch::zeros_like(zn);
     torch::Tensor gy;
     if (extrap != Extrap::kNone)
-      gy = grads[1].defined() ? grads[1].contiguous() : torch::zeros_like(zn);
+      gy = grads[1].defined() ? in_layout_of(grads[1], zn) : torch::zeros_like(zn);
     // Written always (branch-free loops); returned when needed.
     auto ga = input != Input::kStepD ? torch::empty_like(zn) : torch::Tensor();
     auto gb = input != Input::kV ? torch::empty_like(zn) : torch::Tensor();
@@ -624,8 +646,9 @@ void finish_step(torch::Tensor& v, const torch::Tensor& base, const torch::Tenso
                  torch::Tensor& z, torch::Tensor& y, torch::Tensor& diff, const Prox& g,
                  double eta, double c) {
   const auto& src = d.defined() ? d : v;
-  const bool cpu = src.device().is_cpu() && src.is_contiguous() && z.is_contiguous() &&
-                   y.is_contiguous() && (!d.defined() || (base.is_contiguous() &&
+  const bool cpu = src.device().is_cpu() && src.is_non_overlapping_and_dense() &&
+                   same_dense_layout(z, src) && same_dense_layout(y, src) &&
+                   (!d.defined() || (same_dense_layout(base, src) &&
                                                           base.scalar_type() == d.scalar_type()));
   if (cpu && src.scalar_type() == torch::kFloat && z.scalar_type() == torch::kFloat) {
     finish_step_cpu<float>(v, base, d, z, y, g.options(), eta, c);
@@ -655,23 +678,24 @@ ProximalGradientResult fused_batch(const SmoothPart& f, const Prox& g,
   const bool descent = f.descent && !f.forward_step_into && (z0.defined() || f.descent_from_zero);
   torch::Tensor v, d;
   if (descent) {
-    d = (z0.defined() ? f.descent(z0) : f.descent_from_zero()).contiguous();
+    d = dense(z0.defined() ? f.descent(z0) : f.descent_from_zero());
   } else {
-    v = first_forward_step(f, z0, eta).contiguous();
+    v = dense(first_forward_step(f, z0, eta));
   }
   const auto& like = descent ? d : v;
-  torch::Tensor z = z0.defined() ? z0.detach().clone(at::MemoryFormat::Contiguous)
-                                 : torch::zeros_like(like);  // z₀, a buffer of our own
+  // z₀, a buffer of our own in the direction's layout (finish_step's loops).
+  torch::Tensor z = z0.defined() ? torch::empty_like(like, z0.options()).copy_(z0.detach())
+                                 : torch::zeros_like(like);
   torch::Tensor y = torch::empty_like(z);
   torch::Tensor diff;  // only the tensor-op path uses it
   for (int64_t k = 0; k < o.iterations(); ++k) {
     if (k > 0) {
       if (descent) {
-        d = f.descent(y).contiguous();
+        d = in_layout_of(f.descent(y), z);
       } else if (f.forward_step_into) {
         f.forward_step_into(y, eta, v);
       } else {
-        v = f.step_from(y, eta).contiguous();
+        v = in_layout_of(f.step_from(y, eta), z);
       }
     }
     // base: z₀ at the first step, the extrapolated point after.

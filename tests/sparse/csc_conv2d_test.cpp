@@ -233,6 +233,28 @@ TEST(CscPrecision, Bf16CodesAndGradientsStayFp32WithinBf16ErrorOfFloat64) {
   }
 }
 
+// Few signal channels in float32 solve on channels-last tensors (oneDNN's
+// NHWC convolutions, the fused steps over that layout, a row-major upstream
+// gradient brought into it); codes and both gradients are the float64
+// row-major solve's, and the codes leave row-major.
+TEST(CscConv2d, ChannelsLastSolveMatchesRowMajorFloat64) {
+  CscConv2d probe(CscConv2dOptions(3, 16, 3).padding(1));
+  EXPECT_TRUE(probe->solves_channels_last(torch::randn({4, 3, 12, 12})));
+  EXPECT_FALSE(probe->solves_channels_last(torch::randn({4, 3, 12, 12}, f64)));
+  CscConv2d one(CscConv2dOptions(1, 16, 3).padding(1));
+  EXPECT_FALSE(one->solves_channels_last(torch::randn({4, 1, 12, 12})));
+  CscConv2d wide(CscConv2dOptions(16, 16, 3).padding(1));
+  EXPECT_FALSE(wide->solves_channels_last(torch::randn({4, 16, 12, 12})));
+
+  const Solve ref = solve(3, torch::kDouble, Precision::kFp32);
+  const Solve cl = solve(3, torch::kFloat, Precision::kFp32);
+  EXPECT_TRUE(cl.codes.is_contiguous());
+  EXPECT_GT(ref.codes.abs().max().item<double>(), 0.0);
+  EXPECT_LT(rel(cl.codes, ref.codes), 1e-5);
+  EXPECT_LT(rel(cl.grad_x, ref.grad_x), 1e-4);
+  EXPECT_LT(rel(cl.grad_w, ref.grad_w), 1e-4);
+}
+
 // The step size comes from an fp32 power iteration whatever the precision:
 // a bf16 estimate could come out low and make FISTA diverge.
 TEST(CscPrecision, PowerIterationRunsInFp32UnderBf16) {

@@ -53,6 +53,9 @@ class CscConv2dImpl : public CscLayer<CscConv2dImpl> {
   /// holds it constant (gradients still flow to x) — the closed-loop game's
   /// routing of which use of a shared dictionary a player differentiates.
   torch::Tensor code(const torch::Tensor& x, const torch::Tensor& z0, bool detach_dictionary);
+  /// Whether code() runs its solve on channels-last tensors for this input
+  /// (few signal channels, float32, CPU; the codes still leave row-major).
+  bool solves_channels_last(const torch::Tensor& x) const;
 
   /// Dz with this layer's dictionary (the same tensor, not a copy): (B, C,
   /// Hz, Wz) → (B, M, H, W). (H, W) defaults to (Hz−1)s − 2p + k.
