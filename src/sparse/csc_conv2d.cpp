@@ -80,16 +80,24 @@ torch::Tensor CscConv2dImpl::code(const torch::Tensor& x, const torch::Tensor& z
 }
 
 bool CscConv2dImpl::solves_channels_last(const torch::Tensor& x) const {
-  // Few signal channels (M·k² ≤ 64: RGB or a few maps) on the CPU, float32,
-  // by the autograd or no-grad solver (the checkpointed and implicit
-  // backward index row-major buffers). One channel gains nothing: a
-  // (B, 1, H, W) tensor is channels-last and row-major at once, and oneDNN
-  // then writes row-major codes.
+  // On the CPU, float32, by the autograd or no-grad solver (the checkpointed
+  // and implicit backward index row-major buffers), for few signal channels
+  // (M·k² ≤ 64: RGB or a few maps; 3→64 32² K10 forward 1.45× faster) or at
+  // least 16×16 code positions (64→64 16² and 32² forward+backward 1.09×
+  // and 1.11×). Not for small maps: converting the CSC-CTRL game step's wide
+  // layers too (8×8 codes and less) gained nothing measurable (within this
+  // VM's ±5 % noise) while adding a conversion in and out of each layer
+  // (docs/performance.md, "Channels-last codes"). One
+  // channel gains nothing: a (B, 1, H, W) tensor is channels-last and
+  // row-major at once, and oneDNN then writes row-major codes.
   const auto& o = options;
   const int64_t k = o.kernel_size();
-  return x.device().is_cpu() && x.scalar_type() == torch::kFloat && x.size(1) > 1 &&
-         x.size(1) * k * k <= 64 && !o.csc().implicit_backward() &&
-         !o.csc().checkpointed_backward();
+  if (!x.device().is_cpu() || x.scalar_type() != torch::kFloat || x.size(1) < 2 ||
+      o.csc().implicit_backward() || o.csc().checkpointed_backward())
+    return false;
+  const ConvGeometry g = geometry();
+  const int64_t positions = conv_code_size(x.size(2), k, g) * conv_code_size(x.size(3), k, g);
+  return x.size(1) * k * k <= 64 || positions >= 256;
 }
 
 torch::Tensor CscConv2dImpl::decode(const torch::Tensor& z, int64_t out_h, int64_t out_w,

@@ -244,7 +244,8 @@ TEST(CscConv2d, ChannelsLastSolveMatchesRowMajorFloat64) {
   CscConv2d one(CscConv2dOptions(1, 16, 3).padding(1));
   EXPECT_FALSE(one->solves_channels_last(torch::randn({4, 1, 12, 12})));
   CscConv2d wide(CscConv2dOptions(16, 16, 3).padding(1));
-  EXPECT_FALSE(wide->solves_channels_last(torch::randn({4, 16, 12, 12})));
+  EXPECT_FALSE(wide->solves_channels_last(torch::randn({4, 16, 12, 12})));  // 144 positions
+  EXPECT_TRUE(wide->solves_channels_last(torch::randn({2, 16, 16, 16})));   // 256 positions
 
   const Solve ref = solve(3, torch::kDouble, Precision::kFp32);
   const Solve cl = solve(3, torch::kFloat, Precision::kFp32);
@@ -253,6 +254,25 @@ TEST(CscConv2d, ChannelsLastSolveMatchesRowMajorFloat64) {
   EXPECT_LT(rel(cl.codes, ref.codes), 1e-5);
   EXPECT_LT(rel(cl.grad_x, ref.grad_x), 1e-4);
   EXPECT_LT(rel(cl.grad_w, ref.grad_w), 1e-4);
+
+  // Many channels on a large map: channels-last too, same codes and gradients.
+  torch::manual_seed(6);
+  CscConv2d layer(CscConv2dOptions(16, 8, 3, CscOptions().steps(5).lambda(0.05)).padding(1));
+  torch::manual_seed(7);
+  auto x32 = torch::randn({2, 16, 16, 16}).requires_grad_();
+  ASSERT_TRUE(layer->solves_channels_last(x32));
+  auto z32 = layer->forward(x32);  // (2, 8, 16, 16)
+  EXPECT_TRUE(z32.is_contiguous());
+  (z32 * z32).sum().backward();
+  auto gw32 = layer->weight.grad().clone();
+  layer->zero_grad();
+  layer->to(torch::kDouble);
+  auto x64 = x32.detach().to(torch::kDouble).requires_grad_();
+  auto z64 = layer->forward(x64);  // (2, 8, 16, 16)
+  (z64 * z64).sum().backward();
+  EXPECT_LT(rel(z32.detach(), z64.detach()), 1e-5);
+  EXPECT_LT(rel(x32.grad(), x64.grad()), 1e-4);
+  EXPECT_LT(rel(gw32, layer->weight.grad()), 1e-4);
 }
 
 // The step size comes from an fp32 power iteration whatever the precision:
