@@ -69,7 +69,7 @@ torch::Tensor CscConv2dImpl::code(const torch::Tensor& x, const torch::Tensor& z
     // The unrolled solve on channels-last tensors: oneDNN's convolutions
     // take and give NHWC directly, where row-major codes cost a reorder to its
     // blocked layout and back around every product (docs/performance.md,
-    // "Channels-last codes for few signal channels"). The fused FISTA steps
+    // "On the machine kind"). The fused FISTA steps
     // run on any dense layout; the codes leave row-major, as callers expect.
     const auto cl = at::MemoryFormat::ChannelsLast;
     auto z = solve(x.contiguous(cl), z0.defined() ? z0.contiguous(cl) : z0,
@@ -82,12 +82,12 @@ torch::Tensor CscConv2dImpl::code(const torch::Tensor& x, const torch::Tensor& z
 bool CscConv2dImpl::solves_channels_last(const torch::Tensor& x) const {
   // On the CPU, float32, by the autograd or no-grad solver (the checkpointed
   // and implicit backward index row-major buffers), for few signal channels
-  // (M·k² ≤ 64: RGB or a few maps; 3→64 32² K10 forward 1.45× faster) or at
+  // (M·k² ≤ 64: RGB or a few maps; 3→64 32² K10 forward 1.4× faster) or at
   // least 16×16 code positions (64→64 16² and 32² forward+backward 1.09×
   // and 1.11×). Not for small maps: converting the CSC-CTRL game step's wide
   // layers too (8×8 codes and less) gained nothing measurable (within this
   // VM's ±5 % noise) while adding a conversion in and out of each layer
-  // (docs/performance.md, "Channels-last codes"). One
+  // (docs/performance.md, "On the machine kind"). One
   // channel gains nothing: a (B, 1, H, W) tensor is channels-last and
   // row-major at once, and oneDNN then writes row-major codes.
   const auto& o = options;

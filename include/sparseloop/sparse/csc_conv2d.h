@@ -54,7 +54,8 @@ class CscConv2dImpl : public CscLayer<CscConv2dImpl> {
   /// routing of which use of a shared dictionary a player differentiates.
   torch::Tensor code(const torch::Tensor& x, const torch::Tensor& z0, bool detach_dictionary);
   /// Whether code() runs its solve on channels-last tensors for this input
-  /// (few signal channels, float32, CPU; the codes still leave row-major).
+  /// (float32 on the CPU, few signal channels or ≥ 16×16 code positions;
+  /// the codes still leave row-major).
   bool solves_channels_last(const torch::Tensor& x) const;
 
   /// Dz with this layer's dictionary (the same tensor, not a copy): (B, C,
