@@ -646,13 +646,12 @@ void finish_step(torch::Tensor& v, const torch::Tensor& base, const torch::Tenso
                  torch::Tensor& z, torch::Tensor& y, torch::Tensor& diff, const Prox& g,
                  double eta, double c) {
   const auto& src = d.defined() ? d : v;
-  const bool cpu = src.device().is_cpu() && src.is_non_overlapping_and_dense() &&
-                   same_dense_layout(z, src) && same_dense_layout(y, src) &&
-                   (!d.defined() || (same_dense_layout(base, src) &&
-                                                          base.scalar_type() == d.scalar_type()));
-  if (cpu && src.scalar_type() == torch::kFloat && z.scalar_type() == torch::kFloat) {
+  // The loops ask what the fused autograd step asks: CPU, float32 or float64,
+  // one dtype, shape and dense layout for every buffer they read or write.
+  const bool cpu = fusable({src, z, y, d.defined() ? base : torch::Tensor()});
+  if (cpu && src.scalar_type() == torch::kFloat) {
     finish_step_cpu<float>(v, base, d, z, y, g.options(), eta, c);
-  } else if (cpu && src.scalar_type() == torch::kDouble && z.scalar_type() == torch::kDouble) {
+  } else if (cpu) {  // float64
     finish_step_cpu<double>(v, base, d, z, y, g.options(), eta, c);
   } else {
     if (d.defined()) v = torch::add(base, d, eta);
