@@ -1,5 +1,6 @@
 #include "sparseloop/sparse/conv_dictionary.h"
 
+#include "sparseloop/util/conv2d_bf16.h"
 #include "sparseloop/util/dense_linear.h"
 #include "sparseloop/util/precision.h"
 
@@ -27,13 +28,11 @@ torch::Tensor backward_data(const torch::Tensor& z, const torch::Tensor& weight,
   return std::get<0>(grads);
 }
 
-/// Weight-gradient of conv2d(input, W) for the output gradient `grad_output`.
+/// Weight-gradient of conv2d(input, W) for the output gradient `grad_output`
+/// (bf16 strided layers as one GEMM, util/conv2d_bf16.h).
 torch::Tensor backward_weight(const torch::Tensor& grad_output, const torch::Tensor& input,
                               const torch::Tensor& weight, const ConvGeometry& g) {
-  auto grads = at::convolution_backward(grad_output, input, weight, c10::nullopt,
-                                        pair(g.stride), pair(g.padding), pair(1), false, pair(0),
-                                        1, {false, true, false});
-  return std::get<1>(grads);
+  return conv2d_weight_gradient(grad_output, input, weight, g.stride, g.padding);  // (C, M, k, k)
 }
 
 /// D as an autograd function. For y = Dz and an upstream gradient G:
@@ -143,6 +142,8 @@ torch::Tensor conv_analysis(const torch::Tensor& x, const torch::Tensor& weight,
     auto flat = torch::matmul(x.reshape({x.size(0), -1}), weight.reshape({weight.size(0), -1}).t());
     return flat.view({x.size(0), weight.size(0), 1, 1});   // (B, C, 1, 1)
   }
+  if (x.scalar_type() == torch::kBFloat16)  // weight gradient per shape (util/conv2d_bf16.h)
+    return conv2d_bf16(x, weight, {}, g.stride, g.padding);  // (B, C, Hz, Wz)
   return torch::conv2d(x, weight, {}, g.stride, g.padding);  // (B, C, Hz, Wz)
 }
 

@@ -1,0 +1,42 @@
+// conv2d on bfloat16 operands (`--precision bf16`, util/precision.h) with a
+// faster weight gradient for strided layers.
+//
+// Why: on a CPU with AMX, oneDNN 2.6 (Debian's LibTorch 1.13) runs the bf16
+// forward and backward-data convolutions 5–7× faster than fp32, but its bf16
+// weight gradient at strided shapes runs at 120–270 GFLOP/s, no faster than
+// fp32 — in the CSC-CTRL game step it took 512 ms where fp32 took 337
+// (docs/performance.md, "On the machine kind"). The same weight
+// gradient written as im2col (one strided copy of the padded input, NHWC) and
+// one bf16 GEMM, which LibTorch hands to oneDNN's AMX matmul, runs at
+// 350–680 GFLOP/s there. No library offers this choice per shape, hence the
+// hand-written route; everything else stays with oneDNN.
+#pragma once
+
+#include <torch/torch.h>
+
+namespace sparseloop {
+
+/// Whether the weight gradient of conv2d(input, weight) with this stride goes
+/// through im2col + GEMM: CPU, bfloat16, a square kernel, stride ≥ 2
+/// and in_channels·k² ≥ 256.
+/// Measured on the Xeon with AMX (b64/b128, docs/performance.md): k4 s2
+/// 32→64 16² 0.62 against 1.01 ms, 64→128 8² 0.40 against 1.88 ms, k3 s2
+/// 64→128 8² 0.67 against 2.33 ms; it loses at stride 1 (64→64 k3 16²: 1.72
+/// against 0.80 ms) and with few input channels (16→32 k3 s2: 2.0 against 0.7).
+bool conv2d_weight_gradient_uses_gemm(const torch::Tensor& input, const torch::Tensor& weight,
+                                      int64_t stride);
+
+/// ∂⟨conv2d(input, W), grad_output⟩/∂W for W of `weight`'s shape (C, M, k, k):
+/// grad_output (B, C, Ho, Wo), input (B, M, H, W), same dtype. im2col + GEMM
+/// when conv2d_weight_gradient_uses_gemm, else oneDNN's weight gradient.
+torch::Tensor conv2d_weight_gradient(const torch::Tensor& grad_output, const torch::Tensor& input,
+                                     const torch::Tensor& weight, int64_t stride,
+                                     int64_t padding);
+
+/// conv2d(x, weight, bias, stride, padding) for bf16 x and weight, differentiable;
+/// its backward takes conv2d_weight_gradient. Plain torch::conv2d when the
+/// GEMM route does not apply (so its double backward stays available there).
+torch::Tensor conv2d_bf16(const torch::Tensor& x, const torch::Tensor& weight,
+                          const torch::Tensor& bias, int64_t stride, int64_t padding);
+
+}  // namespace sparseloop

@@ -1,0 +1,96 @@
+#include "sparseloop/util/conv2d_bf16.h"
+
+#include <ATen/ATen.h>
+
+namespace sparseloop {
+namespace {
+
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+std::vector<int64_t> pair(int64_t v) { return {v, v}; }
+
+/// The k×k windows of `input` (B, M, H, W) that conv2d with this stride and
+/// padding reads, one row per output position: (B·Ho·Wo, k·k·M), columns in
+/// (kh, kw, m) order. One pass: the input is padded into NHWC (so that a
+/// window's M·k values lie in k runs of k·M contiguous elements), then the
+/// windows are a strided view of it, copied once by reshape.
+torch::Tensor im2col_nhwc(const torch::Tensor& input, int64_t k, int64_t stride, int64_t padding,
+                          int64_t Ho, int64_t Wo) {
+  const int64_t B = input.size(0), M = input.size(1), H = input.size(2), W = input.size(3);
+  auto padded = padding > 0 ? at::zeros({B, H + 2 * padding, W + 2 * padding, M}, input.options())
+                            : at::empty({B, H, W, M}, input.options());  // (B, H+2p, W+2p, M)
+  padded.narrow(1, padding, H).narrow(2, padding, W).copy_(input.permute({0, 2, 3, 1}));
+  const auto s = padded.strides();
+  return padded
+      .as_strided({B, Ho, Wo, k, k, M}, {s[0], stride * s[1], stride * s[2], s[1], s[2], s[3]})
+      .reshape({B * Ho * Wo, k * k * M});  // (B·Ho·Wo, k·k·M)
+}
+
+/// The weight gradient as one GEMM: ∂/∂W[c, m, i, j] = Σ_{b,p} G[b, c, p]·X[b, m, s·p + (i, j) − pad],
+/// i.e. Gᵀ (C × B·Ho·Wo) times the im2col matrix (B·Ho·Wo × k·k·M).
+torch::Tensor weight_gradient_gemm(const torch::Tensor& grad_output, const torch::Tensor& input,
+                                   int64_t k, int64_t stride, int64_t padding) {
+  const int64_t B = grad_output.size(0), C = grad_output.size(1);
+  const int64_t Ho = grad_output.size(2), Wo = grad_output.size(3), M = input.size(1);
+  auto cols = im2col_nhwc(input, k, stride, padding, Ho, Wo);           // (B·Ho·Wo, k·k·M)
+  auto g = grad_output.permute({0, 2, 3, 1}).reshape({B * Ho * Wo, C});  // (B·Ho·Wo, C)
+  auto gw = g.t().mm(cols);                                              // (C, k·k·M)
+  return gw.view({C, k, k, M}).permute({0, 3, 1, 2}).contiguous();       // (C, M, k, k)
+}
+
+/// conv2d whose backward takes conv2d_weight_gradient (bias handled outside).
+struct Conv2dBf16Function : public torch::autograd::Function<Conv2dBf16Function> {
+  static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& x,
+                               const torch::Tensor& weight, int64_t stride, int64_t padding) {
+    ctx->save_for_backward({x, weight});
+    ctx->saved_data["stride"] = stride;
+    ctx->saved_data["padding"] = padding;
+    return torch::conv2d(x, weight, {}, stride, padding);  // (B, C, Ho, Wo)
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    auto saved = ctx->get_saved_variables();
+    const auto& x = saved[0];
+    const auto& weight = saved[1];
+    const int64_t stride = ctx->saved_data["stride"].toInt();
+    const int64_t padding = ctx->saved_data["padding"].toInt();
+    const auto& grad = grads[0];
+    torch::Tensor grad_x, grad_w;
+    if (ctx->needs_input_grad(0))
+      grad_x = std::get<0>(at::convolution_backward(grad, x, weight, c10::nullopt, pair(stride),
+                                                    pair(padding), pair(1), false, pair(0), 1,
+                                                    {true, false, false}));  // (B, M, H, W)
+    if (ctx->needs_input_grad(1))
+      grad_w = conv2d_weight_gradient(grad, x, weight, stride, padding);  // (C, M, k, k)
+    return {grad_x, grad_w, torch::Tensor(), torch::Tensor()};
+  }
+};
+
+}  // namespace
+
+bool conv2d_weight_gradient_uses_gemm(const torch::Tensor& input, const torch::Tensor& weight,
+                                      int64_t stride) {
+  return input.device().is_cpu() && input.scalar_type() == torch::kBFloat16 && stride >= 2 &&
+         weight.size(2) == weight.size(3) && weight.size(1) * weight.size(2) * weight.size(3) >= 256;
+}
+
+torch::Tensor conv2d_weight_gradient(const torch::Tensor& grad_output, const torch::Tensor& input,
+                                     const torch::Tensor& weight, int64_t stride,
+                                     int64_t padding) {
+  if (conv2d_weight_gradient_uses_gemm(input, weight, stride))
+    return weight_gradient_gemm(grad_output, input, weight.size(2), stride, padding);
+  return std::get<1>(at::convolution_backward(grad_output, input, weight, c10::nullopt,
+                                              pair(stride), pair(padding), pair(1), false,
+                                              pair(0), 1, {false, true, false}));  // (C, M, k, k)
+}
+
+torch::Tensor conv2d_bf16(const torch::Tensor& x, const torch::Tensor& weight,
+                          const torch::Tensor& bias, int64_t stride, int64_t padding) {
+  if (!conv2d_weight_gradient_uses_gemm(x, weight, stride))
+    return torch::conv2d(x, weight, bias, stride, padding);
+  auto y = Conv2dBf16Function::apply(x, weight, stride, padding);  // (B, C, Ho, Wo)
+  return bias.defined() ? y + bias.view({1, -1, 1, 1}) : y;
+}
+
+}  // namespace sparseloop

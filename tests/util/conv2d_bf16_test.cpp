@@ -1,0 +1,86 @@
+#include "sparseloop/util/conv2d_bf16.h"
+
+#include <gtest/gtest.h>
+
+#include <ATen/ATen.h>
+
+using namespace sparseloop;
+
+namespace {
+
+double rel(const torch::Tensor& a, const torch::Tensor& ref) {
+  return ((a.to(torch::kDouble) - ref).norm() / ref.norm()).item<double>();
+}
+
+/// bf16 values, so that a float64 computation on the same numbers is the
+/// reference: what remains is fp32 accumulation and the result's rounding to
+/// bf16 (2⁻⁹ relative per element).
+torch::Tensor bf16_randn(at::IntArrayRef sizes) {
+  return torch::randn(sizes).to(torch::kBFloat16);
+}
+
+struct Shape {
+  int64_t B, M, C, H, k, stride, padding;
+};
+
+}  // namespace
+
+TEST(Conv2dBf16, GemmRouteOnlyForStridedBf16LayersWithManyInputs) {
+  auto x = torch::zeros({2, 32, 16, 16}, torch::kBFloat16);
+  auto w = torch::zeros({64, 32, 4, 4}, torch::kBFloat16);
+  EXPECT_TRUE(conv2d_weight_gradient_uses_gemm(x, w, 2));
+  EXPECT_FALSE(conv2d_weight_gradient_uses_gemm(x, w, 1));                     // stride 1
+  EXPECT_FALSE(conv2d_weight_gradient_uses_gemm(x.to(torch::kFloat), w, 2));  // fp32
+  EXPECT_FALSE(conv2d_weight_gradient_uses_gemm(x.narrow(1, 0, 8),
+                                                w.narrow(1, 0, 8), 2));  // 8·16 < 256
+  EXPECT_FALSE(conv2d_weight_gradient_uses_gemm(
+      x, torch::zeros({64, 32, 4, 3}, torch::kBFloat16), 2));  // not square
+}
+
+// The weight gradient as im2col + GEMM against float64's, for the shapes the
+// route takes (CSC-CTRL's k4 s2 layers, SDNet's k3 s2, no padding, odd sizes).
+TEST(Conv2dBf16, GemmWeightGradientMatchesFloat64) {
+  torch::manual_seed(0);
+  for (const Shape& s : {Shape{4, 32, 16, 16, 4, 2, 1}, Shape{3, 32, 8, 9, 3, 2, 1},
+                         Shape{2, 16, 8, 11, 4, 3, 0}}) {
+    const int64_t Ho = (s.H + 2 * s.padding - s.k) / s.stride + 1;
+    auto x = bf16_randn({s.B, s.M, s.H, s.H});
+    auto w = bf16_randn({s.C, s.M, s.k, s.k});
+    auto g = bf16_randn({s.B, s.C, Ho, Ho});
+    ASSERT_TRUE(conv2d_weight_gradient_uses_gemm(x, w, s.stride)) << s.M << " " << s.k;
+    auto ours = conv2d_weight_gradient(g, x, w, s.stride, s.padding);  // (C, M, k, k)
+    auto ref = std::get<1>(at::convolution_backward(
+        g.to(torch::kDouble), x.to(torch::kDouble), w.to(torch::kDouble), c10::nullopt,
+        {s.stride, s.stride}, {s.padding, s.padding}, {1, 1}, false, {0, 0}, 1,
+        {false, true, false}));
+    EXPECT_EQ(ours.sizes(), w.sizes());
+    EXPECT_EQ(ours.scalar_type(), torch::kBFloat16);
+    EXPECT_TRUE(ours.is_contiguous());
+    EXPECT_LT(rel(ours, ref), 4e-3) << "M " << s.M << " k " << s.k << " s " << s.stride;
+  }
+}
+
+// conv2d_bf16 is conv2d: the same forward as torch::conv2d on the same bf16
+// operands (the bias added after it, as the route does), and input, weight and
+// bias gradients equal to float64's.
+TEST(Conv2dBf16, AutogradMatchesFloat64ThroughTheGemmRoute) {
+  torch::manual_seed(1);
+  auto x0 = bf16_randn({4, 32, 12, 12});
+  auto w0 = bf16_randn({24, 32, 4, 4});
+  auto b0 = bf16_randn({24});
+  auto up = bf16_randn({4, 24, 6, 6});
+  auto x = x0.clone().requires_grad_(true);
+  auto w = w0.clone().requires_grad_(true);
+  auto b = b0.clone().requires_grad_(true);
+  auto y = conv2d_bf16(x, w, b, 2, 1);  // (4, 24, 6, 6)
+  EXPECT_TRUE(torch::equal(y.detach(), torch::conv2d(x0, w0, {}, 2, 1) + b0.view({1, -1, 1, 1})));
+  y.backward(up);
+
+  auto xd = x0.to(torch::kDouble).requires_grad_(true);
+  auto wd = w0.to(torch::kDouble).requires_grad_(true);
+  auto bd = b0.to(torch::kDouble).requires_grad_(true);
+  torch::conv2d(xd, wd, bd, 2, 1).backward(up.to(torch::kDouble));
+  EXPECT_LT(rel(x.grad(), xd.grad()), 4e-3);
+  EXPECT_LT(rel(w.grad(), wd.grad()), 4e-3);
+  EXPECT_LT(rel(b.grad(), bd.grad()), 4e-3);
+}
