@@ -50,11 +50,42 @@ void CscOptions::check(const char* layer) const {
               "tolerance 0 and excludes implicit_backward");
 }
 
+namespace {
+
+/// u = w / max(‖w‖, ε) per atom, with its backward written out:
+///   ∂L/∂w = (g − u·⟨u, g⟩) / ‖w‖   (the tangent part of g; ⟨u, g⟩ per atom),
+///   ∂L/∂w = g / ε                  where the norm was clamped (no ⟨u, g⟩ term).
+/// Autograd's chain through pow, sum, sqrt, clamp and a broadcast division
+/// ran 5 reduction/broadcast kernels and took 1.1 ms for CSC-CTRL's widest
+/// dictionary (256×128×4×4) against 0.46 ms for these three passes, and the
+/// game step differentiates each dictionary's normalization ≈ 5 times
+/// (docs/performance.md, "On the machine kind").
+struct UnitAtoms : public torch::autograd::Function<UnitAtoms> {
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& w) {
+    const auto w2 = w.reshape({w.size(0), -1});                      // (C, n)
+    const auto raw = w2.norm(2, 1, /*keepdim=*/true);               // (C, 1)
+    const auto norms = raw.clamp_min(1e-12);                        // (C, 1)
+    const auto u = w2 / norms;                                      // (C, n)
+    ctx->save_for_backward({u, norms, raw > 1e-12});
+    return u.view(w.sizes());                                       // like w
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const auto& u = saved[0];
+    const auto& norms = saved[1];
+    const auto& unclamped = saved[2];
+    const auto g = grads[0].reshape(u.sizes());                      // (C, n)
+    const auto along = (u * g).sum(1, /*keepdim=*/true) * unclamped;  // (C, 1): ⟨u, g⟩
+    return {((g - u * along) / norms).view(grads[0].sizes())};       // like w
+  }
+};
+
+}  // namespace
+
 torch::Tensor normalize_atoms(const torch::Tensor& weight) {
-  std::vector<int64_t> dims;
-  for (int64_t d = 1; d < weight.dim(); ++d) dims.push_back(d);
-  auto norms = weight.pow(2).sum(dims, /*keepdim=*/true).sqrt().clamp_min(1e-12);  // (C, 1, …)
-  return weight / norms;
+  return UnitAtoms::apply(weight);  // like weight
 }
 
 }  // namespace sparseloop
