@@ -35,44 +35,23 @@ torch::Tensor backward_weight(const torch::Tensor& grad_output, const torch::Ten
   return conv2d_weight_gradient(grad_output, input, weight, g.stride, g.padding);  // (C, M, k, k)
 }
 
-/// D as an autograd function. For y = Dz and an upstream gradient G:
-///   ∂L/∂z = Dᵀ G = conv2d(G, W)          (⟨Dz, G⟩ = ⟨z, DᵀG⟩)
-///   ∂L/∂W = ∇_W ⟨z, conv2d(G, W)⟩        (weight gradient with input G, output grad z)
-struct SynthesisFunction : public torch::autograd::Function<SynthesisFunction> {
-  static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& z,
-                               const torch::Tensor& weight, int64_t stride, int64_t padding,
-                               int64_t out_h, int64_t out_w) {
-    ConvGeometry g{stride, padding};
-    ctx->save_for_backward({z, weight});
-    ctx->saved_data["stride"] = stride;
-    ctx->saved_data["padding"] = padding;
-    return backward_data(z, weight, g, {z.size(0), weight.size(1), out_h, out_w});
-  }
-
-  static variable_list backward(AutogradContext* ctx, variable_list grads) {
-    auto saved = ctx->get_saved_variables();
-    const auto& z = saved[0];
-    const auto& weight = saved[1];
-    ConvGeometry g{ctx->saved_data["stride"].toInt(), ctx->saved_data["padding"].toInt()};
-    auto grad = grads[0].contiguous(z.suggest_memory_format());
-    torch::Tensor grad_z, grad_w;
-    if (ctx->needs_input_grad(0)) grad_z = conv_analysis(grad, weight, g);  // (B, C, Hz, Wz)
-    if (ctx->needs_input_grad(1)) grad_w = backward_weight(z, grad, weight, g);  // (C, M, k, k)
-    return {grad_z, grad_w, torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
-  }
-};
-
 // Primitive selection (measured on Debian's LibTorch 1.13 CPU with OpenBLAS,
 // batch 64, k4 — see docs/performance.md):
 //  - full window (the kernel covers the padded-free input; codes are 1×1):
 //    every operator is one GEMM (mkldnn runs these at 5–19 GFLOP/s, GEMM 3×
 //    faster);
-//  - few signal channels (M·k·k ≤ 64, e.g. the first layer on grayscale or
-//    RGB images) on CPUs with AVX-512: D as GEMM + col2im (fold), 2.2× faster
-//    than backward-data there; slower on AVX2-only CPUs (cpu_has_avx512).
-// Everything else goes to the convolution primitives. Autograd flows through
-// matmul/fold natively, so these paths need no custom backward.
-// Both GEMM routes pay off only with an optimized BLAS: with the netlib
+//  - few signal channels (M·k·k ≤ 64, row-major: the first layer on
+//    grayscale images; RGB layers solve channels-last, csc_conv2d.cpp) on
+//    CPUs with AVX-512: D's forward as ATen's conv_transpose2d, one GEMM +
+//    col2im per image through the BLAS. On the AMX Xeon (fp32, 2 threads):
+//    1→32 k4 s2 b64 0.37–0.38 ms against 1.02 for one matmul + fold (the
+//    route before, 2.2× faster than backward-data on an AVX-512 EPYC) and
+//    1.22–1.56 for backward-data; 1→64 k3 28² b128 1.96 against 7.97 and
+//    8.10. Its backward stays SynthesisFunction's (conv2d + weight gradient),
+//    faster than conv_transpose2d's own (12.7 against 15.1 ms forward +
+//    backward at 1→64). AVX2-only CPUs keep backward-data (cpu_has_avx512).
+// Everything else goes to the convolution primitives.
+// Both BLAS routes pay off only with an optimized BLAS: with the netlib
 // reference BLAS Debian installs by default (≈ 4 GFLOP/s) the oneDNN
 // convolution primitives are 6× faster for the same shapes (docs/performance.md).
 bool full_window(const torch::Tensor& weight, const ConvGeometry& g, int64_t h, int64_t w) {
@@ -106,6 +85,43 @@ bool few_signal_channels(const torch::Tensor& weight, const torch::Tensor& like)
          weight.size(1) * weight.size(2) * weight.size(3) <= 64 && optimized_blas_loaded() &&
          cpu_has_avx512();
 }
+
+/// D z as ATen's transposed convolution (few signal channels, above).
+torch::Tensor transposed_convolution(const torch::Tensor& z, const torch::Tensor& weight,
+                                     const ConvGeometry& g, int64_t out_h, int64_t out_w) {
+  const int64_t k = weight.size(2);
+  const int64_t oph = out_h - conv_natural_size(z.size(2), k, g);
+  const int64_t opw = out_w - conv_natural_size(z.size(3), k, g);
+  return torch::conv_transpose2d(z, weight, {}, g.stride, g.padding, {oph, opw});  // (B, M, H, W)
+}
+
+/// D as an autograd function. For y = Dz and an upstream gradient G:
+///   ∂L/∂z = Dᵀ G = conv2d(G, W)          (⟨Dz, G⟩ = ⟨z, DᵀG⟩)
+///   ∂L/∂W = ∇_W ⟨z, conv2d(G, W)⟩        (weight gradient with input G, output grad z)
+struct SynthesisFunction : public torch::autograd::Function<SynthesisFunction> {
+  static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& z,
+                               const torch::Tensor& weight, int64_t stride, int64_t padding,
+                               int64_t out_h, int64_t out_w) {
+    ConvGeometry g{stride, padding};
+    ctx->save_for_backward({z, weight});
+    ctx->saved_data["stride"] = stride;
+    ctx->saved_data["padding"] = padding;
+    if (few_signal_channels(weight, z)) return transposed_convolution(z, weight, g, out_h, out_w);
+    return backward_data(z, weight, g, {z.size(0), weight.size(1), out_h, out_w});  // (B, M, H, W)
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    auto saved = ctx->get_saved_variables();
+    const auto& z = saved[0];
+    const auto& weight = saved[1];
+    ConvGeometry g{ctx->saved_data["stride"].toInt(), ctx->saved_data["padding"].toInt()};
+    auto grad = grads[0].contiguous(z.suggest_memory_format());
+    torch::Tensor grad_z, grad_w;
+    if (ctx->needs_input_grad(0)) grad_z = conv_analysis(grad, weight, g);  // (B, C, Hz, Wz)
+    if (ctx->needs_input_grad(1)) grad_w = backward_weight(z, grad, weight, g);  // (C, M, k, k)
+    return {grad_z, grad_w, torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
+  }
+};
 
 void check_conv_weight(const torch::Tensor& weight) {
   TORCH_CHECK(weight.dim() == 4, "conv dictionary: weight must be (C, M, k, k), got shape ",
@@ -169,13 +185,6 @@ torch::Tensor conv_synthesis(const torch::Tensor& z, const torch::Tensor& weight
     auto flat = torch::matmul(z.reshape({B, C}), weight.reshape({C, -1}));  // (B, M·k·k)
     return flat.view({B, M, k, k});
   }
-  if (few_signal_channels(weight, z)) {
-    auto cols = torch::matmul(weight.reshape({C, -1}).t(), z.reshape({B, C, -1}));  // (B, Mkk, L)
-    namespace F = torch::nn::functional;
-    return F::fold(cols, F::FoldFuncOptions({out_h, out_w}, {k, k})
-                             .stride(g.stride)
-                             .padding(g.padding));  // (B, M, H, W)
-  }
   return SynthesisFunction::apply(z, weight, g.stride, g.padding, out_h, out_w);  // (B, M, H, W)
 }
 
@@ -191,10 +200,7 @@ torch::Tensor conv_analysis_weight_gradient(const torch::Tensor& a, const torch:
 torch::Tensor conv_synthesis_reference(const torch::Tensor& z, const torch::Tensor& weight,
                                        const ConvGeometry& g, int64_t out_h, int64_t out_w) {
   check_synthesis(z, weight, g, out_h, out_w);
-  const int64_t k = weight.size(2);
-  const int64_t oph = out_h - conv_natural_size(z.size(2), k, g);
-  const int64_t opw = out_w - conv_natural_size(z.size(3), k, g);
-  return torch::conv_transpose2d(z, weight, {}, g.stride, g.padding, {oph, opw});
+  return transposed_convolution(z, weight, g, out_h, out_w);  // (B, M, H, W)
 }
 
 SparseOperator conv_operator(const torch::Tensor& weight, const ConvGeometry& g, int64_t out_h,
