@@ -174,6 +174,56 @@ TEST(CscConv2d, StepFromPowerIteration) {
   EXPECT_NE(layer->lipschitz(), 0.0);
 }
 
+// on-change runs no power iteration while the dictionary is unchanged and sees
+// every change: an in-place edit, an optimizer step (which LibTorch writes
+// without bumping the tensor's version, so no version counter may stand in
+// for the comparison), another code shape, restored buffers.
+TEST(CscConv2d, OnChangeRefreshSeesEveryWeightChange) {
+  torch::manual_seed(7);
+  CscConv2d layer(CscConv2dOptions(2, 6, 3, CscOptions().step_refresh(StepRefresh::kOnChange))
+                      .padding(1));
+  auto x = torch::randn({2, 2, 8, 8});
+  layer->forward(x);
+  EXPECT_GT(layer->last_power_iterations(), 0);  // the first estimate
+  layer->forward(x);
+  EXPECT_EQ(layer->last_power_iterations(), 0);  // unchanged: nothing run
+  const double first = layer->lipschitz();
+  {
+    torch::NoGradGuard g;
+    layer->weight.add_(torch::randn_like(layer->weight));  // in place, same tensor
+  }
+  layer->forward(x);
+  EXPECT_GT(layer->last_power_iterations(), 0);
+  EXPECT_NE(layer->lipschitz(), first);
+  torch::optim::SGD opt(layer->parameters(), torch::optim::SGDOptions(0.5));
+  layer->forward(x).pow(2).sum().backward();
+  ASSERT_GT(layer->weight.grad().abs().max().item<double>(), 0.0);
+  opt.step();  // LibTorch's optimizers write through .data(): no version bump
+  layer->forward(x);
+  EXPECT_GT(layer->last_power_iterations(), 0);  // the optimizer's step
+  layer->forward(torch::randn({3, 2, 8, 8}));
+  EXPECT_EQ(layer->last_power_iterations(), 0);  // another batch, same shape
+  layer->forward(torch::randn({1, 2, 6, 6}));
+  EXPECT_GT(layer->last_power_iterations(), 0);  // another code shape: cold
+  // Buffers and weight restored from another layer: L is that layer's, and
+  // read off the buffers, not re-estimated.
+  CscConv2d other(CscConv2dOptions(2, 6, 3, CscOptions().step_refresh(StepRefresh::kOnChange))
+                      .padding(1));
+  other->forward(x);
+  {
+    torch::NoGradGuard g;
+    for (const auto& item : other->named_parameters()) layer->named_parameters()[item.key()].copy_(item.value());
+    for (const auto& item : other->named_buffers()) {
+      auto b = layer->named_buffers()[item.key()];
+      b.resize_(item.value().sizes());
+      b.copy_(item.value());
+    }
+  }
+  layer->forward(x);
+  EXPECT_EQ(layer->last_power_iterations(), 0);
+  EXPECT_EQ(layer->lipschitz(), other->lipschitz());
+}
+
 TEST(CscConv2d, BuffersRoundTripThroughStateDict) {
   CscConv2d a(CscConv2dOptions(2, 4, 3).padding(1));
   a->forward(torch::randn({1, 2, 6, 6}));
