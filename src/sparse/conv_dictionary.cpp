@@ -76,10 +76,11 @@ bool cpu_has_avx512() {
 }
 
 /// Channels-last codes (csc_conv2d.cpp) and bf16 operands (--precision bf16)
-/// always take the convolution primitive. bf16: on
-/// a CPU with AMX oneDNN's bf16 backward-data beat GEMM + fold by 1.5× at the
-/// first CSC-CTRL layer (1→32 k4 s2 b64: 0.40 against 0.61 ms; docs/performance.md,
-/// "On the machine kind").
+/// always take the convolution primitive. bf16: on a CPU with AMX oneDNN's
+/// bf16 backward-data beat the GEMM route of the time (matmul + fold) by 1.5×
+/// at the first CSC-CTRL layer (1→32 k4 s2 b64: 0.40 against 0.61 ms;
+/// docs/performance.md, "On the machine kind"), and LibTorch 1.13's
+/// CPU conv_transpose2d rejects bf16 operands at that shape.
 bool few_signal_channels(const torch::Tensor& weight, const torch::Tensor& like) {
   return like.device().is_cpu() && like.scalar_type() != torch::kBFloat16 && like.is_contiguous() &&
          weight.size(1) * weight.size(2) * weight.size(3) <= 64 && optimized_blas_loaded() &&

@@ -59,7 +59,7 @@ namespace {
 /// ran 5 reduction/broadcast kernels and took 1.1 ms for CSC-CTRL's widest
 /// dictionary (256×128×4×4) against 0.46 ms for these three passes, and the
 /// game step differentiates each dictionary's normalization ≈ 5 times
-/// (docs/performance.md, "On the machine kind").
+/// (docs/performance.md, "Per-shape bf16 weight gradients, and the rest of the step").
 struct UnitAtoms : public torch::autograd::Function<UnitAtoms> {
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& w) {
     const auto w2 = w.reshape({w.size(0), -1});                      // (C, n)

@@ -88,7 +88,8 @@ double LipschitzCache::refresh(const SparseOperator& op, const torch::Tensor& di
     // test goes first: one pass without allocation where the reading below
     // takes four passes and two dictionary-sized temporaries (3 % of a
     // CSC-CTRL game step, whose encoders see each dictionary twice unchanged;
-    // docs/performance.md). Not on a GPU: a second synchronization.
+    // docs/performance.md, "Per-shape bf16 weight gradients, and the rest of
+    // the step"). Not on a GPU: a second synchronization.
     const auto ref = dictionary_.to(dictionary.dtype());
     const bool same = dictionary.device().is_cpu() && torch::equal(dictionary, ref);
     if (!same) {

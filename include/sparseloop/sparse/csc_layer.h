@@ -86,7 +86,8 @@ struct CscOptions {
 };
 
 /// Rescales each atom (row along dim 0) of `weight` to unit ℓ2 norm;
-/// differentiable, so gradients see the normalization.
+/// differentiable, so gradients see the normalization (a zero atom, whose
+/// norm is clamped to 1e-12, gets the clamp's gradient g / 1e-12).
 torch::Tensor normalize_atoms(const torch::Tensor& weight);
 
 /// The base of CscConv2dImpl and CscLinearImpl. `Derived` provides

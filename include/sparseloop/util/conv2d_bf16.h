@@ -19,7 +19,8 @@ namespace sparseloop {
 /// Whether the weight gradient of conv2d(input, weight) with this stride goes
 /// through im2col + GEMM: CPU, bfloat16, a square kernel, stride ≥ 2
 /// and in_channels·k² ≥ 256.
-/// Measured on the Xeon with AMX (b64/b128, docs/performance.md): k4 s2
+/// Measured on the Xeon with AMX (b64/b128; docs/performance.md, "Per-shape
+/// bf16 weight gradients, and the rest of the step"): k4 s2
 /// 32→64 16² 0.62 against 1.01 ms, 64→128 8² 0.40 against 1.88 ms, k3 s2
 /// 64→128 8² 0.67 against 2.33 ms; it loses at stride 1 (64→64 k3 16²: 1.72
 /// against 0.80 ms) and with few input channels (16→32 k3 s2: 2.0 against 0.7).
