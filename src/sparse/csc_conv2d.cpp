@@ -3,6 +3,29 @@
 #include "sparseloop/sparse/implicit.h"
 
 namespace sparseloop {
+namespace {
+
+/// x in the channels-last layout, whose gradient goes back in x's own layout.
+/// Autograd's backward of contiguous() hands the gradient on in the layout it
+/// arrives in, so a row-major caller would get a channels-last gradient; fed
+/// to BatchNorm's backward beside its row-major input, LibTorch 1.13 takes a
+/// slow mixed-layout path (b128 32×16² 5.5 ms against 1.5; SDNet's blocks put
+/// a BatchNorm before every CSC layer; docs/performance.md, "Per-shape bf16
+/// weight gradients, and the rest of the step"). One copy here is cheaper.
+struct ChannelsLastInput : public torch::autograd::Function<ChannelsLastInput> {
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x) {
+    ctx->saved_data["format"] = static_cast<int64_t>(x.suggest_memory_format());
+    return x.contiguous(at::MemoryFormat::ChannelsLast);  // (B, M, H, W), channels-last
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    const auto format = static_cast<at::MemoryFormat>(ctx->saved_data["format"].toInt());
+    return {grads[0].contiguous(format)};  // (B, M, H, W), in x's layout
+  }
+};
+
+}  // namespace
 
 CscConv2dImpl::CscConv2dImpl(CscConv2dOptions options_) : options(std::move(options_)) {
   reset();
@@ -72,7 +95,8 @@ torch::Tensor CscConv2dImpl::code(const torch::Tensor& x, const torch::Tensor& z
     // "On the issue's machine kind"). The fused FISTA steps
     // run on any dense layout; the codes leave row-major, as callers expect.
     const auto cl = at::MemoryFormat::ChannelsLast;
-    auto z = solve(x.contiguous(cl), z0.defined() ? z0.contiguous(cl) : z0,
+    auto xc = x.requires_grad() && !x.is_contiguous(cl) ? ChannelsLastInput::apply(x) : x.contiguous(cl);
+    auto z = solve(xc, z0.defined() ? z0.contiguous(cl) : z0,
                    detach_dictionary);  // (B, C, Hz, Wz), channels-last
     return z.contiguous();              // (B, C, Hz, Wz)
   }

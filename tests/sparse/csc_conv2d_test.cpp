@@ -304,6 +304,20 @@ TEST(CscConv2d, ChannelsLastSolveMatchesRowMajorFloat64) {
   EXPECT_LT(rel(cl.codes, ref.codes), 1e-5);
   EXPECT_LT(rel(cl.grad_x, ref.grad_x), 1e-4);
   EXPECT_LT(rel(cl.grad_w, ref.grad_w), 1e-4);
+  // The gradient reaching an inner (non-leaf) row-major input comes back
+  // row-major: a channels-last gradient beside a row-major BatchNorm input
+  // takes LibTorch's slow mixed-layout backward. (A leaf's .grad is copied
+  // into the leaf's layout anyway, so the input here is a product and the
+  // gradient is read by a hook as it arrives.)
+  {
+    auto leaf = torch::randn({4, 3, 12, 12}).requires_grad_();
+    auto inner = leaf * 2.0;  // (4, 3, 12, 12), row-major, not a leaf
+    torch::Tensor seen;
+    inner.register_hook([&seen](torch::Tensor g) { seen = g; });
+    ASSERT_TRUE(probe->solves_channels_last(inner));
+    probe->forward(inner).pow(2).sum().backward();
+    EXPECT_TRUE(seen.is_contiguous()) << seen.strides();
+  }
 
   // Many channels on a large map: channels-last too, same codes and gradients.
   torch::manual_seed(6);
