@@ -8,6 +8,7 @@
 #include "support/testing.h"
 
 using namespace sparseloop;
+using test_support::relative_error;
 
 namespace {
 auto f64 = torch::TensorOptions().dtype(torch::kDouble);
@@ -236,12 +237,6 @@ TEST(CscConv2d, BuffersRoundTripThroughStateDict) {
 // --precision bf16 on the CSC layer (util/precision.h): codes and gradients in
 // fp32 within bf16's error of a float64 solve, the step size estimated in fp32.
 namespace {
-double rel(const torch::Tensor& a, const torch::Tensor& ref) {
-  return ((a.to(torch::kDouble) - ref.to(torch::kDouble)).norm() /
-          ref.to(torch::kDouble).norm())
-      .item<double>();
-}
-
 struct Solve {
   torch::Tensor codes, grad_x, grad_w;
 };
@@ -272,11 +267,11 @@ TEST(CscPrecision, Bf16CodesAndGradientsStayFp32WithinBf16ErrorOfFloat64) {
     EXPECT_EQ(b16.codes.scalar_type(), torch::kFloat);
     EXPECT_EQ(b16.grad_x.scalar_type(), torch::kFloat);
     EXPECT_EQ(b16.grad_w.scalar_type(), torch::kFloat);
-    EXPECT_LT(rel(f32.codes, ref.codes), 1e-5) << in;
-    EXPECT_LT(rel(b16.codes, ref.codes), 3e-2) << in;
-    EXPECT_GT(rel(b16.codes, ref.codes), 1e-4) << in << ": bf16 did not run";
-    EXPECT_LT(rel(b16.grad_x, ref.grad_x), 5e-2) << in;
-    EXPECT_LT(rel(b16.grad_w, ref.grad_w), 5e-2) << in;
+    EXPECT_LT(relative_error(f32.codes, ref.codes), 1e-5) << in;
+    EXPECT_LT(relative_error(b16.codes, ref.codes), 3e-2) << in;
+    EXPECT_GT(relative_error(b16.codes, ref.codes), 1e-4) << in << ": bf16 did not run";
+    EXPECT_LT(relative_error(b16.grad_x, ref.grad_x), 5e-2) << in;
+    EXPECT_LT(relative_error(b16.grad_w, ref.grad_w), 5e-2) << in;
     // float64 is never lowered.
     EXPECT_TRUE(torch::equal(f64_under_bf16.codes, ref.codes)) << in;
     EXPECT_TRUE(torch::equal(f64_under_bf16.grad_w, ref.grad_w)) << in;
@@ -301,9 +296,9 @@ TEST(CscConv2d, ChannelsLastSolveMatchesRowMajorFloat64) {
   const Solve cl = solve(3, torch::kFloat, Precision::kFp32);
   EXPECT_TRUE(cl.codes.is_contiguous());
   EXPECT_GT(ref.codes.abs().max().item<double>(), 0.0);
-  EXPECT_LT(rel(cl.codes, ref.codes), 1e-5);
-  EXPECT_LT(rel(cl.grad_x, ref.grad_x), 1e-4);
-  EXPECT_LT(rel(cl.grad_w, ref.grad_w), 1e-4);
+  EXPECT_LT(relative_error(cl.codes, ref.codes), 1e-5);
+  EXPECT_LT(relative_error(cl.grad_x, ref.grad_x), 1e-4);
+  EXPECT_LT(relative_error(cl.grad_w, ref.grad_w), 1e-4);
   // The gradient reaching an inner (non-leaf) row-major input comes back
   // row-major: a channels-last gradient beside a row-major BatchNorm input
   // takes LibTorch's slow mixed-layout backward. (A leaf's .grad is copied
@@ -334,9 +329,9 @@ TEST(CscConv2d, ChannelsLastSolveMatchesRowMajorFloat64) {
   auto x64 = x32.detach().to(torch::kDouble).requires_grad_();
   auto z64 = layer->forward(x64);  // (2, 8, 16, 16)
   (z64 * z64).sum().backward();
-  EXPECT_LT(rel(z32.detach(), z64.detach()), 1e-5);
-  EXPECT_LT(rel(x32.grad(), x64.grad()), 1e-4);
-  EXPECT_LT(rel(gw32, layer->weight.grad()), 1e-4);
+  EXPECT_LT(relative_error(z32.detach(), z64.detach()), 1e-5);
+  EXPECT_LT(relative_error(x32.grad(), x64.grad()), 1e-4);
+  EXPECT_LT(relative_error(gw32, layer->weight.grad()), 1e-4);
 }
 
 // The step size comes from an fp32 power iteration whatever the precision:

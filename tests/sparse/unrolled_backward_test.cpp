@@ -18,8 +18,10 @@
 #include "sparseloop/sparse/linear_dictionary.h"
 #include "sparseloop/sparse/lipschitz.h"
 #include "sparseloop/util/allocation_tracker.h"
+#include "support/testing.h"
 
 using namespace sparseloop;
+using test_support::relative_error;
 
 namespace {
 
@@ -87,10 +89,6 @@ Grads run(const Setting& s, bool hand_written, int64_t checkpoints) {
   return r;
 }
 
-double rel(const torch::Tensor& a, const torch::Tensor& b) {
-  return ((a - b).norm() / b.norm().clamp_min(1e-300)).item<double>();
-}
-
 void expect_same(const Setting& s, int64_t checkpoints) {
   const Grads ref = run(s, false, 0);
   const Grads got = run(s, true, checkpoints);
@@ -99,11 +97,11 @@ void expect_same(const Setting& s, int64_t checkpoints) {
                                     << " steps " << s.steps << " checkpoints " << checkpoints);
   ASSERT_GT(ref.z.ne(0).sum().item<int64_t>(), 0) << "all codes zero: nothing tested";
   ASSERT_GT(ref.z.eq(0).sum().item<int64_t>(), 0) << "no code zero: the masks are not tested";
-  EXPECT_LT(rel(got.z, ref.z), 1e-13);
-  EXPECT_LT(rel(got.x, ref.x), 1e-12);
-  EXPECT_LT(rel(got.dict, ref.dict), 1e-12);
+  EXPECT_LT(relative_error(got.z, ref.z), 1e-13);
+  EXPECT_LT(relative_error(got.x, ref.x), 1e-12);
+  EXPECT_LT(relative_error(got.dict, ref.dict), 1e-12);
   if (s.warm) {
-    EXPECT_LT(rel(got.z0, ref.z0), 1e-12);
+    EXPECT_LT(relative_error(got.z0, ref.z0), 1e-12);
   }
 }
 
@@ -188,9 +186,9 @@ TEST(UnrolledBackward, CscConv2dOptionGivesAutogradsGradients) {
       gw[hand] = weight.grad().clone();
       gx[hand] = x.grad().clone();
     }
-    EXPECT_LT(rel(out[1], out[0]), 1e-13) << "linear " << linear;
-    EXPECT_LT(rel(gw[1], gw[0]), 1e-12) << "linear " << linear;
-    EXPECT_LT(rel(gx[1], gx[0]), 1e-12) << "linear " << linear;
+    EXPECT_LT(relative_error(out[1], out[0]), 1e-13) << "linear " << linear;
+    EXPECT_LT(relative_error(gw[1], gw[0]), 1e-12) << "linear " << linear;
+    EXPECT_LT(relative_error(gx[1], gx[0]), 1e-12) << "linear " << linear;
   }
 }
 

@@ -52,6 +52,11 @@ torch::Tensor decode_png(const std::string& bytes) {
   return t;
 }
 
+double relative_error(const torch::Tensor& a, const torch::Tensor& ref) {
+  const auto r = ref.to(torch::kDouble);
+  return ((a.to(torch::kDouble) - r).norm() / r.norm().clamp_min(1e-300)).item<double>();
+}
+
 double gradcheck_error(const std::function<torch::Tensor(const torch::Tensor&)>& f,
                        const torch::Tensor& x0, double h, int64_t max_coords) {
   TORCH_CHECK(x0.scalar_type() == torch::kDouble, "gradcheck_error needs float64");

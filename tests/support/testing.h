@@ -23,6 +23,10 @@ namespace sparseloop::test_support {
 double gradcheck_error(const std::function<torch::Tensor(const torch::Tensor&)>& f,
                        const torch::Tensor& x, double h = 1e-6, int64_t max_coords = 60);
 
+/// ‖a − ref‖ / ‖ref‖, computed in float64 whatever the dtypes (0 when both
+/// are zero).
+double relative_error(const torch::Tensor& a, const torch::Tensor& ref);
+
 /// A fresh empty folder under /tmp, removed by the destructor.
 class TempDir {
  public:

@@ -4,13 +4,12 @@
 
 #include <ATen/ATen.h>
 
+#include "support/testing.h"
+
 using namespace sparseloop;
+using test_support::relative_error;
 
 namespace {
-
-double rel(const torch::Tensor& a, const torch::Tensor& ref) {
-  return ((a.to(torch::kDouble) - ref).norm() / ref.norm()).item<double>();
-}
 
 /// bf16 values, so that a float64 computation on the same numbers is the
 /// reference: what remains is fp32 accumulation and the result's rounding to
@@ -56,7 +55,7 @@ TEST(Conv2dBf16, GemmWeightGradientMatchesFloat64) {
     EXPECT_EQ(ours.sizes(), w.sizes());
     EXPECT_EQ(ours.scalar_type(), torch::kBFloat16);
     EXPECT_TRUE(ours.is_contiguous());
-    EXPECT_LT(rel(ours, ref), 4e-3) << "M " << s.M << " k " << s.k << " s " << s.stride;
+    EXPECT_LT(relative_error(ours, ref), 4e-3) << "M " << s.M << " k " << s.k << " s " << s.stride;
   }
 }
 
@@ -80,7 +79,7 @@ TEST(Conv2dBf16, AutogradMatchesFloat64ThroughTheGemmRoute) {
   auto wd = w0.to(torch::kDouble).requires_grad_(true);
   auto bd = b0.to(torch::kDouble).requires_grad_(true);
   torch::conv2d(xd, wd, bd, 2, 1).backward(up.to(torch::kDouble));
-  EXPECT_LT(rel(x.grad(), xd.grad()), 4e-3);
-  EXPECT_LT(rel(w.grad(), wd.grad()), 4e-3);
-  EXPECT_LT(rel(b.grad(), bd.grad()), 4e-3);
+  EXPECT_LT(relative_error(x.grad(), xd.grad()), 4e-3);
+  EXPECT_LT(relative_error(w.grad(), wd.grad()), 4e-3);
+  EXPECT_LT(relative_error(b.grad(), bd.grad()), 4e-3);
 }

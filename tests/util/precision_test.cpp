@@ -4,14 +4,10 @@
 
 #include "sparseloop/util/dense_linear.h"
 #include "sparseloop/util/error.h"
+#include "support/testing.h"
 
 using namespace sparseloop;
-
-namespace {
-double rel(const torch::Tensor& a, const torch::Tensor& ref) {
-  return ((a.to(torch::kDouble) - ref).norm() / ref.norm()).item<double>();
-}
-}  // namespace
+using test_support::relative_error;
 
 TEST(Precision, ParsesItsTwoNamesAndRefusesOthersNamingTheFlag) {
   EXPECT_EQ(parse_precision("fp32"), Precision::kFp32);
@@ -61,12 +57,12 @@ TEST(Precision, DenseLinearAndConvInBf16KeepFp32ResultsWithBf16Error) {
     // float64 is never lowered: identical to the fp32 setting's float64 result.
     auto d = dense_linear(x.to(torch::kDouble), w.to(torch::kDouble), b.to(torch::kDouble));
     EXPECT_EQ(d.scalar_type(), torch::kDouble);
-    EXPECT_LT(rel(d, ref), 1e-14);
+    EXPECT_LT(relative_error(d, ref), 1e-14);
   }
   EXPECT_EQ(bf.scalar_type(), torch::kFloat);
-  EXPECT_LT(rel(fp32, ref), 1e-6);
-  EXPECT_LT(rel(bf, ref), 1e-2);
-  EXPECT_GT(rel(bf, ref), 1e-4);  // it did round to bf16
+  EXPECT_LT(relative_error(fp32, ref), 1e-6);
+  EXPECT_LT(relative_error(bf, ref), 1e-2);
+  EXPECT_GT(relative_error(bf, ref), 1e-4);  // it did round to bf16
 
   auto img = torch::randn({4, 8, 10, 10});
   auto k = torch::randn({16, 8, 3, 3});
@@ -79,6 +75,6 @@ TEST(Precision, DenseLinearAndConvInBf16KeepFp32ResultsWithBf16Error) {
     c16 = conv2d_in_precision(img, k, {}, 1, 1);
   }
   EXPECT_EQ(c16.scalar_type(), torch::kFloat);
-  EXPECT_LT(rel(c16, cref), 3e-2);  // 1.0e-2 measured on an AVX2 EPYC (bf16 output)
-  EXPECT_GT(rel(c16, cref), 1e-4);
+  EXPECT_LT(relative_error(c16, cref), 3e-2);  // 1.0e-2 measured on an AVX2 EPYC (bf16 output)
+  EXPECT_GT(relative_error(c16, cref), 1e-4);
 }
