@@ -12,20 +12,15 @@ namespace {
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
-std::vector<int64_t> pair(int64_t v) { return {v, v}; }
-
 /// Backward-data of conv2d: the adjoint of Dᵀ for an input of `input_sizes`.
 torch::Tensor backward_data(const torch::Tensor& z, const torch::Tensor& weight,
                             const ConvGeometry& g, at::IntArrayRef input_sizes) {
-  // Only the input's sizes and options are read when the output mask asks for
-  // the input gradient alone; empty() allocates without filling.
-  // In the codes' layout: oneDNN then writes the signal channels-last for
-  // channels-last codes (csc_conv2d.cpp) instead of reordering both.
+  // Only the input's sizes and options are read; empty() allocates without
+  // filling. In the codes' layout: oneDNN then writes the signal
+  // channels-last for channels-last codes (csc_conv2d.cpp) instead of
+  // reordering both.
   auto shape_only = at::empty(input_sizes, z.options().memory_format(z.suggest_memory_format()));
-  auto grads = at::convolution_backward(z, shape_only, weight, c10::nullopt, pair(g.stride),
-                                        pair(g.padding), pair(1), /*transposed=*/false,
-                                        pair(0), /*groups=*/1, {true, false, false});
-  return std::get<0>(grads);
+  return conv2d_input_gradient(z, shape_only, weight, g.stride, g.padding);  // (B, M, H, W)
 }
 
 /// Weight-gradient of conv2d(input, W) for the output gradient `grad_output`

@@ -95,7 +95,8 @@ torch::Tensor CscConv2dImpl::code(const torch::Tensor& x, const torch::Tensor& z
     // "On the machine kind"). The fused FISTA steps
     // run on any dense layout; the codes leave row-major, as callers expect.
     const auto cl = at::MemoryFormat::ChannelsLast;
-    auto xc = x.requires_grad() && !x.is_contiguous(cl) ? ChannelsLastInput::apply(x) : x.contiguous(cl);
+    auto xc = x.requires_grad() && !x.is_contiguous(cl) ? ChannelsLastInput::apply(x)
+                                                          : x.contiguous(cl);  // channels-last
     auto z = solve(xc, z0.defined() ? z0.contiguous(cl) : z0,
                    detach_dictionary);  // (B, C, Hz, Wz), channels-last
     return z.contiguous();              // (B, C, Hz, Wz)

@@ -27,7 +27,8 @@ torch::Tensor im2col_nhwc(const torch::Tensor& input, int64_t k, int64_t stride,
       .reshape({B * Ho * Wo, k * k * M});  // (B·Ho·Wo, k·k·M)
 }
 
-/// The weight gradient as one GEMM: ∂/∂W[c, m, i, j] = Σ_{b,p} G[b, c, p]·X[b, m, s·p + (i, j) − pad],
+/// The weight gradient as one GEMM:
+///   ∂/∂W[c, m, i, j] = Σ_{b,p} G[b, c, p]·X[b, m, s·p + (i, j) − pad],
 /// i.e. Gᵀ (C × B·Ho·Wo) times the im2col matrix (B·Ho·Wo × k·k·M).
 torch::Tensor weight_gradient_gemm(const torch::Tensor& grad_output, const torch::Tensor& input,
                                    int64_t k, int64_t stride, int64_t padding) {
@@ -58,9 +59,7 @@ struct Conv2dBf16Function : public torch::autograd::Function<Conv2dBf16Function>
     const auto& grad = grads[0];
     torch::Tensor grad_x, grad_w;
     if (ctx->needs_input_grad(0))
-      grad_x = std::get<0>(at::convolution_backward(grad, x, weight, c10::nullopt, pair(stride),
-                                                    pair(padding), pair(1), false, pair(0), 1,
-                                                    {true, false, false}));  // (B, M, H, W)
+      grad_x = conv2d_input_gradient(grad, x, weight, stride, padding);  // (B, M, H, W)
     if (ctx->needs_input_grad(1))
       grad_w = conv2d_weight_gradient(grad, x, weight, stride, padding);  // (C, M, k, k)
     return {grad_x, grad_w, torch::Tensor(), torch::Tensor()};
@@ -72,7 +71,16 @@ struct Conv2dBf16Function : public torch::autograd::Function<Conv2dBf16Function>
 bool conv2d_weight_gradient_uses_gemm(const torch::Tensor& input, const torch::Tensor& weight,
                                       int64_t stride) {
   return input.device().is_cpu() && input.scalar_type() == torch::kBFloat16 && stride >= 2 &&
-         weight.size(2) == weight.size(3) && weight.size(1) * weight.size(2) * weight.size(3) >= 256;
+         weight.size(2) == weight.size(3) &&
+         weight.size(1) * weight.size(2) * weight.size(3) >= 256;
+}
+
+torch::Tensor conv2d_input_gradient(const torch::Tensor& grad_output,
+                                    const torch::Tensor& input_like, const torch::Tensor& weight,
+                                    int64_t stride, int64_t padding) {
+  return std::get<0>(at::convolution_backward(grad_output, input_like, weight, c10::nullopt,
+                                              pair(stride), pair(padding), pair(1), false,
+                                              pair(0), 1, {true, false, false}));  // (B, M, H, W)
 }
 
 torch::Tensor conv2d_weight_gradient(const torch::Tensor& grad_output, const torch::Tensor& input,

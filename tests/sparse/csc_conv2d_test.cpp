@@ -213,7 +213,8 @@ TEST(CscConv2d, OnChangeRefreshSeesEveryWeightChange) {
   other->forward(x);
   {
     torch::NoGradGuard g;
-    for (const auto& item : other->named_parameters()) layer->named_parameters()[item.key()].copy_(item.value());
+    for (const auto& item : other->named_parameters())
+      layer->named_parameters()[item.key()].copy_(item.value());
     for (const auto& item : other->named_buffers()) {
       auto b = layer->named_buffers()[item.key()];
       b.resize_(item.value().sizes());

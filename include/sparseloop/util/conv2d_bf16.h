@@ -1,3 +1,4 @@
+// conv2d's input and weight gradients as the library computes them, and
 // conv2d on bfloat16 operands (`--precision bf16`, util/precision.h) with a
 // faster weight gradient for strided layers.
 //
@@ -26,6 +27,13 @@ namespace sparseloop {
 /// against 0.80 ms) and with few input channels (16→32 k3 s2: 2.0 against 0.7).
 bool conv2d_weight_gradient_uses_gemm(const torch::Tensor& input, const torch::Tensor& weight,
                                       int64_t stride);
+
+/// ∂⟨conv2d(input, W), grad_output⟩/∂input, (B, M, H, W): oneDNN's
+/// backward-data primitive. Only `input_like`'s sizes, options and layout are
+/// read (an at::empty of the input's shape serves).
+torch::Tensor conv2d_input_gradient(const torch::Tensor& grad_output,
+                                    const torch::Tensor& input_like, const torch::Tensor& weight,
+                                    int64_t stride, int64_t padding);
 
 /// ∂⟨conv2d(input, W), grad_output⟩/∂W for W of `weight`'s shape (C, M, k, k):
 /// grad_output (B, C, Ho, Wo), input (B, M, H, W), same dtype. im2col + GEMM
