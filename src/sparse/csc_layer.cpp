@@ -66,7 +66,7 @@ struct UnitAtoms : public torch::autograd::Function<UnitAtoms> {
     const auto raw = w2.norm(2, 1, /*keepdim=*/true);               // (C, 1)
     const auto norms = raw.clamp_min(1e-12);                        // (C, 1)
     const auto u = w2 / norms;                                      // (C, n)
-    ctx->save_for_backward({u, norms, raw > 1e-12});
+    ctx->save_for_backward({u, norms});
     return u.view(w.sizes());                                       // like w
   }
 
@@ -75,9 +75,9 @@ struct UnitAtoms : public torch::autograd::Function<UnitAtoms> {
     const auto saved = ctx->get_saved_variables();
     const auto& u = saved[0];
     const auto& norms = saved[1];
-    const auto& unclamped = saved[2];
-    const auto g = grads[0].reshape(u.sizes());                      // (C, n)
-    const auto along = (u * g).sum(1, /*keepdim=*/true) * unclamped;  // (C, 1): ⟨u, g⟩
+    const auto g = grads[0].reshape(u.sizes());  // (C, n)
+    // ⟨u, g⟩ per atom, none where the norm was clamped (norms == ε exactly there).
+    const auto along = (u * g).sum(1, /*keepdim=*/true) * (norms > 1e-12);  // (C, 1)
     return {((g - u * along) / norms).view(grads[0].sizes())};       // like w
   }
 };
