@@ -70,17 +70,22 @@ bool cpu_has_avx512() {
 #endif
 }
 
-/// Channels-last codes (csc_conv2d.cpp) and bf16 operands (--precision bf16)
-/// always take the convolution primitive. bf16: on a CPU with AMX oneDNN's
-/// bf16 backward-data beat the GEMM route of the time (matmul + fold) by 1.5×
-/// at the first CSC-CTRL layer (1→32 k4 s2 b64: 0.40 against 0.61 ms;
-/// docs/performance.md, "On the machine kind"), and LibTorch 1.13's
-/// CPU conv_transpose2d rejects bf16 operands at that shape.
-bool few_signal_channels(const torch::Tensor& weight, const torch::Tensor& like) {
+}  // namespace
+
+/// Channels-last codes (csc_conv2d.cpp) and bf16 operands always take the
+/// convolution primitive. LibTorch 1.13's CPU conv_transpose2d rejects bf16
+/// operands at this shape, so under --precision bf16 these layers stay fp32
+/// (conv_analysis, conv_synthesis): memory-bound, they gain nothing from bf16
+/// arithmetic and lost to their conversions, 1→32 k4 s2 32² b64 K2
+/// forward+backward 7.1–7.2 ms in bf16 against 6.1–6.3 kept fp32
+/// (docs/performance.md, "One dictionary per objective").
+bool conv_few_signal_channels(const torch::Tensor& weight, const torch::Tensor& like) {
   return like.device().is_cpu() && like.scalar_type() != torch::kBFloat16 && like.is_contiguous() &&
          weight.size(1) * weight.size(2) * weight.size(3) <= 64 && optimized_blas_loaded() &&
          cpu_has_avx512();
 }
+
+namespace {
 
 /// D z as ATen's transposed convolution (few signal channels, above).
 torch::Tensor transposed_convolution(const torch::Tensor& z, const torch::Tensor& weight,
@@ -102,7 +107,7 @@ struct SynthesisFunction : public torch::autograd::Function<SynthesisFunction> {
     ctx->save_for_backward({z, weight});
     ctx->saved_data["stride"] = stride;
     ctx->saved_data["padding"] = padding;
-    if (few_signal_channels(weight, z)) return transposed_convolution(z, weight, g, out_h, out_w);
+    if (conv_few_signal_channels(weight, z)) return transposed_convolution(z, weight, g, out_h, out_w);
     return backward_data(z, weight, g, {z.size(0), weight.size(1), out_h, out_w});  // (B, M, H, W)
   }
 
@@ -149,7 +154,8 @@ torch::Tensor conv_analysis(const torch::Tensor& x, const torch::Tensor& weight,
   conv_code_size(x.size(3), weight.size(3), g);
   // --precision bf16: bf16 operands, fp32 accumulation, the codes back in fp32
   // (util/precision.h); the inner call sees bf16 tensors and computes plainly.
-  if (lowers(x)) return conv_analysis(lowered(x), lowered(weight), g).to(x.scalar_type());
+  if (lowers(x) && !conv_few_signal_channels(weight, x))
+    return conv_analysis(lowered(x), lowered(weight), g).to(x.scalar_type());
   if (full_window(weight, g, x.size(2), x.size(3))) {
     auto flat = torch::matmul(x.reshape({x.size(0), -1}), weight.reshape({weight.size(0), -1}).t());
     return flat.view({x.size(0), weight.size(0), 1, 1});   // (B, C, 1, 1)
@@ -174,7 +180,8 @@ static void check_synthesis(const torch::Tensor& z, const torch::Tensor& weight,
 torch::Tensor conv_synthesis(const torch::Tensor& z, const torch::Tensor& weight,
                              const ConvGeometry& g, int64_t out_h, int64_t out_w) {
   check_synthesis(z, weight, g, out_h, out_w);
-  if (lowers(z))  // bf16 operands, the signal back in fp32 (util/precision.h)
+  // bf16 operands, the signal back in fp32 (util/precision.h)
+  if (lowers(z) && !conv_few_signal_channels(weight, z))
     return conv_synthesis(lowered(z), lowered(weight), g, out_h, out_w).to(z.scalar_type());
   const int64_t B = z.size(0), C = weight.size(0), M = weight.size(1), k = weight.size(2);
   if (full_window(weight, g, out_h, out_w)) {

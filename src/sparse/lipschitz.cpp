@@ -72,6 +72,12 @@ bool LipschitzCache::current(const torch::Tensor& dictionary) const {
          torch::equal(dictionary_, dictionary.detach().to(dictionary_.options()));
 }
 
+double LipschitzCache::reuse() {
+  last_iterations_ = 0;
+  last_cold_ = false;
+  return value();
+}
+
 double LipschitzCache::refresh(const SparseOperator& op, const torch::Tensor& dictionary0,
                                at::IntArrayRef code_shape, const LipschitzPolicy& p) {
   torch::NoGradGuard no_grad;

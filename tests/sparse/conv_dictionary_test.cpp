@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "sparseloop/util/precision.h"
 #include "support/testing.h"
 
 using namespace sparseloop;
@@ -96,4 +97,28 @@ TEST(ConvDictionary, OperatorPairIsAdjointOnOddSizesWithStride) {
   auto dtx = op.analysis(x);
   auto z = torch::randn_like(dtx);
   EXPECT_NEAR((op.synthesis(z) * x).sum().item<double>(), (z * dtx).sum().item<double>(), 1e-10);
+}
+
+// Under --precision bf16 an operator with few signal channels (M·k² ≤ 64,
+// ATen's transposed convolution) stays fp32: exactly the fp32 results; a wider
+// one does round to bf16 (docs/performance.md, "One dictionary per objective").
+TEST(ConvDictionary, FewSignalChannelsStayFp32UnderBf16) {
+  torch::manual_seed(3);
+  const ConvGeometry g{2, 1};
+  auto w = torch::randn({32, 1, 4, 4});    // (C, M, k, k): M·k² = 16
+  auto x = torch::randn({8, 1, 32, 32});   // (B, M, H, W)
+  auto z = torch::randn({8, 32, 16, 16});  // (B, C, Hz, Wz)
+  if (!conv_few_signal_channels(w, x)) GTEST_SKIP() << "no AVX-512 or no optimized BLAS here";
+  const auto a32 = conv_analysis(x, w, g);
+  const auto s32 = conv_synthesis(z, w, g, 32, 32);
+  auto wide = torch::randn({32, 8, 4, 4});  // M·k² = 128: lowered
+  auto xw = torch::randn({8, 8, 32, 32});
+  EXPECT_FALSE(conv_few_signal_channels(wide, xw));
+  const auto w32 = conv_analysis(xw, wide, g);
+  PrecisionGuard bf16(Precision::kBf16);
+  EXPECT_TRUE(torch::equal(conv_analysis(x, w, g), a32));
+  EXPECT_TRUE(torch::equal(conv_synthesis(z, w, g, 32, 32), s32));
+  const auto w16 = conv_analysis(xw, wide, g);
+  EXPECT_EQ(w16.scalar_type(), torch::kFloat);
+  EXPECT_GT(test_support::relative_error(w16, w32), 1e-4);  // bf16 did run
 }

@@ -26,6 +26,12 @@ struct ConvGeometry {
 /// (TORCH_CHECK) naming the sizes when the input cannot be represented.
 int64_t conv_code_size(int64_t n, int64_t kernel, const ConvGeometry& g);
 
+/// True when D with `weight` (C, M, k, k) takes ATen's transposed convolution
+/// for signals like `like`: few signal channels (M·k² ≤ 64), row-major fp32
+/// on a CPU with AVX-512 and an optimized BLAS. Such operators stay fp32
+/// under --precision bf16 (memory-bound: bf16 only adds conversions).
+bool conv_few_signal_channels(const torch::Tensor& weight, const torch::Tensor& like);
+
 /// Dᵀx: x (B, M, H, W) → (B, C, Hz, Wz).
 torch::Tensor conv_analysis(const torch::Tensor& x, const torch::Tensor& weight,
                             const ConvGeometry& g);

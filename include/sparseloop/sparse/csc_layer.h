@@ -18,6 +18,7 @@
 #include <torch/torch.h>
 
 #include "sparseloop/sparse/lasso.h"
+#include "sparseloop/sparse/dictionary_reuse.h"
 #include "sparseloop/sparse/lipschitz.h"
 #include "sparseloop/sparse/proximal_gradient.h"
 #include "sparseloop/sparse/unrolled_backward.h"
@@ -104,7 +105,9 @@ class CscLayer : public torch::nn::Cloneable<Derived> {
   /// The dictionary as used: atoms at unit norm when normalize_atoms.
   torch::Tensor dictionary() const {
     const auto& o = self().csc();
-    return o.normalize_atoms() ? normalize_atoms(weight) : weight;
+    if (!o.normalize_atoms()) return weight;
+    // Once per DictionaryReuse scope (sparse/dictionary_reuse.h), else per use.
+    return memo_.get(weight, [this] { return normalize_atoms(weight); });
   }
   /// L = ‖D‖² used by the last forward (0 before any).
   double lipschitz() const { return cache_.value(); }
@@ -141,8 +144,16 @@ class CscLayer : public torch::nn::Cloneable<Derived> {
     if (detach_dictionary) dict = dict.detach();
     // L of the dictionary as used, without autograd (a constant, as in SDNet).
     auto detached = self().make_operator(dict.detach(), x);
-    const double L =
-        cache_.refresh(detached, dict.detach(), self().code_shape(x), o.lipschitz_policy());
+    const auto code_shape = self().code_shape(x);
+    const auto policy = o.lipschitz_policy();
+    // In a DictionaryReuse scope the dictionary stands still: verified once,
+    // L is current for the scope's later solves (on-change only; every-forward
+    // refreshes by definition).
+    const bool verified =
+        policy.refresh == StepRefresh::kOnChange && memo_.verified(code_shape);
+    const double L = verified ? cache_.reuse() : cache_.refresh(detached, dict.detach(),
+                                                                code_shape, policy);
+    if (!verified && policy.refresh == StepRefresh::kOnChange) memo_.set_verified(code_shape);
     TORCH_CHECK(L > 0.0 && std::isfinite(L), name_of_layer(), ": dictionary norm is ", L,
                 " (all-zero or non-finite dictionary)");
     last_step_ = o.step_factor() / L;
@@ -169,6 +180,7 @@ class CscLayer : public torch::nn::Cloneable<Derived> {
   static const char* name_of_layer() { return Derived::kName; }
 
   LipschitzCache cache_;
+  mutable DictionaryMemo memo_;
   double last_step_ = 0.0;
 };
 

@@ -88,6 +88,9 @@ class LipschitzCache {
 
   /// L of the last refresh (0: none).
   double value() const;
+  /// L of the last refresh, known current by the caller (the dictionary has
+  /// not changed since; sparse/dictionary_reuse.h): no comparison, no iteration.
+  double reuse();
   /// True when L was estimated for exactly this dictionary.
   bool current(const torch::Tensor& dictionary) const;
   /// Power iterations run by the last refresh (0: L was reused).

@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "sparseloop/sparse/dictionary_reuse.h"
 #include "sparseloop/util/distributed.h"
 
 namespace sparseloop {
@@ -65,7 +66,10 @@ ClosedLoopTerms ClosedLoopGame::objective(const torch::Tensor& z0, const torch::
 ClosedLoopTerms ClosedLoopGame::ascent_objective(const torch::Tensor& x, const torch::Tensor& y) {
   // X̂ is a constant for the encoder player: the decoder's use of the shared
   // dictionaries is held fixed and no gradient reaches Z through X̂, so g
-  // runs without a graph.
+  // runs without a graph. The parameters stand still in here: each layer's
+  // dictionary is normalized and its L verified once for the three passes
+  // (sparse/dictionary_reuse.h).
+  DictionaryReuse once;
   auto z = model_->encode(x);                  // (B, d)
   torch::Tensor xh;
   {
@@ -82,6 +86,7 @@ ClosedLoopTerms ClosedLoopGame::descent_objective(const torch::Tensor& x,
   // on X and on X̂, decoder); Strategy 1 only the decoder's, so Z = f(X) is a
   // constant and the encoder on X̂ passes gradients to X̂ alone.
   const bool strategy1 = options_.strategy() == 1;
+  DictionaryReuse once;  // as in ascent_objective
   torch::Tensor z;
   if (strategy1 || model_->shared_parameters().empty()) {
     torch::NoGradGuard no_grad;
