@@ -1,5 +1,6 @@
 #include "sparseloop/engine/batch_norm.h"
 
+#include "sparseloop/engine/batch_norm_activation.h"
 #include "sparseloop/util/distributed.h"
 #include "sparseloop/util/random.h"
 
@@ -36,6 +37,31 @@ void SyncBatchNorm2dImpl::pretty_print(std::ostream& stream) const {
   stream << "sparseloop::SyncBatchNorm2d(" << options.num_features() << ", eps=" << options.eps()
          << ", momentum=" << options.momentum().value_or(0.0) << ", affine=" << options.affine()
          << ", track_running_stats=" << options.track_running_stats() << ")";
+}
+
+torch::Tensor SyncBatchNorm2dImpl::forward_leaky_relu(const torch::Tensor& x,
+                                                      double negative_slope) {
+  if (!is_training() || distributed() || !batch_norm_leaky_relu_takes(x) ||
+      x.size(1) != options.num_features()) {
+    auto y = forward(x);  // (B, C, H, W)
+    return negative_slope == 0.0
+               ? torch::relu(y)
+               : torch::nn::functional::leaky_relu(
+                     y, torch::nn::functional::LeakyReLUFuncOptions().negative_slope(negative_slope));
+  }
+  auto r = batch_norm_leaky_relu(x, weight, bias, options.eps(), negative_slope);
+  if (options.track_running_stats()) {
+    // BatchNorm2d's update: the momentum's share of the batch's mean and
+    // unbiased variance (or the cumulative average without a momentum).
+    torch::NoGradGuard no_grad;
+    num_batches_tracked.add_(1);
+    const double f = options.momentum().has_value() ? options.momentum().value()
+                                                    : 1.0 / num_batches_tracked.item<double>();
+    const double n = static_cast<double>(x.numel() / x.size(1));
+    running_mean.mul_(1 - f).add_(r.mean.to(running_mean.scalar_type()), f);
+    running_var.mul_(1 - f).add_((r.var * (n / (n - 1))).to(running_var.scalar_type()), f);
+  }
+  return r.output;  // (B, C, H, W)
 }
 
 torch::Tensor SyncBatchNorm2dImpl::forward(const torch::Tensor& x) {

@@ -36,6 +36,10 @@ class SyncBatchNorm2dImpl : public torch::nn::Cloneable<SyncBatchNorm2dImpl> {
   void pretty_print(std::ostream& stream) const override;
   /// (B, C, H, W) → (B, C, H, W).
   torch::Tensor forward(const torch::Tensor& input);
+  /// leaky_relu(forward(input), negative_slope) (0: relu). In training on one
+  /// process, for row-major float input on the CPU, one fused function
+  /// (engine/batch_norm_activation.h) with the same running statistics.
+  torch::Tensor forward_leaky_relu(const torch::Tensor& input, double negative_slope);
 
   torch::nn::BatchNormOptions options;
   torch::Tensor weight, bias;                                   // (C,) when affine

@@ -88,8 +88,10 @@ torch::Tensor CscCtrlImpl::encode(const torch::Tensor& x, bool hold_shared) {
   for (size_t i = 0; i < layers.size(); ++i) {
     h = layers[i]->code(h, {}, hold_shared);           // (B, C_i, H_i/s, W_i/s)
     if (i + 1 == layers.size()) break;
-    if (enc_bn[i]) h = enc_bn[i]->forward(h);
-    h = F::leaky_relu(h, F::LeakyReLUFuncOptions().negative_slope(options.negative_slope()));
+    if (enc_bn[i])  // one fused function in training (engine/batch_norm_activation.h)
+      h = enc_bn[i]->forward_leaky_relu(h, options.negative_slope());
+    else
+      h = F::leaky_relu(h, F::LeakyReLUFuncOptions().negative_slope(options.negative_slope()));
   }
   return flatten_normalize(h);                          // (B, d)
 }
@@ -128,7 +130,7 @@ torch::Tensor CscCtrlImpl::decode(const torch::Tensor& z, bool hold_shared) {
     const size_t i = L - 1 - j;                         // encoder layer this inverts
     h = layers[i]->decode(h, sizes_[i], sizes_[i], hold_shared);  // (B, M_i, H_i, W_i)
     if (j + 1 < L) {
-      h = torch::relu(dec_bn[j]->forward(h));
+      h = dec_bn[j]->forward_leaky_relu(h, 0.0);        // relu(BN(h))
     } else {
       h = torch::tanh(h);
     }
