@@ -1,6 +1,10 @@
 #include "sparseloop/util/conv2d_bf16.h"
 
 #include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <cstring>
 
 namespace sparseloop {
 namespace {
@@ -12,19 +16,44 @@ std::vector<int64_t> pair(int64_t v) { return {v, v}; }
 
 /// The k×k windows of `input` (B, M, H, W) that conv2d with this stride and
 /// padding reads, one row per output position: (B·Ho·Wo, k·k·M), columns in
-/// (kh, kw, m) order. One pass: the input is padded into NHWC (so that a
-/// window's M·k values lie in k runs of k·M contiguous elements), then the
-/// windows are a strided view of it, copied once by reshape.
+/// (kh, kw, m) order. With the input in NHWC a window's row kh is one run of
+/// up to k·M contiguous values, so each output row is k copies and the zeros
+/// of the padding: one pass, on every thread. Written out because ATen's
+/// route (a zero-filled padded NHWC buffer, the input copied into it, then
+/// a 6-d strided view copied by reshape) made three passes, the last a
+/// generic strided copy: 17 % of a bf16 CSC-CTRL step's main-thread samples
+/// (docs/performance.md, "One dictionary per objective").
 torch::Tensor im2col_nhwc(const torch::Tensor& input, int64_t k, int64_t stride, int64_t padding,
                           int64_t Ho, int64_t Wo) {
   const int64_t B = input.size(0), M = input.size(1), H = input.size(2), W = input.size(3);
-  auto padded = padding > 0 ? at::zeros({B, H + 2 * padding, W + 2 * padding, M}, input.options())
-                            : at::empty({B, H, W, M}, input.options());  // (B, H+2p, W+2p, M)
-  padded.narrow(1, padding, H).narrow(2, padding, W).copy_(input.permute({0, 2, 3, 1}));
-  const auto s = padded.strides();
-  return padded
-      .as_strided({B, Ho, Wo, k, k, M}, {s[0], stride * s[1], stride * s[2], s[1], s[2], s[3]})
-      .reshape({B * Ho * Wo, k * k * M});  // (B·Ho·Wo, k·k·M)
+  // (B, H, W, M) in memory: free for a channels-last input, one transpose else.
+  const auto nhwc = input.permute({0, 2, 3, 1}).contiguous();  // (B, H, W, M)
+  auto cols = at::empty({B * Ho * Wo, k * k * M}, input.options());  // (B·Ho·Wo, k·k·M)
+  const int64_t pixel = M * static_cast<int64_t>(input.element_size());  // bytes per (h, w)
+  const char* src = static_cast<const char*>(nhwc.data_ptr());
+  char* dst = static_cast<char*>(cols.data_ptr());
+  at::parallel_for(0, B * Ho * Wo, 16, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      const int64_t wo = r % Wo, ho = (r / Wo) % Ho, b = r / (Ho * Wo);
+      const int64_t iw0 = wo * stride - padding;
+      // Columns kw in [lo, hi) fall inside the image.
+      const int64_t lo = std::min<int64_t>(k, std::max<int64_t>(0, -iw0));
+      const int64_t hi = std::max<int64_t>(lo, std::min<int64_t>(k, W - iw0));
+      char* out = dst + r * k * k * pixel;
+      for (int64_t kh = 0; kh < k; ++kh, out += k * pixel) {
+        const int64_t ih = ho * stride + kh - padding;
+        if (ih < 0 || ih >= H || hi == lo) {
+          std::memset(out, 0, k * pixel);  // all-zero bits: 0 in bf16 and fp32
+          continue;
+        }
+        if (lo > 0) std::memset(out, 0, lo * pixel);
+        std::memcpy(out + lo * pixel, src + ((b * H + ih) * W + iw0 + lo) * pixel,
+                    (hi - lo) * pixel);
+        if (hi < k) std::memset(out + hi * pixel, 0, (k - hi) * pixel);
+      }
+    }
+  });
+  return cols;
 }
 
 /// The weight gradient as one GEMM:

@@ -37,15 +37,20 @@ TEST(Conv2dBf16, GemmRouteOnlyForStridedBf16LayersWithManyInputs) {
 }
 
 // The weight gradient as im2col + GEMM against float64's, for the shapes the
-// route takes (CSC-CTRL's k4 s2 layers, SDNet's k3 s2, no padding, odd sizes).
+// route takes (CSC-CTRL's k4 s2 layers, SDNet's k3 s2, no padding, odd sizes,
+// non-square images, padding wider than a stride, channels-last inputs).
 TEST(Conv2dBf16, GemmWeightGradientMatchesFloat64) {
   torch::manual_seed(0);
+  int case_index = 0;
   for (const Shape& s : {Shape{4, 32, 16, 16, 4, 2, 1}, Shape{3, 32, 8, 9, 3, 2, 1},
-                         Shape{2, 16, 8, 11, 4, 3, 0}}) {
+                         Shape{2, 16, 8, 11, 4, 3, 0}, Shape{2, 16, 8, 9, 4, 2, 3}}) {
+    const int64_t W = s.H + 2 + case_index % 2;  // not square
     const int64_t Ho = (s.H + 2 * s.padding - s.k) / s.stride + 1;
-    auto x = bf16_randn({s.B, s.M, s.H, s.H});
+    const int64_t Wo = (W + 2 * s.padding - s.k) / s.stride + 1;
+    auto x = bf16_randn({s.B, s.M, s.H, W});
+    if (case_index++ % 2 == 1) x = x.contiguous(at::MemoryFormat::ChannelsLast);
     auto w = bf16_randn({s.C, s.M, s.k, s.k});
-    auto g = bf16_randn({s.B, s.C, Ho, Ho});
+    auto g = bf16_randn({s.B, s.C, Ho, Wo});
     ASSERT_TRUE(conv2d_weight_gradient_uses_gemm(x, w, s.stride)) << s.M << " " << s.k;
     auto ours = conv2d_weight_gradient(g, x, w, s.stride, s.padding);  // (C, M, k, k)
     auto ref = std::get<1>(at::convolution_backward(
