@@ -97,8 +97,11 @@ double LipschitzCache::refresh(const SparseOperator& op, const torch::Tensor& di
     // docs/performance.md, "Per-shape bf16 weight gradients, and the rest of
     // the step"). Not on a GPU: a second synchronization.
     const auto ref = dictionary_.to(dictionary.dtype());
-    const bool same = dictionary.device().is_cpu() && torch::equal(dictionary, ref);
-    if (!same) {
+    const bool cpu = dictionary.device().is_cpu();
+    const bool same = cpu && torch::equal(dictionary, ref);
+    if (!same && cpu && p.restart_threshold <= 0.0) {
+      run = true;  // changed, and no restart rule needs the size of the move
+    } else if (!same) {
       const auto delta = dictionary - ref;
       auto both = torch::stack({delta.abs().max().to(torch::kDouble),
                                 (delta.norm() / ref.norm().clamp_min(1e-30)).to(torch::kDouble)})
