@@ -4,7 +4,9 @@
 #include <ATen/Parallel.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
+#include <vector>
 
 namespace sparseloop {
 namespace {
@@ -14,42 +16,88 @@ using torch::autograd::variable_list;
 
 std::vector<int64_t> pair(int64_t v) { return {v, v}; }
 
+/// One image's (M, P) planes as (P, M) rows, in 16×16 tiles so that both
+/// sides stay in cache. E: the element's bytes as an unsigned integer.
+template <typename E>
+void transpose_image(const E* src, E* dst, int64_t M, int64_t P) {
+  constexpr int64_t kTile = 16;
+  for (int64_t m0 = 0; m0 < M; m0 += kTile)
+    for (int64_t p0 = 0; p0 < P; p0 += kTile)
+      for (int64_t m = m0; m < std::min(M, m0 + kTile); ++m)
+        for (int64_t p = p0; p < std::min(P, p0 + kTile); ++p) dst[p * M + m] = src[m * P + p];
+}
+
+/// Runs `f(b, image)` for every image b on every thread, `image` pointing at
+/// its (H, W, M) values: a channels-last input's own memory, else the image
+/// transposed into a per-thread buffer (one pass over a cache-sized block
+/// where `permute(...).contiguous()` was a generic strided copy of the whole
+/// batch, 7 % of a bf16 CSC-CTRL step).
+template <typename E, typename F>
+void for_each_nhwc_image(const torch::Tensor& t, F f) {
+  const int64_t B = t.size(0), M = t.size(1), P = t.size(2) * t.size(3);
+  const bool nhwc = t.is_contiguous(at::MemoryFormat::ChannelsLast);
+  const auto src = nhwc ? t : t.contiguous();  // (B, M, H, W), NHWC or NCHW memory
+  const E* base = static_cast<const E*>(src.data_ptr());
+  at::parallel_for(0, B, 1, [&](int64_t b0, int64_t b1) {
+    std::vector<E> buffer(nhwc ? 0 : P * M);
+    for (int64_t b = b0; b < b1; ++b) {
+      const E* image = base + b * P * M;
+      if (!nhwc) {
+        transpose_image(image, buffer.data(), M, P);
+        image = buffer.data();
+      }
+      f(b, image);
+    }
+  });
+}
+
+/// t (B, C, H, W), any layout, as (B·H·W, C) rows: the GEMM operand of a
+/// gradient with respect to the output.
+template <typename E>
+torch::Tensor rows_of(const torch::Tensor& t) {
+  const int64_t B = t.size(0), C = t.size(1), P = t.size(2) * t.size(3);
+  auto rows = at::empty({B * P, C}, t.options());  // (B·H·W, C)
+  E* dst = static_cast<E*>(rows.data_ptr());
+  for_each_nhwc_image<E>(t, [&](int64_t b, const E* image) {
+    std::memcpy(dst + b * P * C, image, P * C * sizeof(E));
+  });
+  return rows;
+}
+
 /// The k×k windows of `input` (B, M, H, W) that conv2d with this stride and
 /// padding reads, one row per output position: (B·Ho·Wo, k·k·M), columns in
-/// (kh, kw, m) order. With the input in NHWC a window's row kh is one run of
+/// (kh, kw, m) order. From an image in NHWC a window's row kh is one run of
 /// up to k·M contiguous values, so each output row is k copies and the zeros
 /// of the padding: one pass, on every thread. Written out because ATen's
 /// route (a zero-filled padded NHWC buffer, the input copied into it, then
 /// a 6-d strided view copied by reshape) made three passes, the last a
 /// generic strided copy: 17 % of a bf16 CSC-CTRL step's main-thread samples
 /// (docs/performance.md, "One dictionary per objective").
+template <typename E>
 torch::Tensor im2col_nhwc(const torch::Tensor& input, int64_t k, int64_t stride, int64_t padding,
                           int64_t Ho, int64_t Wo) {
   const int64_t B = input.size(0), M = input.size(1), H = input.size(2), W = input.size(3);
-  // (B, H, W, M) in memory: free for a channels-last input, one transpose else.
-  const auto nhwc = input.permute({0, 2, 3, 1}).contiguous();  // (B, H, W, M)
   auto cols = at::empty({B * Ho * Wo, k * k * M}, input.options());  // (B·Ho·Wo, k·k·M)
-  const int64_t pixel = M * static_cast<int64_t>(input.element_size());  // bytes per (h, w)
-  const char* src = static_cast<const char*>(nhwc.data_ptr());
-  char* dst = static_cast<char*>(cols.data_ptr());
-  at::parallel_for(0, B * Ho * Wo, 16, [&](int64_t begin, int64_t end) {
-    for (int64_t r = begin; r < end; ++r) {
-      const int64_t wo = r % Wo, ho = (r / Wo) % Ho, b = r / (Ho * Wo);
-      const int64_t iw0 = wo * stride - padding;
-      // Columns kw in [lo, hi) fall inside the image.
-      const int64_t lo = std::min<int64_t>(k, std::max<int64_t>(0, -iw0));
-      const int64_t hi = std::max<int64_t>(lo, std::min<int64_t>(k, W - iw0));
-      char* out = dst + r * k * k * pixel;
-      for (int64_t kh = 0; kh < k; ++kh, out += k * pixel) {
-        const int64_t ih = ho * stride + kh - padding;
-        if (ih < 0 || ih >= H || hi == lo) {
-          std::memset(out, 0, k * pixel);  // all-zero bits: 0 in bf16 and fp32
-          continue;
+  E* dst = static_cast<E*>(cols.data_ptr());
+  const size_t pixel = static_cast<size_t>(M) * sizeof(E);  // bytes per (h, w)
+  for_each_nhwc_image<E>(input, [&](int64_t b, const E* image) {
+    for (int64_t ho = 0; ho < Ho; ++ho) {
+      for (int64_t wo = 0; wo < Wo; ++wo) {
+        const int64_t iw0 = wo * stride - padding;
+        // Columns kw in [lo, hi) fall inside the image.
+        const int64_t lo = std::min<int64_t>(k, std::max<int64_t>(0, -iw0));
+        const int64_t hi = std::max<int64_t>(lo, std::min<int64_t>(k, W - iw0));
+        char* out = reinterpret_cast<char*>(dst + ((b * Ho + ho) * Wo + wo) * k * k * M);
+        for (int64_t kh = 0; kh < k; ++kh, out += k * pixel) {
+          const int64_t ih = ho * stride + kh - padding;
+          if (ih < 0 || ih >= H || hi == lo) {
+            std::memset(out, 0, k * pixel);  // all-zero bits: 0 in bf16 and fp32
+            continue;
+          }
+          if (lo > 0) std::memset(out, 0, lo * pixel);
+          std::memcpy(out + lo * pixel, image + (ih * W + iw0 + lo) * M, (hi - lo) * pixel);
+          if (hi < k) std::memset(out + hi * pixel, 0, (k - hi) * pixel);
         }
-        if (lo > 0) std::memset(out, 0, lo * pixel);
-        std::memcpy(out + lo * pixel, src + ((b * H + ih) * W + iw0 + lo) * pixel,
-                    (hi - lo) * pixel);
-        if (hi < k) std::memset(out + hi * pixel, 0, (k - hi) * pixel);
       }
     }
   });
@@ -61,10 +109,12 @@ torch::Tensor im2col_nhwc(const torch::Tensor& input, int64_t k, int64_t stride,
 /// i.e. Gᵀ (C × B·Ho·Wo) times the im2col matrix (B·Ho·Wo × k·k·M).
 torch::Tensor weight_gradient_gemm(const torch::Tensor& grad_output, const torch::Tensor& input,
                                    int64_t k, int64_t stride, int64_t padding) {
-  const int64_t B = grad_output.size(0), C = grad_output.size(1);
+  const int64_t C = grad_output.size(1);
   const int64_t Ho = grad_output.size(2), Wo = grad_output.size(3), M = input.size(1);
-  auto cols = im2col_nhwc(input, k, stride, padding, Ho, Wo);           // (B·Ho·Wo, k·k·M)
-  auto g = grad_output.permute({0, 2, 3, 1}).reshape({B * Ho * Wo, C});  // (B·Ho·Wo, C)
+  TORCH_CHECK(input.element_size() == 2 && grad_output.element_size() == 2,
+              "weight_gradient_gemm: bf16 operands");
+  auto cols = im2col_nhwc<uint16_t>(input, k, stride, padding, Ho, Wo);  // (B·Ho·Wo, k·k·M)
+  auto g = rows_of<uint16_t>(grad_output);                               // (B·Ho·Wo, C)
   auto gw = g.t().mm(cols);                                              // (C, k·k·M)
   return gw.view({C, k, k, M}).permute({0, 3, 1, 2}).contiguous();       // (C, M, k, k)
 }
