@@ -164,7 +164,12 @@ void hinge_step_cpu(const torch::Tensor& x, torch::Tensor& v, double threshold, 
     a_t[j] = static_cast<T>(s > 0 ? std::max(threshold - s, 0.0) * coef / std::max(s, 1e-30) : 0.0);
     m_t[j] = static_cast<T>(mean[j]);
   }
-  at::parallel_for(0, B, 64, [&](int64_t begin, int64_t end) {
+  // Threads only for ≥ 32 768 values a chunk (ATen's grain): the update runs
+  // once per FISTA step, and at b250 × 128 a parallel region cost more than
+  // the pass (VDL inference 18.1–19.5 → 21.9–22.5 ms when at::parallel_for
+  // began to run in parallel; docs/performance.md, "One dictionary per objective").
+  at::parallel_for(0, B, std::max<int64_t>(64, 32768 / std::max<int64_t>(l, 1)),
+                   [&](int64_t begin, int64_t end) {
     if constexpr (std::is_same_v<T, float>) {
       hinge_update_f32(xp, vp, a_t, m_t, begin, end, l);
     } else {
