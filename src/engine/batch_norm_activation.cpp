@@ -202,10 +202,9 @@ struct BatchNormLeakyRelu : public torch::autograd::Function<BatchNormLeakyRelu>
     AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "batch_norm_leaky_relu", [&] {
       const auto wc = weight.contiguous(), bc = bias.contiguous();
       at::parallel_for(0, s.C, 1, [&](int64_t c0, int64_t c1) {
-        forward_kernel(x.data_ptr<scalar_t>(), y.data_ptr<scalar_t>(), s,
-                                   wc.data_ptr<scalar_t>(), bc.data_ptr<scalar_t>(), eps,
-                                   static_cast<scalar_t>(slope), st, st + s.C, st + 2 * s.C, c0,
-                                   c1);
+        forward_kernel(x.data_ptr<scalar_t>(), y.data_ptr<scalar_t>(), s, wc.data_ptr<scalar_t>(),
+                       bc.data_ptr<scalar_t>(), eps, static_cast<scalar_t>(slope), st, st + s.C,
+                       st + 2 * s.C, c0, c1);
       });
     });
     auto mean = stats[0].clone(), var = stats[1].clone();  // (C,) each
@@ -230,10 +229,9 @@ struct BatchNormLeakyRelu : public torch::autograd::Function<BatchNormLeakyRelu>
       const auto wc = weight.contiguous();
       auto ptr = [](torch::Tensor& t) { return t.defined() ? t.data_ptr<scalar_t>() : nullptr; };
       at::parallel_for(0, s.C, 1, [&](int64_t c0, int64_t c1) {
-        backward_kernel(g.data_ptr<scalar_t>(), x.data_ptr<scalar_t>(),
-                                    y.data_ptr<scalar_t>(), s, wc.data_ptr<scalar_t>(), st,
-                                    st + 2 * s.C, static_cast<scalar_t>(slope), ptr(gx), ptr(gw),
-                                    ptr(gb), c0, c1);
+        backward_kernel(g.data_ptr<scalar_t>(), x.data_ptr<scalar_t>(), y.data_ptr<scalar_t>(), s,
+                        wc.data_ptr<scalar_t>(), st, st + 2 * s.C, static_cast<scalar_t>(slope),
+                        ptr(gx), ptr(gw), ptr(gb), c0, c1);
       });
     });
     return {gx, gw, gb, torch::Tensor(), torch::Tensor()};

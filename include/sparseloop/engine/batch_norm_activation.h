@@ -2,8 +2,7 @@
 // one autograd function with its backward written out: two passes over the
 // activation forward and two backward, where LibTorch 1.13 runs BatchNorm's
 // kernels and the activation's separately (docs/performance.md, "One
-// dictionary per objective": 0.37 ms for BatchNorm's forward alone at
-// b64 32×16², ten times a copy of the tensor).
+// dictionary per objective": b64 32×16² forward 0.19 against 1.4 ms).
 #pragma once
 
 #include <torch/torch.h>
