@@ -44,24 +44,32 @@ torch::Tensor SyncBatchNorm2dImpl::forward_leaky_relu(const torch::Tensor& x,
   if (!is_training() || distributed() || !batch_norm_leaky_relu_takes(x) ||
       x.size(1) != options.num_features()) {
     auto y = forward(x);  // (B, C, H, W)
+    namespace F = torch::nn::functional;
     return negative_slope == 0.0
                ? torch::relu(y)
-               : torch::nn::functional::leaky_relu(
-                     y, torch::nn::functional::LeakyReLUFuncOptions().negative_slope(negative_slope));
+               : F::leaky_relu(y, F::LeakyReLUFuncOptions().negative_slope(negative_slope));
   }
   auto r = batch_norm_leaky_relu(x, weight, bias, options.eps(), negative_slope);
-  if (options.track_running_stats()) {
-    // BatchNorm2d's update: the momentum's share of the batch's mean and
-    // unbiased variance (or the cumulative average without a momentum).
-    torch::NoGradGuard no_grad;
-    num_batches_tracked.add_(1);
-    const double f = options.momentum().has_value() ? options.momentum().value()
-                                                    : 1.0 / num_batches_tracked.item<double>();
-    const double n = static_cast<double>(x.numel() / x.size(1));
-    running_mean.mul_(1 - f).add_(r.mean.to(running_mean.scalar_type()), f);
-    running_var.mul_(1 - f).add_((r.var * (n / (n - 1))).to(running_var.scalar_type()), f);
-  }
+  update_running_stats(r.mean, r.var, static_cast<double>(x.numel() / x.size(1)));
   return r.output;  // (B, C, H, W)
+}
+
+double SyncBatchNorm2dImpl::next_momentum() {
+  num_batches_tracked.add_(1);
+  if (options.momentum().has_value()) return options.momentum().value();
+  return 1.0 / num_batches_tracked.item<double>();  // a cumulative average
+}
+
+void SyncBatchNorm2dImpl::update_running_stats(const torch::Tensor& mean,
+                                               const torch::Tensor& biased_var, double n) {
+  if (!options.track_running_stats()) return;
+  // BatchNorm2d's update: the momentum's share of the batch's mean and
+  // unbiased variance.
+  torch::NoGradGuard no_grad;
+  const double f = next_momentum();
+  running_mean.mul_(1 - f).add_(mean.detach().to(running_mean.scalar_type()), f);
+  running_var.mul_(1 - f).add_((biased_var.detach() * (n / (n - 1))).to(running_var.scalar_type()),
+                               f);
 }
 
 torch::Tensor SyncBatchNorm2dImpl::forward(const torch::Tensor& x) {
@@ -70,12 +78,7 @@ torch::Tensor SyncBatchNorm2dImpl::forward(const torch::Tensor& x) {
               x.sizes());
   if (!is_training() || !distributed()) {
     // One process: exactly BatchNorm2d's forward (torch::nn::BatchNormImplBase).
-    double f = 0.0;
-    if (is_training() && options.track_running_stats()) {
-      num_batches_tracked.add_(1);
-      f = options.momentum().has_value() ? options.momentum().value()
-                                         : 1.0 / num_batches_tracked.item<double>();
-    }
+    const double f = is_training() && options.track_running_stats() ? next_momentum() : 0.0;
     return torch::batch_norm(x, weight, bias, running_mean, running_var,
                              is_training() || !options.track_running_stats(), f, options.eps(),
                              at::globalContext().userEnabledCuDNN());
@@ -100,15 +103,7 @@ torch::Tensor SyncBatchNorm2dImpl::forward(const torch::Tensor& x) {
   auto centered = x - per_channel(mean);                                             // (B, C, H, W)
   auto y = centered * per_channel(torch::rsqrt(var + options.eps()));
   if (options.affine()) y = y * per_channel(weight) + per_channel(bias);
-  if (options.track_running_stats()) {
-    torch::NoGradGuard no_grad;
-    num_batches_tracked.add_(1);
-    const double f = options.momentum().has_value()
-                         ? options.momentum().value()
-                         : 1.0 / num_batches_tracked.item<double>();  // cumulative average
-    running_mean.mul_(1 - f).add_(mean.detach(), f);
-    running_var.mul_(1 - f).add_(var.detach() * (n / (n - 1)), f);  // unbiased, as BatchNorm
-  }
+  update_running_stats(mean, var, n);
   return y;
 }
 

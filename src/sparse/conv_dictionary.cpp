@@ -107,7 +107,8 @@ struct SynthesisFunction : public torch::autograd::Function<SynthesisFunction> {
     ctx->save_for_backward({z, weight});
     ctx->saved_data["stride"] = stride;
     ctx->saved_data["padding"] = padding;
-    if (conv_few_signal_channels(weight, z)) return transposed_convolution(z, weight, g, out_h, out_w);
+    if (conv_few_signal_channels(weight, z))
+      return transposed_convolution(z, weight, g, out_h, out_w);  // (B, M, H, W)
     return backward_data(z, weight, g, {z.size(0), weight.size(1), out_h, out_w});  // (B, M, H, W)
   }
 

@@ -52,14 +52,19 @@ void for_each_nhwc_image(const torch::Tensor& t, F f) {
 }
 
 /// t (B, C, H, W), any layout, as (B·H·W, C) rows: the GEMM operand of a
-/// gradient with respect to the output.
+/// gradient with respect to the output. A view of channels-last memory; from
+/// row-major memory each image transposed straight into its rows.
 template <typename E>
 torch::Tensor rows_of(const torch::Tensor& t) {
   const int64_t B = t.size(0), C = t.size(1), P = t.size(2) * t.size(3);
-  auto rows = at::empty({B * P, C}, t.options());  // (B·H·W, C)
-  E* dst = static_cast<E*>(rows.data_ptr());
-  for_each_nhwc_image<E>(t, [&](int64_t b, const E* image) {
-    std::memcpy(dst + b * P * C, image, P * C * sizeof(E));
+  if (t.is_contiguous(at::MemoryFormat::ChannelsLast))
+    return t.permute({0, 2, 3, 1}).reshape({B * P, C});  // (B·H·W, C), no copy
+  const auto src = t.contiguous();                         // (B, C, H, W)
+  auto rows = at::empty({B * P, C}, t.options());          // (B·H·W, C)
+  const E* from = static_cast<const E*>(src.data_ptr());
+  E* to = static_cast<E*>(rows.data_ptr());
+  at::parallel_for(0, B, 1, [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; ++b) transpose_image(from + b * C * P, to + b * P * C, C, P);
   });
   return rows;
 }

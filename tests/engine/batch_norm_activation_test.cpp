@@ -77,8 +77,8 @@ TEST(BatchNormActivation, ReturnsTheBatchStatistics) {
   EXPECT_LT(relative_error(r.mean, xd.mean({0, 2, 3})), 1e-6);
   EXPECT_LT(relative_error(r.var, xd.var({0, 2, 3}, /*unbiased=*/false)), 1e-6);
   EXPECT_FALSE(r.mean.requires_grad());
-  EXPECT_THROW(batch_norm_leaky_relu(x.contiguous(at::MemoryFormat::ChannelsLast), {}, {}, 1e-5, 0.2),
-               c10::Error);
+  const auto channels_last = x.contiguous(at::MemoryFormat::ChannelsLast);
+  EXPECT_THROW(batch_norm_leaky_relu(channels_last, {}, {}, 1e-5, 0.2), c10::Error);
   EXPECT_THROW(batch_norm_leaky_relu(x, {}, {}, 1e-5, -0.1), c10::Error);
   EXPECT_THROW(batch_norm_leaky_relu(x, torch::ones({3}), {}, 1e-5, 0.2), c10::Error);
 }

@@ -41,6 +41,15 @@ class SyncBatchNorm2dImpl : public torch::nn::Cloneable<SyncBatchNorm2dImpl> {
   /// (engine/batch_norm_activation.h) with the same running statistics.
   torch::Tensor forward_leaky_relu(const torch::Tensor& input, double negative_slope);
 
+ private:
+  /// Counts the batch; the momentum, or 1/count without one (a cumulative average).
+  double next_momentum();
+  /// Running statistics from a batch's mean and biased variance over n values
+  /// per channel (no-op without track_running_stats).
+  void update_running_stats(const torch::Tensor& mean, const torch::Tensor& biased_var, double n);
+
+ public:
+
   torch::nn::BatchNormOptions options;
   torch::Tensor weight, bias;                                   // (C,) when affine
   torch::Tensor running_mean, running_var, num_batches_tracked;  // (C,), (C,), ()

@@ -1,8 +1,9 @@
 // Training-mode batch normalization and the LeakyReLU (or ReLU) after it, as
-// one autograd function with its backward written out: two passes over the
-// activation forward and two backward, where LibTorch 1.13 runs BatchNorm's
-// kernels and the activation's separately (docs/performance.md, "One
-// dictionary per objective": b64 32×16² forward 0.19 against 1.4 ms).
+// one autograd function with its backward written out: three passes over the
+// activation forward (mean, centred squares, output) and two backward, where
+// LibTorch 1.13 runs BatchNorm's kernels and the activation's separately
+// (docs/performance.md, "One dictionary per objective": b64 32×16² forward
+// 0.19 against 1.4 ms).
 #pragma once
 
 #include <torch/torch.h>
