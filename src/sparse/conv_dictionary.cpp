@@ -1,5 +1,6 @@
 #include "sparseloop/sparse/conv_dictionary.h"
 
+#include "sparseloop/sparse/dictionary_reuse.h"
 #include "sparseloop/util/conv2d_bf16.h"
 #include "sparseloop/util/dense_linear.h"
 #include "sparseloop/util/precision.h"
@@ -70,6 +71,12 @@ bool cpu_has_avx512() {
 #endif
 }
 
+/// The part of conv_few_signal_channels that the dictionary alone decides.
+bool few_signal_channels_route(const torch::Tensor& weight) {
+  return weight.device().is_cpu() && weight.size(1) * weight.size(2) * weight.size(3) <= 64 &&
+         optimized_blas_loaded() && cpu_has_avx512();
+}
+
 }  // namespace
 
 /// Channels-last codes (csc_conv2d.cpp) and bf16 operands always take the
@@ -81,8 +88,7 @@ bool cpu_has_avx512() {
 /// (docs/performance.md, "One dictionary per objective").
 bool conv_few_signal_channels(const torch::Tensor& weight, const torch::Tensor& like) {
   return like.device().is_cpu() && like.scalar_type() != torch::kBFloat16 && like.is_contiguous() &&
-         weight.size(1) * weight.size(2) * weight.size(3) <= 64 && optimized_blas_loaded() &&
-         cpu_has_avx512();
+         few_signal_channels_route(weight);
 }
 
 namespace {
@@ -156,7 +162,7 @@ torch::Tensor conv_analysis(const torch::Tensor& x, const torch::Tensor& weight,
   // --precision bf16: bf16 operands, fp32 accumulation, the codes back in fp32
   // (util/precision.h); the inner call sees bf16 tensors and computes plainly.
   if (lowers(x) && !conv_few_signal_channels(weight, x))
-    return conv_analysis(lowered(x), lowered(weight), g).to(x.scalar_type());
+    return conv_analysis(lowered(x), lowered_dictionary(weight), g).to(x.scalar_type());
   if (full_window(weight, g, x.size(2), x.size(3))) {
     auto flat = torch::matmul(x.reshape({x.size(0), -1}), weight.reshape({weight.size(0), -1}).t());
     return flat.view({x.size(0), weight.size(0), 1, 1});   // (B, C, 1, 1)
@@ -183,7 +189,8 @@ torch::Tensor conv_synthesis(const torch::Tensor& z, const torch::Tensor& weight
   check_synthesis(z, weight, g, out_h, out_w);
   // bf16 operands, the signal back in fp32 (util/precision.h)
   if (lowers(z) && !conv_few_signal_channels(weight, z))
-    return conv_synthesis(lowered(z), lowered(weight), g, out_h, out_w).to(z.scalar_type());
+    return conv_synthesis(lowered(z), lowered_dictionary(weight), g, out_h, out_w)
+        .to(z.scalar_type());
   const int64_t B = z.size(0), C = weight.size(0), M = weight.size(1), k = weight.size(2);
   if (full_window(weight, g, out_h, out_w)) {
     auto flat = torch::matmul(z.reshape({B, C}), weight.reshape({C, -1}));  // (B, M·k·k)
@@ -196,7 +203,7 @@ torch::Tensor conv_analysis_weight_gradient(const torch::Tensor& a, const torch:
                                             const torch::Tensor& weight, const ConvGeometry& g) {
   check_conv_weight(weight);
   if (lowers(a))  // bf16 operands, the gradient back in fp32 (util/precision.h)
-    return conv_analysis_weight_gradient(lowered(a), lowered(b), lowered(weight), g)
+    return conv_analysis_weight_gradient(lowered(a), lowered(b), lowered_dictionary(weight), g)
         .to(a.scalar_type());
   return backward_weight(a.contiguous(b.suggest_memory_format()), b, weight, g);  // (C, M, k, k)
 }
@@ -214,6 +221,19 @@ SparseOperator conv_operator(const torch::Tensor& weight, const ConvGeometry& g,
     return conv_synthesis(z, weight, g, out_h, out_w);
   };
   op.analysis = [weight, g](const torch::Tensor& x) { return conv_analysis(x, weight, g); };
+  // --precision bf16, where both products lower (not the few-signal-channel
+  // route, which stays fp32: conv_few_signal_channels): the products with
+  // their bf16 results kept, for the fused solver step (operator.h). The
+  // weight as conv_analysis lowers it (lowered_dictionary: each product's
+  // weight gradient reaches the fp32 weight on its own, summed in fp32).
+  if (lowers(weight) && !few_signal_channels_route(weight)) {
+    op.synthesis_bf16 = [weight, g, out_h, out_w](const torch::Tensor& z) {
+      return conv_synthesis(z, lowered_dictionary(weight), g, out_h, out_w);  // (B, M, H, W) bf16
+    };
+    op.analysis_bf16 = [weight, g](const torch::Tensor& x) {
+      return conv_analysis(lowered(x), lowered_dictionary(weight), g);  // (B, C, Hz, Wz) bf16
+    };
+  }
   return op;
 }
 

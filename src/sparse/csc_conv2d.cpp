@@ -1,6 +1,7 @@
 #include "sparseloop/sparse/csc_conv2d.h"
 
 #include "sparseloop/sparse/implicit.h"
+#include "sparseloop/util/precision.h"
 
 namespace sparseloop {
 namespace {
@@ -122,6 +123,14 @@ bool CscConv2dImpl::solves_channels_last(const torch::Tensor& x) const {
     return false;
   const ConvGeometry g = geometry();
   const int64_t positions = conv_code_size(x.size(2), k, g) * conv_code_size(x.size(3), k, g);
+  // Under --precision bf16 every layer but a full-window one (1×1 codes: one
+  // GEMM, which a channels-last signal would only make copy): oneDNN's
+  // row-major bf16 convolutions reorder through its blocked layout and back
+  // (mkldnn_to_dense: 5 % of the bf16 game step's samples), and with AMX
+  // doing the arithmetic the reorders weigh more than in fp32. CSC-CTRL's
+  // game step, bf16, 107.5–112.6 → 102.2–105.3 ms, alternated
+  // (docs/performance.md, "bf16 products without conversions").
+  if (lowers(x) && positions > 1) return true;
   return x.size(1) * k * k <= 64 || positions >= 256;
 }
 

@@ -17,6 +17,15 @@ SmoothPart lasso_smooth_part(const SparseOperator& op, const torch::Tensor& x) {
   // solver's fused pass (proximal_gradient.h).
   f.descent = [op, x](const torch::Tensor& z) { return op.analysis(x - op.synthesis(z)); };
   f.descent_from_zero = [op, x] { return op.analysis(x); };
+  // --precision bf16: the same with the products' bf16 operands and results
+  // left to the solver's pass; the residual stays in x's precision (x − Dy
+  // cancels: rounding x first would cost bits relative to ‖x‖, not ‖r‖).
+  if (op.synthesis_bf16 && op.analysis_bf16) {
+    f.descent_bf16 = [op, x](const torch::Tensor& y_bf16) {
+      return op.analysis_bf16(x - op.synthesis_bf16(y_bf16));  // code shape, bf16
+    };
+    f.descent_from_zero_bf16 = [op, x] { return op.analysis_bf16(x); };
+  }
   // Every sample is its own problem: the same problem on a subset of rows.
   f.restrict = [op, x](const torch::Tensor& indices) {
     return lasso_smooth_part(op, x.index_select(0, indices));

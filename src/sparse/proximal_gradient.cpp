@@ -1,6 +1,8 @@
 #include "sparseloop/sparse/proximal_gradient.h"
 
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 
 #include <type_traits>
 
@@ -66,12 +68,21 @@ enum class Support { kNonnegative, kSoft, kAll };
 // layer's forward+backward). GCC's default -ftrapping-math forbids turning
 // `on ? shrink·g : 0` into a select (the product might trap when `on` is
 // false), which kept the loop scalar and branchy; nothing here enables FP
-// exceptions, so these kernels are compiled without it.
+// exceptions, so these kernels are compiled without it. Nor with
+// multiply-adds contracted: GCC contracted `η·b − τ` in some instances and
+// not in others, so the bf16-direction variant rounded a last bit
+// differently from the float32 one fed the same values (and a last bit of y
+// can flip its bf16 copy); uncontracted, every instance rounds each
+// operation as written (tests Fista.Bf16DirectionEqualsTheConversionPath).
+// These loops are bound by memory, not by their arithmetic.
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC push_options
-#pragma GCC optimize("no-trapping-math")
+#pragma GCC optimize("no-trapping-math", "fp-contract=off")
 #define SPARSELOOP_IVDEP _Pragma("GCC ivdep")
 #else
+#if defined(__clang__)
+#pragma clang fp contract(off)
+#endif
 #define SPARSELOOP_IVDEP
 #endif
 /// Where a step's v = y − η∇f(y) comes from: the problem's own forward step
@@ -84,24 +95,61 @@ enum class Input { kV, kYPlusStepD, kStepD };
 /// or y = z_new + c(z_new − z_prev).
 enum class Extrap { kNone, kFromZero, kFromPrev };
 
-template <class T>
+/// Which output the step also writes in bfloat16 for the next product
+/// (--precision bf16: the operator's products take bf16 operands, so the
+/// next iterate's conversion is folded into this pass): none, z_new (no
+/// extrapolation: the next point is z_new) or y_next.
+enum class Low { kNone, kZ, kY };
+
+/// Raw bfloat16 (util/precision.h): the upper half of a float's bits.
+using Bf16Bits = uint16_t;
+
+/// bf16 → float exactly, and float → bf16 rounded to nearest even as
+/// c10::BFloat16 and Tensor::to(kBFloat16) round (NaN stays a quiet NaN),
+/// written on the bits so that the loops around them vectorize.
+SPARSELOOP_ALWAYS_INLINE float from_bf16(Bf16Bits h) {
+  const uint32_t u = static_cast<uint32_t>(h) << 16;
+  float f;
+  std::memcpy(&f, &u, sizeof f);
+  return f;
+}
+SPARSELOOP_ALWAYS_INLINE Bf16Bits to_bf16(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, sizeof u);
+  const uint32_t rounded = (u + 0x7FFFu + ((u >> 16) & 1u)) >> 16;
+  return static_cast<Bf16Bits>(f != f ? 0x7FC0u : rounded);
+}
+
+template <class T, class TB = T>
 struct StepArgs {
   const T* a;       // v's first operand (kV, kYPlusStepD)
-  const T* b;       // the descent direction (kYPlusStepD, kStepD)
+  const TB* b;      // the descent direction (kYPlusStepD, kStepD): T, or bf16 bits
   const T* z_prev;  // kFromPrev
   T* zn;            // z_new
   T* yn;            // the next extrapolated point (kFromZero, kFromPrev)
+  Bf16Bits* low;    // the next point in bf16 (Low::kZ, Low::kY)
   T eta, tau, shrink, c;
 };
 
-template <class T, Support S, Input I, Extrap E>
-SPARSELOOP_ALWAYS_INLINE void fused_forward_range(const StepArgs<T>& p, int64_t begin,
+/// An element of the descent direction as T (bf16 bits widened exactly).
+template <class T, class TB>
+SPARSELOOP_ALWAYS_INLINE T direction_at(const TB* b, int64_t i) {
+  if constexpr (std::is_same_v<TB, Bf16Bits>) {
+    return from_bf16(b[i]);
+  } else {
+    return b[i];
+  }
+}
+
+template <class T, class TB, Support S, Input I, Extrap E, Low L>
+SPARSELOOP_ALWAYS_INLINE void fused_forward_range(const StepArgs<T, TB>& p, int64_t begin,
                                                   int64_t end) {
   const T* ap = p.a;
-  const T* bp = p.b;
+  const TB* bp = p.b;
   const T* zp = p.z_prev;
   T* __restrict__ znp = p.zn;
   T* __restrict__ ynp = p.yn;
+  Bf16Bits* __restrict__ lowp = p.low;
   const T eta = p.eta, tau = p.tau, shrink = p.shrink, c = p.c;
   SPARSELOOP_IVDEP
   for (int64_t i = begin; i < end; ++i) {
@@ -109,9 +157,9 @@ SPARSELOOP_ALWAYS_INLINE void fused_forward_range(const StepArgs<T>& p, int64_t 
     if constexpr (I == Input::kV) {
       vi = ap[i];
     } else if constexpr (I == Input::kYPlusStepD) {
-      vi = ap[i] + eta * bp[i];
+      vi = ap[i] + eta * direction_at<T>(bp, i);
     } else {
-      vi = eta * bp[i];
+      vi = eta * direction_at<T>(bp, i);
     }
     T zn;
     if constexpr (S == Support::kNonnegative) {
@@ -124,39 +172,52 @@ SPARSELOOP_ALWAYS_INLINE void fused_forward_range(const StepArgs<T>& p, int64_t 
     }
     zn *= shrink;
     znp[i] = zn;
+    T yn = zn;
     if constexpr (E == Extrap::kFromPrev) {
-      ynp[i] = zn + c * (zn - zp[i]);
+      yn = zn + c * (zn - zp[i]);
+      ynp[i] = yn;
     } else if constexpr (E == Extrap::kFromZero) {
-      ynp[i] = zn + c * zn;  // z_prev = 0
+      yn = zn + c * zn;  // z_prev = 0
+      ynp[i] = yn;
     }
+    if constexpr (L == Low::kZ) lowp[i] = to_bf16(zn);
+    if constexpr (L == Low::kY) lowp[i] = to_bf16(yn);
   }
 }
 
-template <class T>
+template <class T, class TB = T>
 struct StepGradArgs {
-  const T* gz;  // ∂L/∂z_new
-  const T* gy;  // ∂L/∂y_next (kFromZero, kFromPrev)
-  const T* zn;  // z_new: its support is the prox's
-  T* ga;        // ∂L/∂a (kV, kYPlusStepD)
-  T* gb;        // ∂L/∂b (kYPlusStepD, kStepD)
-  T* gzp;       // ∂L/∂z_prev (kFromPrev)
+  const T* gz;          // ∂L/∂z_new
+  const T* gy;          // ∂L/∂y_next (kFromZero, kFromPrev)
+  const Bf16Bits* glow; // ∂L/∂(the bf16 copy) (Low::kZ, Low::kY)
+  const T* zn;          // z_new: its support is the prox's
+  T* ga;                // ∂L/∂a (kV, kYPlusStepD)
+  TB* gb;               // ∂L/∂b (kYPlusStepD, kStepD), in b's type
+  T* gzp;               // ∂L/∂z_prev (kFromPrev)
   T eta, shrink, c;
 };
 
-template <class T, Support S, Input I, Extrap E>
-SPARSELOOP_ALWAYS_INLINE void fused_backward_range(const StepGradArgs<T>& p, int64_t begin,
+template <class T, class TB, Support S, Input I, Extrap E, Low L>
+SPARSELOOP_ALWAYS_INLINE void fused_backward_range(const StepGradArgs<T, TB>& p, int64_t begin,
                                                    int64_t end) {
   const T* __restrict__ gz = p.gz;
   const T* __restrict__ gy = p.gy;
+  const Bf16Bits* __restrict__ glow = p.glow;
   const T* __restrict__ znp = p.zn;
   T* __restrict__ ga = p.ga;
-  T* __restrict__ gb = p.gb;
+  TB* __restrict__ gb = p.gb;
   T* __restrict__ gzp = p.gzp;
   const T eta = p.eta, shrink = p.shrink, c = p.c;
   SPARSELOOP_IVDEP
   for (int64_t i = begin; i < end; ++i) {
+    // The bf16 copy's gradient joins the output it mirrors (autograd's sum
+    // of the two uses, done here instead of an accumulation pass).
     T g = gz[i];
-    if constexpr (E != Extrap::kNone) g += (T(1) + c) * gy[i];
+    if constexpr (L == Low::kZ) g += from_bf16(glow[i]);
+    T gyi = T(0);
+    if constexpr (E != Extrap::kNone) gyi = gy[i];
+    if constexpr (L == Low::kY) gyi += from_bf16(glow[i]);
+    if constexpr (E != Extrap::kNone) g += (T(1) + c) * gyi;
     // The prox's support read from z_new (shrink > 0 keeps its sign): relu's
     // backward is v − τ > 0 ⟺ z_new > 0; softshrink's is "not −τ ≤ v ≤ τ" ⟺
     // z_new ≠ 0, NaN included (NaN ≠ 0, and NaN > 0 is false as for v − τ).
@@ -170,74 +231,110 @@ SPARSELOOP_ALWAYS_INLINE void fused_backward_range(const StepGradArgs<T>& p, int
     }
     const T gv = on ? shrink * g : T(0);  // a select, not a branch: the loop vectorizes
     if constexpr (I != Input::kStepD) ga[i] = gv;
-    if constexpr (I != Input::kV) gb[i] = eta * gv;
-    if constexpr (E == Extrap::kFromPrev) gzp[i] = -c * gy[i];
+    if constexpr (I != Input::kV) {
+      if constexpr (std::is_same_v<TB, Bf16Bits>) {
+        gb[i] = to_bf16(eta * gv);
+      } else {
+        gb[i] = eta * gv;
+      }
+    }
+    if constexpr (E == Extrap::kFromPrev) gzp[i] = -c * gyi;
   }
 }
 
 // Run-time variant → template instance, every level inlined into the clone
 // that calls it (a call out of a target_clones function would lose its ISA).
-template <class T, Support S, Input I>
-SPARSELOOP_ALWAYS_INLINE void forward_e(const StepArgs<T>& p, int64_t b, int64_t e, Extrap x) {
-  if (x == Extrap::kNone) fused_forward_range<T, S, I, Extrap::kNone>(p, b, e);
-  else if (x == Extrap::kFromZero) fused_forward_range<T, S, I, Extrap::kFromZero>(p, b, e);
-  else fused_forward_range<T, S, I, Extrap::kFromPrev>(p, b, e);
+template <class T, class TB, Support S, Input I, Extrap E>
+SPARSELOOP_ALWAYS_INLINE void forward_l(const StepArgs<T, TB>& p, int64_t b, int64_t e, Low l) {
+  if constexpr (std::is_same_v<TB, Bf16Bits>) {
+    if (l == Low::kZ) return fused_forward_range<T, TB, S, I, E, Low::kZ>(p, b, e);
+    if (l == Low::kY && E != Extrap::kNone)
+      return fused_forward_range<T, TB, S, I, E, Low::kY>(p, b, e);
+  }
+  fused_forward_range<T, TB, S, I, E, Low::kNone>(p, b, e);
 }
-template <class T, Support S>
-SPARSELOOP_ALWAYS_INLINE void forward_i(const StepArgs<T>& p, int64_t b, int64_t e, Input i,
-                                        Extrap x) {
-  if (i == Input::kV) forward_e<T, S, Input::kV>(p, b, e, x);
-  else if (i == Input::kYPlusStepD) forward_e<T, S, Input::kYPlusStepD>(p, b, e, x);
-  else forward_e<T, S, Input::kStepD>(p, b, e, x);
+template <class T, class TB, Support S, Input I>
+SPARSELOOP_ALWAYS_INLINE void forward_e(const StepArgs<T, TB>& p, int64_t b, int64_t e, Extrap x,
+                                        Low l) {
+  if (x == Extrap::kNone) forward_l<T, TB, S, I, Extrap::kNone>(p, b, e, l);
+  else if (x == Extrap::kFromZero) forward_l<T, TB, S, I, Extrap::kFromZero>(p, b, e, l);
+  else forward_l<T, TB, S, I, Extrap::kFromPrev>(p, b, e, l);
 }
-template <class T>
-SPARSELOOP_ALWAYS_INLINE void forward_s(const StepArgs<T>& p, int64_t b, int64_t e, Support s,
-                                        Input i, Extrap x) {
-  if (s == Support::kNonnegative) forward_i<T, Support::kNonnegative>(p, b, e, i, x);
-  else if (s == Support::kSoft) forward_i<T, Support::kSoft>(p, b, e, i, x);
-  else forward_i<T, Support::kAll>(p, b, e, i, x);
+template <class T, class TB, Support S>
+SPARSELOOP_ALWAYS_INLINE void forward_i(const StepArgs<T, TB>& p, int64_t b, int64_t e, Input i,
+                                        Extrap x, Low l) {
+  if (i == Input::kV) forward_e<T, TB, S, Input::kV>(p, b, e, x, l);
+  else if (i == Input::kYPlusStepD) forward_e<T, TB, S, Input::kYPlusStepD>(p, b, e, x, l);
+  else forward_e<T, TB, S, Input::kStepD>(p, b, e, x, l);
 }
-template <class T, Support S, Input I>
-SPARSELOOP_ALWAYS_INLINE void backward_e(const StepGradArgs<T>& p, int64_t b, int64_t e,
-                                         Extrap x) {
-  if (x == Extrap::kNone) fused_backward_range<T, S, I, Extrap::kNone>(p, b, e);
-  else if (x == Extrap::kFromZero) fused_backward_range<T, S, I, Extrap::kFromZero>(p, b, e);
-  else fused_backward_range<T, S, I, Extrap::kFromPrev>(p, b, e);
+template <class T, class TB>
+SPARSELOOP_ALWAYS_INLINE void forward_s(const StepArgs<T, TB>& p, int64_t b, int64_t e, Support s,
+                                        Input i, Extrap x, Low l) {
+  if (s == Support::kNonnegative) forward_i<T, TB, Support::kNonnegative>(p, b, e, i, x, l);
+  else if (s == Support::kSoft) forward_i<T, TB, Support::kSoft>(p, b, e, i, x, l);
+  else forward_i<T, TB, Support::kAll>(p, b, e, i, x, l);
 }
-template <class T, Support S>
-SPARSELOOP_ALWAYS_INLINE void backward_i(const StepGradArgs<T>& p, int64_t b, int64_t e, Input i,
-                                         Extrap x) {
-  if (i == Input::kV) backward_e<T, S, Input::kV>(p, b, e, x);
-  else if (i == Input::kYPlusStepD) backward_e<T, S, Input::kYPlusStepD>(p, b, e, x);
-  else backward_e<T, S, Input::kStepD>(p, b, e, x);
+template <class T, class TB, Support S, Input I, Extrap E>
+SPARSELOOP_ALWAYS_INLINE void backward_l(const StepGradArgs<T, TB>& p, int64_t b, int64_t e,
+                                         Low l) {
+  if constexpr (std::is_same_v<TB, Bf16Bits>) {
+    if (l == Low::kZ) return fused_backward_range<T, TB, S, I, E, Low::kZ>(p, b, e);
+    if (l == Low::kY && E != Extrap::kNone)
+      return fused_backward_range<T, TB, S, I, E, Low::kY>(p, b, e);
+  }
+  fused_backward_range<T, TB, S, I, E, Low::kNone>(p, b, e);
 }
-template <class T>
-SPARSELOOP_ALWAYS_INLINE void backward_s(const StepGradArgs<T>& p, int64_t b, int64_t e,
-                                         Support s, Input i, Extrap x) {
-  if (s == Support::kNonnegative) backward_i<T, Support::kNonnegative>(p, b, e, i, x);
-  else if (s == Support::kSoft) backward_i<T, Support::kSoft>(p, b, e, i, x);
-  else backward_i<T, Support::kAll>(p, b, e, i, x);
+template <class T, class TB, Support S, Input I>
+SPARSELOOP_ALWAYS_INLINE void backward_e(const StepGradArgs<T, TB>& p, int64_t b, int64_t e,
+                                         Extrap x, Low l) {
+  if (x == Extrap::kNone) backward_l<T, TB, S, I, Extrap::kNone>(p, b, e, l);
+  else if (x == Extrap::kFromZero) backward_l<T, TB, S, I, Extrap::kFromZero>(p, b, e, l);
+  else backward_l<T, TB, S, I, Extrap::kFromPrev>(p, b, e, l);
+}
+template <class T, class TB, Support S>
+SPARSELOOP_ALWAYS_INLINE void backward_i(const StepGradArgs<T, TB>& p, int64_t b, int64_t e,
+                                         Input i, Extrap x, Low l) {
+  if (i == Input::kV) backward_e<T, TB, S, Input::kV>(p, b, e, x, l);
+  else if (i == Input::kYPlusStepD) backward_e<T, TB, S, Input::kYPlusStepD>(p, b, e, x, l);
+  else backward_e<T, TB, S, Input::kStepD>(p, b, e, x, l);
+}
+template <class T, class TB>
+SPARSELOOP_ALWAYS_INLINE void backward_s(const StepGradArgs<T, TB>& p, int64_t b, int64_t e,
+                                         Support s, Input i, Extrap x, Low l) {
+  if (s == Support::kNonnegative) backward_i<T, TB, Support::kNonnegative>(p, b, e, i, x, l);
+  else if (s == Support::kSoft) backward_i<T, TB, Support::kSoft>(p, b, e, i, x, l);
+  else backward_i<T, TB, Support::kAll>(p, b, e, i, x, l);
 }
 
 SPARSELOOP_SIMD_CLONES void fused_forward_f32(const StepArgs<float>& p, int64_t b, int64_t e,
                                               Support s, Input i, Extrap x) {
-  forward_s<float>(p, b, e, s, i, x);
+  forward_s<float, float>(p, b, e, s, i, x, Low::kNone);
 }
 SPARSELOOP_SIMD_CLONES void fused_forward_f64(const StepArgs<double>& p, int64_t b, int64_t e,
                                               Support s, Input i, Extrap x) {
-  forward_s<double>(p, b, e, s, i, x);
+  forward_s<double, double>(p, b, e, s, i, x, Low::kNone);
+}
+SPARSELOOP_SIMD_CLONES void fused_forward_bf16(const StepArgs<float, Bf16Bits>& p, int64_t b,
+                                               int64_t e, Support s, Input i, Extrap x, Low l) {
+  forward_s<float, Bf16Bits>(p, b, e, s, i, x, l);
 }
 SPARSELOOP_SIMD_CLONES void fused_backward_f32(const StepGradArgs<float>& p, int64_t b, int64_t e,
                                                Support s, Input i, Extrap x) {
-  backward_s<float>(p, b, e, s, i, x);
+  backward_s<float, float>(p, b, e, s, i, x, Low::kNone);
 }
 SPARSELOOP_SIMD_CLONES void fused_backward_f64(const StepGradArgs<double>& p, int64_t b,
                                                int64_t e, Support s, Input i, Extrap x) {
-  backward_s<double>(p, b, e, s, i, x);
+  backward_s<double, double>(p, b, e, s, i, x, Low::kNone);
+}
+SPARSELOOP_SIMD_CLONES void fused_backward_bf16(const StepGradArgs<float, Bf16Bits>& p, int64_t b,
+                                                int64_t e, Support s, Input i, Extrap x, Low l) {
+  backward_s<float, Bf16Bits>(p, b, e, s, i, x, l);
 }
 #undef SPARSELOOP_IVDEP
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC pop_options
+#elif defined(__clang__)
+#pragma clang fp contract(on)
 #endif
 
 // Overloads on the element type for AT_DISPATCH's lambdas (not templates, so
@@ -283,26 +380,43 @@ torch::Tensor dense(const torch::Tensor& t) {
 }
 
 /// Whether the fused step can run on these tensors (undefined ones absent):
-/// CPU, one dense layout (same_dense_layout), float32 or float64, all of one
-/// dtype and shape (other devices take the tensor ops).
+/// CPU, one dense layout (same_dense_layout) and shape, the codes float32 or
+/// float64, all of one dtype but for a bfloat16 direction beside float32
+/// codes (FusedFistaStep; other devices take the tensor ops).
 bool fusable(std::initializer_list<torch::Tensor> tensors) {
   const torch::Tensor* first = nullptr;
+  bool has_bf16 = false;
+  c10::optional<c10::ScalarType> codes;
   for (const auto& t : tensors) {
     if (!t.defined()) continue;
+    const auto st = t.scalar_type();
+    if (!t.device().is_cpu()) return false;
+    if (st == torch::kBFloat16) {
+      has_bf16 = true;
+    } else if (st == torch::kFloat || st == torch::kDouble) {
+      if (codes && *codes != st) return false;
+      codes = st;
+    } else {
+      return false;
+    }
     if (first == nullptr) {
       first = &t;
-      const auto st = t.scalar_type();
-      if (!t.device().is_cpu() || (st != torch::kFloat && st != torch::kDouble)) return false;
-    }
-    if (!same_dense_layout(t, *first) || t.scalar_type() != first->scalar_type() ||
-        !t.sizes().equals(first->sizes()))
+    } else if (!same_dense_layout(t, *first) || !t.sizes().equals(first->sizes())) {
       return false;
+    }
   }
+  if (has_bf16 && codes && *codes != torch::kFloat) return false;
   return first != nullptr;
 }
 
 /// An absent operand of FusedFistaStep: autograd functions take no undefined inputs.
 torch::Tensor absent(const torch::Tensor& like) { return torch::empty({0}, like.options()); }
+
+/// A bf16 tensor's elements as their raw bits (the kernels' view of them).
+Bf16Bits* bf16_bits(const torch::Tensor& t) {
+  TORCH_INTERNAL_ASSERT(t.scalar_type() == torch::kBFloat16);
+  return reinterpret_cast<Bf16Bits*>(t.data_ptr<at::BFloat16>());
+}
 
 /// One pass per FISTA step under autograd:
 ///   v = a, a + η·b or η·b (Input above),
@@ -317,37 +431,71 @@ torch::Tensor absent(const torch::Tensor& like) { return torch::empty({0}, like.
 /// and 0 off it: the subgradient convention of torch's softshrink and relu
 /// backward, NaN included. Saves z_new alone (its support), which the next
 /// step holds anyway; v is never materialized.
+///
+/// Under --precision bf16 (SmoothPart::descent_bf16) b may be bfloat16, the
+/// operator's product as it came out, read widened in this pass; g_b is then
+/// written in bf16, rounded as autograd's conversion would round it. With
+/// `low` the step also writes the next point (y_next, or z_new when it does
+/// not extrapolate) rounded to bf16, the next product's operand, as a last
+/// output; its gradient joins the output it mirrors in the backward pass.
+/// Both fold a conversion pass and its backward (and autograd's sum of the
+/// two uses of the next point) into this pass, with the values of the
+/// conversions they replace (tests/sparse/proximal_gradient_test.cpp).
 struct FusedFistaStep : public torch::autograd::Function<FusedFistaStep> {
   /// a, b, z_prev: empty when absent (z_prev empty: z₀ = 0).
   static torch::autograd::variable_list forward(torch::autograd::AutogradContext* ctx,
                                                 const torch::Tensor& a, const torch::Tensor& b,
                                                 const torch::Tensor& z_prev, double eta,
                                                 double tau, double shrink, bool nonneg, double c,
-                                                bool extrapolate) {
+                                                bool extrapolate, bool low) {
     const bool has_a = a.numel() > 0, has_b = b.numel() > 0;
     TORCH_INTERNAL_ASSERT(has_a || has_b);
     const Input input = has_a && has_b ? Input::kYPlusStepD : (has_a ? Input::kV : Input::kStepD);
     const Extrap extrap =
         !extrapolate ? Extrap::kNone : (z_prev.numel() > 0 ? Extrap::kFromPrev : Extrap::kFromZero);
+    const bool b_low = has_b && b.scalar_type() == torch::kBFloat16;
+    TORCH_INTERNAL_ASSERT(!(b_low || low) || !has_a || a.scalar_type() == torch::kFloat);
+    // The codes' dtype: a's, or float32 for a bf16 direction alone.
     const auto& like = has_a ? a : b;
-    auto zn = torch::empty_like(like);
-    auto yn = extrapolate ? torch::empty_like(like) : torch::Tensor();
-    AT_DISPATCH_FLOATING_TYPES(like.scalar_type(), "fused_fista_step", [&] {
-      StepArgs<scalar_t> p{};
-      p.a = has_a ? a.data_ptr<scalar_t>() : nullptr;
-      p.b = has_b ? b.data_ptr<scalar_t>() : nullptr;
-      p.z_prev = extrap == Extrap::kFromPrev ? z_prev.data_ptr<scalar_t>() : nullptr;
-      p.zn = zn.data_ptr<scalar_t>();
-      p.yn = extrapolate ? yn.data_ptr<scalar_t>() : nullptr;
-      p.eta = static_cast<scalar_t>(eta);
-      p.tau = static_cast<scalar_t>(tau);
-      p.shrink = static_cast<scalar_t>(shrink);
-      p.c = static_cast<scalar_t>(c);
-      const Support s = support_of(nonneg, tau);
-      at::parallel_for(0, like.numel(), 1 << 15, [&](int64_t begin, int64_t end) {
-        fused_forward(p, begin, end, s, input, extrap);
+    const auto opts = like.options().dtype(has_a || !b_low ? like.scalar_type() : torch::kFloat);
+    auto zn = torch::empty_like(like, opts);
+    auto yn = extrapolate ? torch::empty_like(like, opts) : torch::Tensor();
+    auto zl = low ? torch::empty_like(like, opts.dtype(torch::kBFloat16)) : torch::Tensor();
+    const Support s = support_of(nonneg, tau);
+    const Low l = !low ? Low::kNone : (extrapolate ? Low::kY : Low::kZ);
+    if (b_low || low) {
+      StepArgs<float, Bf16Bits> p{};
+      p.a = has_a ? a.data_ptr<float>() : nullptr;
+      p.b = has_b ? bf16_bits(b) : nullptr;
+      p.z_prev = extrap == Extrap::kFromPrev ? z_prev.data_ptr<float>() : nullptr;
+      p.zn = zn.data_ptr<float>();
+      p.yn = extrapolate ? yn.data_ptr<float>() : nullptr;
+      p.low = low ? bf16_bits(zl) : nullptr;
+      p.eta = static_cast<float>(eta);
+      p.tau = static_cast<float>(tau);
+      p.shrink = static_cast<float>(shrink);
+      p.c = static_cast<float>(c);
+      TORCH_INTERNAL_ASSERT(!has_b || b_low);  // a float32 b with a bf16 output: not asked
+      at::parallel_for(0, zn.numel(), 1 << 15, [&](int64_t begin, int64_t end) {
+        fused_forward_bf16(p, begin, end, s, input, extrap, l);
       });
-    });
+    } else {
+      AT_DISPATCH_FLOATING_TYPES(like.scalar_type(), "fused_fista_step", [&] {
+        StepArgs<scalar_t> p{};
+        p.a = has_a ? a.data_ptr<scalar_t>() : nullptr;
+        p.b = has_b ? b.data_ptr<scalar_t>() : nullptr;
+        p.z_prev = extrap == Extrap::kFromPrev ? z_prev.data_ptr<scalar_t>() : nullptr;
+        p.zn = zn.data_ptr<scalar_t>();
+        p.yn = extrapolate ? yn.data_ptr<scalar_t>() : nullptr;
+        p.eta = static_cast<scalar_t>(eta);
+        p.tau = static_cast<scalar_t>(tau);
+        p.shrink = static_cast<scalar_t>(shrink);
+        p.c = static_cast<scalar_t>(c);
+        at::parallel_for(0, like.numel(), 1 << 15, [&](int64_t begin, int64_t end) {
+          fused_forward(p, begin, end, s, input, extrap);
+        });
+      });
+    }
     ctx->save_for_backward({zn});  // the support, as softshrink's and relu's backward read it
     ctx->saved_data["eta"] = eta;
     ctx->saved_data["tau"] = tau;
@@ -356,8 +504,12 @@ struct FusedFistaStep : public torch::autograd::Function<FusedFistaStep> {
     ctx->saved_data["c"] = c;
     ctx->saved_data["input"] = static_cast<int64_t>(input);
     ctx->saved_data["extrap"] = static_cast<int64_t>(extrap);
-    if (extrapolate) return {zn, yn};
-    return {zn};
+    ctx->saved_data["b_low"] = b_low;
+    ctx->saved_data["low"] = static_cast<int64_t>(l);
+    torch::autograd::variable_list out{zn};
+    if (extrapolate) out.push_back(yn);
+    if (low) out.push_back(zl);
+    return out;
   }
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
@@ -370,36 +522,63 @@ struct FusedFistaStep : public torch::autograd::Function<FusedFistaStep> {
     const double c = ctx->saved_data["c"].toDouble();
     const auto input = static_cast<Input>(ctx->saved_data["input"].toInt());
     const auto extrap = static_cast<Extrap>(ctx->saved_data["extrap"].toInt());
+    const bool b_low = ctx->saved_data["b_low"].toBool();
+    const auto l = static_cast<Low>(ctx->saved_data["low"].toInt());
     // Missing output gradients are zeros (the last step's y, an unused z).
     // In zn's layout: the loops below index every buffer alike.
     auto gz = grads[0].defined() ? in_layout_of(grads[0], zn) : torch::zeros_like(zn);
-    torch::Tensor gy;
+    torch::Tensor gy, gl;
     if (extrap != Extrap::kNone)
       gy = grads[1].defined() ? in_layout_of(grads[1], zn) : torch::zeros_like(zn);
+    if (l != Low::kNone) {
+      const auto& g = grads.back();
+      const auto bf = zn.options().dtype(torch::kBFloat16);
+      gl = g.defined() ? in_layout_of(g.to(torch::kBFloat16), zn) : torch::zeros_like(zn, bf);
+    }
     // Written always (branch-free loops); returned when needed.
     auto ga = input != Input::kStepD ? torch::empty_like(zn) : torch::Tensor();
-    auto gb = input != Input::kV ? torch::empty_like(zn) : torch::Tensor();
+    auto gb = input != Input::kV
+                  ? torch::empty_like(zn, b_low ? zn.options().dtype(torch::kBFloat16) : zn.options())
+                  : torch::Tensor();
     auto gzp = extrap == Extrap::kFromPrev ? torch::empty_like(zn) : torch::Tensor();
-    AT_DISPATCH_FLOATING_TYPES(zn.scalar_type(), "fused_fista_step_backward", [&] {
-      StepGradArgs<scalar_t> p{};
-      p.gz = gz.data_ptr<scalar_t>();
-      p.gy = gy.defined() ? gy.data_ptr<scalar_t>() : nullptr;
-      p.zn = zn.data_ptr<scalar_t>();
-      p.ga = ga.defined() ? ga.data_ptr<scalar_t>() : nullptr;
-      p.gb = gb.defined() ? gb.data_ptr<scalar_t>() : nullptr;
-      p.gzp = gzp.defined() ? gzp.data_ptr<scalar_t>() : nullptr;
-      p.eta = static_cast<scalar_t>(eta);
-      p.shrink = static_cast<scalar_t>(shrink);
-      p.c = static_cast<scalar_t>(c);
-      const Support s = support_of(nonneg, tau);
+    const Support s = support_of(nonneg, tau);
+    if (b_low || l != Low::kNone) {
+      StepGradArgs<float, Bf16Bits> p{};
+      p.gz = gz.data_ptr<float>();
+      p.gy = gy.defined() ? gy.data_ptr<float>() : nullptr;
+      p.glow = gl.defined() ? bf16_bits(gl) : nullptr;
+      p.zn = zn.data_ptr<float>();
+      p.ga = ga.defined() ? ga.data_ptr<float>() : nullptr;
+      p.gb = gb.defined() ? bf16_bits(gb) : nullptr;
+      p.gzp = gzp.defined() ? gzp.data_ptr<float>() : nullptr;
+      p.eta = static_cast<float>(eta);
+      p.shrink = static_cast<float>(shrink);
+      p.c = static_cast<float>(c);
       at::parallel_for(0, zn.numel(), 1 << 15, [&](int64_t begin, int64_t end) {
-        fused_backward(p, begin, end, s, input, extrap);
+        fused_backward_bf16(p, begin, end, s, input, extrap, l);
       });
-    });
+    } else {
+      AT_DISPATCH_FLOATING_TYPES(zn.scalar_type(), "fused_fista_step_backward", [&] {
+        StepGradArgs<scalar_t> p{};
+        p.gz = gz.data_ptr<scalar_t>();
+        p.gy = gy.defined() ? gy.data_ptr<scalar_t>() : nullptr;
+        p.zn = zn.data_ptr<scalar_t>();
+        p.ga = ga.defined() ? ga.data_ptr<scalar_t>() : nullptr;
+        p.gb = gb.defined() ? gb.data_ptr<scalar_t>() : nullptr;
+        p.gzp = gzp.defined() ? gzp.data_ptr<scalar_t>() : nullptr;
+        p.eta = static_cast<scalar_t>(eta);
+        p.shrink = static_cast<scalar_t>(shrink);
+        p.c = static_cast<scalar_t>(c);
+        at::parallel_for(0, zn.numel(), 1 << 15, [&](int64_t begin, int64_t end) {
+          fused_backward(p, begin, end, s, input, extrap);
+        });
+      });
+    }
     if (!ctx->needs_input_grad(2)) gzp = torch::Tensor();  // an empty z₀
     return {ga,
             gb,
             gzp,
+            torch::Tensor(),
             torch::Tensor(),
             torch::Tensor(),
             torch::Tensor(),
@@ -435,6 +614,10 @@ ProximalGradientResult full_batch(const SmoothPart& f, const Prox& g,
   const bool descent = static_cast<bool>(f.descent);
   const bool fuse = !inplace && !check_stop &&
                     (descent || (o.momentum() == Momentum::kFista && o.iterations() > 2));
+  // --precision bf16: the direction comes in bf16 and the step writes the
+  // next point's bf16 copy, the operand of the next product (descent_bf16).
+  const bool low = fuse && descent && f.descent_bf16 && f.descent_from_zero_bf16;
+  torch::Tensor y_low;  // y rounded to bf16, when the last fused step wrote it
   int64_t k = 0;
   for (; k < o.iterations(); ++k) {
     torch::Tensor v;
@@ -442,16 +625,23 @@ ProximalGradientResult full_batch(const SmoothPart& f, const Prox& g,
       // v = a, a + η·b or η·b: the descent direction b is added inside the step.
       torch::Tensor a, b;
       if (descent && k == 0 && !z0.defined() && f.descent_from_zero) {
-        b = f.descent_from_zero();  // ηDᵀx's Dᵀx
+        b = low ? f.descent_from_zero_bf16() : f.descent_from_zero();  // ηDᵀx's Dᵀx
       } else if (descent && (k > 0 || z0.defined())) {
         a = y;
-        b = f.descent(y);
+        if (low) {
+          if (!y_low.defined()) y_low = y.to(torch::kBFloat16);
+          b = f.descent_bf16(y_low);
+        } else {
+          b = f.descent(y);
+        }
       } else {
         a = k == 0 ? first_forward_step(f, z0, eta) : f.step_from(y, eta);
       }
+      y_low = torch::Tensor();
       MomentumSchedule after = momentum;  // committed only if the fused step runs
       const double c = after.next();
       const bool extrapolate = !(c == 0.0 || k + 1 == o.iterations());
+      const bool write_low = low && k + 1 < o.iterations();
       const torch::Tensor z_prev = extrapolate ? z : torch::Tensor();  // undefined: z₀ = 0
       if (fusable({a, b, z_prev})) {
         momentum = after;
@@ -460,11 +650,14 @@ ProximalGradientResult full_batch(const SmoothPart& f, const Prox& g,
         auto out = FusedFistaStep::apply(
             a.defined() ? a : absent(like), b.defined() ? b : absent(like),
             z_prev.defined() ? z_prev : absent(like), eta, eta * p.lambda(),
-            1.0 / (1.0 + eta * p.mu()), p.nonnegative(), c, extrapolate);
+            1.0 / (1.0 + eta * p.mu()), p.nonnegative(), c, extrapolate, write_low);
         z = out[0];
         y = extrapolate ? out[1] : z;
+        if (write_low) y_low = out.back();
         continue;
       }
+      if (b.defined() && b.scalar_type() == torch::kBFloat16)
+        b = b.to(a.defined() ? a.scalar_type() : torch::kFloat);
       v = a.defined() && b.defined() ? torch::add(a, b, eta) : (a.defined() ? a : b * eta);
     } else {
       v = k == 0 ? first_forward_step(f, z0, eta) : f.step_from(y, eta);

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "sparseloop/sparse/csc_conv2d.h"
+#include "sparseloop/util/precision.h"
 #include "support/testing.h"
 
 using namespace sparseloop;
@@ -129,4 +130,39 @@ TEST(DictionaryReuse, LipschitzVerifiedOncePerScope) {
   layer->forward(x);
   layer->forward(x);
   EXPECT_GT(layer->last_power_iterations(), 0);
+}
+
+// --precision bf16: inside a scope a dictionary is converted to bf16 once and
+// shared by its uses (one storage), each use with its own edge back to the
+// float32 weight, so the gradient is the per-use conversions' (bf16-rounded
+// upstream gradients summed in float32), bit for bit; outside a scope, a
+// conversion per use. Nothing lowers in fp32.
+TEST(DictionaryReuse, OneBf16DictionaryPerScope) {
+  torch::manual_seed(13);
+  auto w = torch::randn({4, 3, 3, 3}).requires_grad_();
+  auto a = torch::randn({4, 3, 3, 3}), b = torch::randn({4, 3, 3, 3});
+  EXPECT_EQ(lowered_dictionary(w).scalar_type(), torch::kFloat);
+  PrecisionGuard bf16(Precision::kBf16);
+  auto loss = [&](const torch::Tensor& u, const torch::Tensor& v) {
+    return (u.to(torch::kFloat) * a).sum() + (v.to(torch::kFloat) * b).sum();
+  };
+  auto u = lowered_dictionary(w), v = lowered_dictionary(w);
+  EXPECT_NE(u.data_ptr(), v.data_ptr());  // no scope: one conversion per use
+  loss(u, v).backward();
+  const auto per_use = w.grad().clone();
+  w.mutable_grad().zero_();
+  {
+    DictionaryReuse once;
+    auto su = lowered_dictionary(w), sv = lowered_dictionary(w);
+    EXPECT_EQ(su.data_ptr(), sv.data_ptr());
+    EXPECT_FALSE(su.is_same(sv));
+    EXPECT_EQ(su.scalar_type(), torch::kBFloat16);
+    EXPECT_TRUE(torch::equal(su, w.detach().to(torch::kBFloat16)));
+    EXPECT_EQ(lowered_dictionary(w.detach()).data_ptr(), su.data_ptr());  // a detached use
+    EXPECT_FALSE(lowered_dictionary(w.detach()).requires_grad());
+    loss(su, sv).backward();
+  }
+  EXPECT_TRUE(torch::equal(w.grad(), per_use));
+  EXPECT_TRUE(torch::equal(per_use, a.to(torch::kBFloat16).to(torch::kFloat) +
+                                        b.to(torch::kBFloat16).to(torch::kFloat)));
 }

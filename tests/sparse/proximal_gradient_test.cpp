@@ -5,6 +5,7 @@
 #include "sparseloop/sparse/conv_dictionary.h"
 #include "sparseloop/sparse/linear_dictionary.h"
 #include "sparseloop/sparse/lipschitz.h"
+#include "sparseloop/util/precision.h"
 
 using namespace sparseloop;
 
@@ -270,4 +271,72 @@ TEST(Fista, UnrolledGradientsEqualPlainTensorOpsUnrolling) {
       }
     }
   }
+}
+
+// --precision bf16: the LASSO gives its direction in bf16 (descent_bf16), the
+// fused step reads it and writes the next point's bf16 copy in its own pass.
+// Codes bit for bit and gradients equal to the conversion path they replace
+// (the same products with their results converted to fp32 and the next point
+// converted to bf16 by tensor ops): soft and non-negative thresholds, 1, 2 and
+// 5 steps (5: extrapolated points, whose copies are the y's), row-major and
+// channels-last signals. The operator offers the bf16 products only where
+// both lower (not in fp32, not on the few-signal-channel route).
+TEST(Fista, Bf16DirectionEqualsTheConversionPath) {
+  torch::manual_seed(21);
+  const ConvGeometry g{2, 1};
+  {
+    auto few = conv_operator(torch::randn({8, 1, 4, 4}), g, 12, 12);
+    auto wide = conv_operator(torch::randn({8, 6, 4, 4}), g, 12, 12);
+    EXPECT_FALSE(static_cast<bool>(wide.analysis_bf16));  // fp32: nothing lowers
+    PrecisionGuard bf16(Precision::kBf16);
+    EXPECT_FALSE(static_cast<bool>(few.analysis_bf16));
+    EXPECT_TRUE(static_cast<bool>(conv_operator(torch::randn({8, 6, 4, 4}), g, 12, 12)
+                                      .analysis_bf16));
+  }
+  PrecisionGuard bf16(Precision::kBf16);
+  int cases = 0;
+  for (bool nonneg : {false, true}) {
+    for (int64_t K : {1, 2, 5}) {
+      for (bool channels_last : {false, true}) {
+        auto W = (torch::randn({8, 6, 4, 4}) * 0.2).requires_grad_();  // (C, M, k, k)
+        auto x0 = torch::randn({3, 6, 12, 12});
+        if (channels_last) x0 = x0.contiguous(at::MemoryFormat::ChannelsLast);
+        auto op = conv_operator(W, g, 12, 12);
+        ASSERT_TRUE(static_cast<bool>(op.analysis_bf16));
+        auto prox = Prox(ProxOptions().lambda(0.05).nonnegative(nonneg));
+        const auto opts =
+            ProximalGradientOptions().step(0.05).iterations(K).momentum(Momentum::kFista);
+        auto w = torch::randn({3, 8, 6, 6});
+        auto run = [&](bool fused, torch::Tensor& gx, torch::Tensor& gW) {
+          auto x = x0.clone().requires_grad_();
+          auto f = lasso_smooth_part(op, x);
+          if (!fused) {
+            f.descent_bf16 = nullptr;
+            f.descent_from_zero_bf16 = nullptr;
+          }
+          auto z = proximal_gradient(f, prox, opts, torch::Tensor()).z;  // (3, 8, 6, 6)
+          EXPECT_EQ(z.scalar_type(), torch::kFloat);
+          ((z * w).sum() + z.pow(2).sum()).backward();
+          gx = x.grad().clone();
+          gW = W.grad().clone();
+          W.mutable_grad().zero_();
+          return z.detach();
+        };
+        torch::Tensor gx1, gW1, gx2, gW2;
+        auto ours = run(true, gx1, gW1);
+        auto theirs = run(false, gx2, gW2);
+        const std::string where = "nonneg " + std::to_string(nonneg) + " K " +
+                                  std::to_string(K) + " cl " + std::to_string(channels_last);
+        EXPECT_GT(ours.ne(0).sum().item<int64_t>(), 0) << where;
+        EXPECT_TRUE(torch::equal(ours, theirs)) << where;
+        EXPECT_GT(gW2.abs().max().item<double>(), 0.0) << where;
+        EXPECT_LT((gx1 - gx2).abs().max().item<double>(), 1e-6 * gx2.abs().max().item<double>())
+            << where;
+        EXPECT_LT((gW1 - gW2).abs().max().item<double>(), 1e-6 * gW2.abs().max().item<double>())
+            << where;
+        ++cases;
+      }
+    }
+  }
+  EXPECT_EQ(cases, 12);
 }

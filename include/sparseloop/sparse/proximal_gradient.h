@@ -38,6 +38,15 @@ struct SmoothPart {
   /// the LASSO's Dᵀx) lets the first step skip the operator on zeros.
   std::function<torch::Tensor(const torch::Tensor& y)> descent;
   std::function<torch::Tensor()> descent_from_zero;
+  /// Optional, for --precision bf16 (util/precision.h): the same direction
+  /// from y rounded to bfloat16, returned in bfloat16 as the operator's last
+  /// product gives it, and −∇f(0) likewise. The solver under autograd then
+  /// reads the direction and writes the next point's bf16 copy inside its one
+  /// pass per step (FusedFistaStep) instead of converting both around every
+  /// product (the LASSO's, lasso.cpp); the values are those of the
+  /// conversions it replaces. Other solvers use `descent`.
+  std::function<torch::Tensor(const torch::Tensor& y_bf16)> descent_bf16;
+  std::function<torch::Tensor()> descent_from_zero_bf16;
   /// Optional forward step at y = 0 (the LASSO's ηDᵀx, without applying D to
   /// zeros). Required when no start is given: it also fixes the codes' shape.
   std::function<torch::Tensor(double step)> forward_step_from_zero;
