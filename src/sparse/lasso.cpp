@@ -3,7 +3,77 @@
 #include <algorithm>
 #include <memory>
 
+#include <ATen/Parallel.h>
+
+#include "sparseloop/util/bf16_bits.h"
+
 namespace sparseloop {
+namespace {
+
+// As in proximal_gradient.cpp: the NaN select of to_bf16 vectorizes only
+// without GCC's default -ftrapping-math.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC push_options
+#pragma GCC optimize("no-trapping-math")
+#endif
+SPARSELOOP_SIMD_CLONES void residual_bf16(const float* x, const Bf16Bits* d, Bf16Bits* r,
+                                          int64_t begin, int64_t end) {
+  for (int64_t i = begin; i < end; ++i) r[i] = to_bf16(x[i] - from_bf16(d[i]));
+}
+SPARSELOOP_SIMD_CLONES void widen_negate_bf16(const Bf16Bits* g, float* gx, Bf16Bits* gd,
+                                              int64_t begin, int64_t end) {
+  for (int64_t i = begin; i < end; ++i) {
+    gx[i] = from_bf16(g[i]);
+    gd[i] = static_cast<Bf16Bits>(g[i] ^ 0x8000u);  // −g, exactly
+  }
+}
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC pop_options
+#endif
+
+/// r = x − D y rounded to bf16, for a float32 signal x and a bf16 product
+/// D y, in one pass: what `(x - d).to(kBFloat16)` computes (the difference
+/// in float32, then rounded), where the tensor ops made three passes (d
+/// widened into a float32 copy, the difference, the rounding) and their
+/// backward three more. Backward: ∂L/∂x = ∂L/∂r widened, ∂L/∂d = −∂L/∂r in
+/// bf16, the values autograd's chain through those ops gives.
+struct Bf16Residual : public torch::autograd::Function<Bf16Residual> {
+  static torch::Tensor forward(torch::autograd::AutogradContext*, const torch::Tensor& x,
+                               const torch::Tensor& d) {
+    auto r = torch::empty_like(x, x.options().dtype(torch::kBFloat16));  // like x
+    const float* xp = x.data_ptr<float>();
+    const Bf16Bits* dp = bf16_bits(d);
+    Bf16Bits* rp = bf16_bits(r);
+    at::parallel_for(0, x.numel(), 1 << 15, [&](int64_t b, int64_t e) {
+      residual_bf16(xp, dp, rp, b, e);
+    });
+    return r;
+  }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext*,
+                                                 torch::autograd::variable_list grads) {
+    const auto g = grads[0].contiguous(grads[0].suggest_memory_format());
+    auto gx = torch::empty_like(g, g.options().dtype(torch::kFloat));
+    auto gd = torch::empty_like(g);
+    const Bf16Bits* gp = bf16_bits(g);
+    float* gxp = gx.data_ptr<float>();
+    Bf16Bits* gdp = bf16_bits(gd);
+    at::parallel_for(0, g.numel(), 1 << 15, [&](int64_t b, int64_t e) {
+      widen_negate_bf16(gp, gxp, gdp, b, e);
+    });
+    return {gx, gd};
+  }
+};
+
+/// x − d in bf16 (above), or by tensor ops where the one pass does not apply.
+torch::Tensor residual_in_bf16(const torch::Tensor& x, const torch::Tensor& d) {
+  const bool one_pass = x.device().is_cpu() && x.scalar_type() == torch::kFloat &&
+                        d.scalar_type() == torch::kBFloat16 && x.sizes().equals(d.sizes()) &&
+                        x.is_non_overlapping_and_dense() && x.strides().equals(d.strides());
+  if (!one_pass) return (x - d).to(torch::kBFloat16);
+  return Bf16Residual::apply(x, d);  // like x, bf16
+}
+
+}  // namespace
 
 SmoothPart lasso_smooth_part(const SparseOperator& op, const torch::Tensor& x) {
   SmoothPart f;
@@ -18,11 +88,12 @@ SmoothPart lasso_smooth_part(const SparseOperator& op, const torch::Tensor& x) {
   f.descent = [op, x](const torch::Tensor& z) { return op.analysis(x - op.synthesis(z)); };
   f.descent_from_zero = [op, x] { return op.analysis(x); };
   // --precision bf16: the same with the products' bf16 operands and results
-  // left to the solver's pass; the residual stays in x's precision (x − Dy
-  // cancels: rounding x first would cost bits relative to ‖x‖, not ‖r‖).
+  // left to the solver's pass; the residual is taken in x's precision and
+  // rounded once, as the next product's operand (x − Dy cancels: rounding x
+  // first would cost bits relative to ‖x‖, not ‖r‖).
   if (op.synthesis_bf16 && op.analysis_bf16) {
     f.descent_bf16 = [op, x](const torch::Tensor& y_bf16) {
-      return op.analysis_bf16(x - op.synthesis_bf16(y_bf16));  // code shape, bf16
+      return op.analysis_bf16(residual_in_bf16(x, op.synthesis_bf16(y_bf16)));  // code shape
     };
     f.descent_from_zero_bf16 = [op, x] { return op.analysis_bf16(x); };
   }

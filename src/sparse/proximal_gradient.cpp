@@ -9,6 +9,7 @@
 #include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>
 
+#include "sparseloop/util/bf16_bits.h"
 #include "sparseloop/util/distributed.h"
 #include "sparseloop/util/simd.h"
 
@@ -100,25 +101,6 @@ enum class Extrap { kNone, kFromZero, kFromPrev };
 /// next iterate's conversion is folded into this pass): none, z_new (no
 /// extrapolation: the next point is z_new) or y_next.
 enum class Low { kNone, kZ, kY };
-
-/// Raw bfloat16 (util/precision.h): the upper half of a float's bits.
-using Bf16Bits = uint16_t;
-
-/// bf16 → float exactly, and float → bf16 rounded to nearest even as
-/// c10::BFloat16 and Tensor::to(kBFloat16) round (NaN stays a quiet NaN),
-/// written on the bits so that the loops around them vectorize.
-SPARSELOOP_ALWAYS_INLINE float from_bf16(Bf16Bits h) {
-  const uint32_t u = static_cast<uint32_t>(h) << 16;
-  float f;
-  std::memcpy(&f, &u, sizeof f);
-  return f;
-}
-SPARSELOOP_ALWAYS_INLINE Bf16Bits to_bf16(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, sizeof u);
-  const uint32_t rounded = (u + 0x7FFFu + ((u >> 16) & 1u)) >> 16;
-  return static_cast<Bf16Bits>(f != f ? 0x7FC0u : rounded);
-}
 
 template <class T, class TB = T>
 struct StepArgs {
@@ -412,11 +394,6 @@ bool fusable(std::initializer_list<torch::Tensor> tensors) {
 /// An absent operand of FusedFistaStep: autograd functions take no undefined inputs.
 torch::Tensor absent(const torch::Tensor& like) { return torch::empty({0}, like.options()); }
 
-/// A bf16 tensor's elements as their raw bits (the kernels' view of them).
-Bf16Bits* bf16_bits(const torch::Tensor& t) {
-  TORCH_INTERNAL_ASSERT(t.scalar_type() == torch::kBFloat16);
-  return reinterpret_cast<Bf16Bits*>(t.data_ptr<at::BFloat16>());
-}
 
 /// One pass per FISTA step under autograd:
 ///   v = a, a + η·b or η·b (Input above),
