@@ -1,7 +1,6 @@
 #include "sparseloop/sparse/dictionary_reuse.h"
 
 #include <atomic>
-#include <utility>
 #include <vector>
 
 #include "sparseloop/util/precision.h"
@@ -13,7 +12,18 @@ std::atomic<uint64_t> g_next{1};     // scope numbers, never reused
 thread_local uint64_t t_open = 0;    // this thread's open scope (0: none)
 thread_local int t_depth = 0;
 
-void clear_lowered_copies();  // below, with the copies
+/// The open scope's bf16 copies, keyed by storage and shape so that a
+/// detached use finds its dictionary's copy; emptied when the outermost scope
+/// closes, so every entry belongs to the open scope. The key tensor is held,
+/// so its memory cannot be reused for another tensor while the scope lasts;
+/// its version at the copy is kept, since a detached key shares the
+/// dictionary's version counter and so cannot tell an in-place change itself.
+struct LoweredCopy {
+  torch::Tensor key;
+  int64_t version;
+  torch::Tensor copy;
+};
+thread_local std::vector<LoweredCopy> t_lowered;
 
 }  // namespace
 
@@ -24,7 +34,7 @@ DictionaryReuse::DictionaryReuse() {
 DictionaryReuse::~DictionaryReuse() {
   if (--t_depth == 0) {
     t_open = 0;
-    clear_lowered_copies();
+    t_lowered.clear();
   }
 }
 
@@ -32,62 +42,40 @@ uint64_t DictionaryReuse::generation() { return t_open; }
 
 namespace {
 
-/// The scope's bf16 copies: (the dictionary, its copy), keyed by storage and
-/// shape so that a detached use finds its dictionary's copy. The key tensor
-/// is held, so its memory cannot be reused for another tensor while the
-/// scope lasts.
-struct LoweredCopies {
-  uint64_t generation = 0;
-  std::vector<std::pair<torch::Tensor, torch::Tensor>> entries;
-};
-thread_local LoweredCopies t_lowered;
-
-void clear_lowered_copies() {
-  t_lowered.entries.clear();
-  t_lowered.generation = 0;
-}
-
 /// One use of the shared copy: the copy itself forward (a new tensor on the
 /// same storage, so that each use is its own node), its gradient converted to
-/// float32 backward (the backward of Tensor::to).
+/// float32 backward (the backward of Tensor::to; only float32 dictionaries
+/// lower).
 struct ShareLowered : public torch::autograd::Function<ShareLowered> {
   struct Copy {
     torch::Tensor value;  // not an autograd input
   };
-  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& weight,
+  static torch::Tensor forward(torch::autograd::AutogradContext*, const torch::Tensor&,
                                const Copy& copy) {
-    ctx->saved_data["dtype"] = static_cast<int64_t>(weight.scalar_type());
     return torch::empty({0}, copy.value.options()).set_(copy.value);  // like weight, bf16
   }
-  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext*,
                                                  torch::autograd::variable_list grads) {
-    const auto dtype = static_cast<c10::ScalarType>(ctx->saved_data["dtype"].toInt());
-    return {grads[0].to(dtype), torch::Tensor()};
+    return {grads[0].to(torch::kFloat), torch::Tensor()};
   }
 };
 
 }  // namespace
 
 torch::Tensor lowered_dictionary(const torch::Tensor& weight) {
-  const uint64_t gen = DictionaryReuse::generation();
-  if (gen == 0 || !lowers(weight)) return lowered(weight);
-  auto& cache = t_lowered;
-  if (cache.generation != gen) {
-    cache.entries.clear();
-    cache.generation = gen;
-  }
+  if (DictionaryReuse::generation() == 0 || !lowers(weight)) return lowered(weight);
   torch::Tensor copy;
-  for (const auto& [key, value] : cache.entries) {
-    if (key.data_ptr() == weight.data_ptr() && key.sizes().equals(weight.sizes()) &&
-        key.strides().equals(weight.strides()) && key._version() == weight._version()) {
-      copy = value;
+  for (const auto& e : t_lowered) {
+    if (e.key.data_ptr() == weight.data_ptr() && e.key.sizes().equals(weight.sizes()) &&
+        e.key.strides().equals(weight.strides()) && e.version == weight._version()) {
+      copy = e.copy;
       break;
     }
   }
   if (!copy.defined()) {
     torch::NoGradGuard no_grad;
     copy = weight.to(torch::kBFloat16);
-    cache.entries.emplace_back(weight.detach(), copy);
+    t_lowered.push_back({weight.detach(), weight._version(), copy});
   }
   if (torch::GradMode::is_enabled() && weight.requires_grad())
     return ShareLowered::apply(weight, ShareLowered::Copy{copy});

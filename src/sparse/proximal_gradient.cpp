@@ -1,8 +1,6 @@
 #include "sparseloop/sparse/proximal_gradient.h"
 
 #include <cmath>
-#include <cstdint>
-#include <cstring>
 
 #include <type_traits>
 
@@ -226,91 +224,72 @@ SPARSELOOP_ALWAYS_INLINE void fused_backward_range(const StepGradArgs<T, TB>& p,
 
 // Run-time variant → template instance, every level inlined into the clone
 // that calls it (a call out of a target_clones function would lose its ISA).
-template <class T, class TB, Support S, Input I, Extrap E>
-SPARSELOOP_ALWAYS_INLINE void forward_l(const StepArgs<T, TB>& p, int64_t b, int64_t e, Low l) {
-  if constexpr (std::is_same_v<TB, Bf16Bits>) {
-    if (l == Low::kZ) return fused_forward_range<T, TB, S, I, E, Low::kZ>(p, b, e);
-    if (l == Low::kY && E != Extrap::kNone)
-      return fused_forward_range<T, TB, S, I, E, Low::kY>(p, b, e);
+// One chain for both passes: K names the loop (ForwardLoop, BackwardLoop).
+struct ForwardLoop {
+  template <class T, class TB, Support S, Input I, Extrap E, Low L>
+  SPARSELOOP_ALWAYS_INLINE static void run(const StepArgs<T, TB>& p, int64_t b, int64_t e) {
+    fused_forward_range<T, TB, S, I, E, L>(p, b, e);
   }
-  fused_forward_range<T, TB, S, I, E, Low::kNone>(p, b, e);
+};
+struct BackwardLoop {
+  template <class T, class TB, Support S, Input I, Extrap E, Low L>
+  SPARSELOOP_ALWAYS_INLINE static void run(const StepGradArgs<T, TB>& p, int64_t b, int64_t e) {
+    fused_backward_range<T, TB, S, I, E, L>(p, b, e);
+  }
+};
+template <class K, class T, class TB, Support S, Input I, Extrap E, class P>
+SPARSELOOP_ALWAYS_INLINE void dispatch_l(const P& p, int64_t b, int64_t e, Low l) {
+  if constexpr (std::is_same_v<TB, Bf16Bits>) {  // a bf16 copy only beside a bf16 direction
+    if (l == Low::kZ) return K::template run<T, TB, S, I, E, Low::kZ>(p, b, e);
+    if (l == Low::kY && E != Extrap::kNone)
+      return K::template run<T, TB, S, I, E, Low::kY>(p, b, e);
+  }
+  K::template run<T, TB, S, I, E, Low::kNone>(p, b, e);
 }
-template <class T, class TB, Support S, Input I>
-SPARSELOOP_ALWAYS_INLINE void forward_e(const StepArgs<T, TB>& p, int64_t b, int64_t e, Extrap x,
-                                        Low l) {
-  if (x == Extrap::kNone) forward_l<T, TB, S, I, Extrap::kNone>(p, b, e, l);
-  else if (x == Extrap::kFromZero) forward_l<T, TB, S, I, Extrap::kFromZero>(p, b, e, l);
-  else forward_l<T, TB, S, I, Extrap::kFromPrev>(p, b, e, l);
+template <class K, class T, class TB, Support S, Input I, class P>
+SPARSELOOP_ALWAYS_INLINE void dispatch_e(const P& p, int64_t b, int64_t e, Extrap x, Low l) {
+  if (x == Extrap::kNone) dispatch_l<K, T, TB, S, I, Extrap::kNone>(p, b, e, l);
+  else if (x == Extrap::kFromZero) dispatch_l<K, T, TB, S, I, Extrap::kFromZero>(p, b, e, l);
+  else dispatch_l<K, T, TB, S, I, Extrap::kFromPrev>(p, b, e, l);
 }
-template <class T, class TB, Support S>
-SPARSELOOP_ALWAYS_INLINE void forward_i(const StepArgs<T, TB>& p, int64_t b, int64_t e, Input i,
-                                        Extrap x, Low l) {
-  if (i == Input::kV) forward_e<T, TB, S, Input::kV>(p, b, e, x, l);
-  else if (i == Input::kYPlusStepD) forward_e<T, TB, S, Input::kYPlusStepD>(p, b, e, x, l);
-  else forward_e<T, TB, S, Input::kStepD>(p, b, e, x, l);
-}
-template <class T, class TB>
-SPARSELOOP_ALWAYS_INLINE void forward_s(const StepArgs<T, TB>& p, int64_t b, int64_t e, Support s,
-                                        Input i, Extrap x, Low l) {
-  if (s == Support::kNonnegative) forward_i<T, TB, Support::kNonnegative>(p, b, e, i, x, l);
-  else if (s == Support::kSoft) forward_i<T, TB, Support::kSoft>(p, b, e, i, x, l);
-  else forward_i<T, TB, Support::kAll>(p, b, e, i, x, l);
-}
-template <class T, class TB, Support S, Input I, Extrap E>
-SPARSELOOP_ALWAYS_INLINE void backward_l(const StepGradArgs<T, TB>& p, int64_t b, int64_t e,
+template <class K, class T, class TB, Support S, class P>
+SPARSELOOP_ALWAYS_INLINE void dispatch_i(const P& p, int64_t b, int64_t e, Input i, Extrap x,
                                          Low l) {
-  if constexpr (std::is_same_v<TB, Bf16Bits>) {
-    if (l == Low::kZ) return fused_backward_range<T, TB, S, I, E, Low::kZ>(p, b, e);
-    if (l == Low::kY && E != Extrap::kNone)
-      return fused_backward_range<T, TB, S, I, E, Low::kY>(p, b, e);
-  }
-  fused_backward_range<T, TB, S, I, E, Low::kNone>(p, b, e);
+  if (i == Input::kV) dispatch_e<K, T, TB, S, Input::kV>(p, b, e, x, l);
+  else if (i == Input::kYPlusStepD) dispatch_e<K, T, TB, S, Input::kYPlusStepD>(p, b, e, x, l);
+  else dispatch_e<K, T, TB, S, Input::kStepD>(p, b, e, x, l);
 }
-template <class T, class TB, Support S, Input I>
-SPARSELOOP_ALWAYS_INLINE void backward_e(const StepGradArgs<T, TB>& p, int64_t b, int64_t e,
+template <class K, class T, class TB, class P>
+SPARSELOOP_ALWAYS_INLINE void dispatch_s(const P& p, int64_t b, int64_t e, Support s, Input i,
                                          Extrap x, Low l) {
-  if (x == Extrap::kNone) backward_l<T, TB, S, I, Extrap::kNone>(p, b, e, l);
-  else if (x == Extrap::kFromZero) backward_l<T, TB, S, I, Extrap::kFromZero>(p, b, e, l);
-  else backward_l<T, TB, S, I, Extrap::kFromPrev>(p, b, e, l);
-}
-template <class T, class TB, Support S>
-SPARSELOOP_ALWAYS_INLINE void backward_i(const StepGradArgs<T, TB>& p, int64_t b, int64_t e,
-                                         Input i, Extrap x, Low l) {
-  if (i == Input::kV) backward_e<T, TB, S, Input::kV>(p, b, e, x, l);
-  else if (i == Input::kYPlusStepD) backward_e<T, TB, S, Input::kYPlusStepD>(p, b, e, x, l);
-  else backward_e<T, TB, S, Input::kStepD>(p, b, e, x, l);
-}
-template <class T, class TB>
-SPARSELOOP_ALWAYS_INLINE void backward_s(const StepGradArgs<T, TB>& p, int64_t b, int64_t e,
-                                         Support s, Input i, Extrap x, Low l) {
-  if (s == Support::kNonnegative) backward_i<T, TB, Support::kNonnegative>(p, b, e, i, x, l);
-  else if (s == Support::kSoft) backward_i<T, TB, Support::kSoft>(p, b, e, i, x, l);
-  else backward_i<T, TB, Support::kAll>(p, b, e, i, x, l);
+  if (s == Support::kNonnegative) dispatch_i<K, T, TB, Support::kNonnegative>(p, b, e, i, x, l);
+  else if (s == Support::kSoft) dispatch_i<K, T, TB, Support::kSoft>(p, b, e, i, x, l);
+  else dispatch_i<K, T, TB, Support::kAll>(p, b, e, i, x, l);
 }
 
 SPARSELOOP_SIMD_CLONES void fused_forward_f32(const StepArgs<float>& p, int64_t b, int64_t e,
-                                              Support s, Input i, Extrap x) {
-  forward_s<float, float>(p, b, e, s, i, x, Low::kNone);
+                                              Support s, Input i, Extrap x, Low l) {
+  dispatch_s<ForwardLoop, float, float>(p, b, e, s, i, x, l);
 }
 SPARSELOOP_SIMD_CLONES void fused_forward_f64(const StepArgs<double>& p, int64_t b, int64_t e,
-                                              Support s, Input i, Extrap x) {
-  forward_s<double, double>(p, b, e, s, i, x, Low::kNone);
+                                              Support s, Input i, Extrap x, Low l) {
+  dispatch_s<ForwardLoop, double, double>(p, b, e, s, i, x, l);
 }
 SPARSELOOP_SIMD_CLONES void fused_forward_bf16(const StepArgs<float, Bf16Bits>& p, int64_t b,
                                                int64_t e, Support s, Input i, Extrap x, Low l) {
-  forward_s<float, Bf16Bits>(p, b, e, s, i, x, l);
+  dispatch_s<ForwardLoop, float, Bf16Bits>(p, b, e, s, i, x, l);
 }
 SPARSELOOP_SIMD_CLONES void fused_backward_f32(const StepGradArgs<float>& p, int64_t b, int64_t e,
-                                               Support s, Input i, Extrap x) {
-  backward_s<float, float>(p, b, e, s, i, x, Low::kNone);
+                                               Support s, Input i, Extrap x, Low l) {
+  dispatch_s<BackwardLoop, float, float>(p, b, e, s, i, x, l);
 }
 SPARSELOOP_SIMD_CLONES void fused_backward_f64(const StepGradArgs<double>& p, int64_t b,
-                                               int64_t e, Support s, Input i, Extrap x) {
-  backward_s<double, double>(p, b, e, s, i, x, Low::kNone);
+                                               int64_t e, Support s, Input i, Extrap x, Low l) {
+  dispatch_s<BackwardLoop, double, double>(p, b, e, s, i, x, l);
 }
 SPARSELOOP_SIMD_CLONES void fused_backward_bf16(const StepGradArgs<float, Bf16Bits>& p, int64_t b,
                                                 int64_t e, Support s, Input i, Extrap x, Low l) {
-  backward_s<float, Bf16Bits>(p, b, e, s, i, x, l);
+  dispatch_s<BackwardLoop, float, Bf16Bits>(p, b, e, s, i, x, l);
 }
 #undef SPARSELOOP_IVDEP
 #if defined(__GNUC__) && !defined(__clang__)
@@ -319,21 +298,31 @@ SPARSELOOP_SIMD_CLONES void fused_backward_bf16(const StepGradArgs<float, Bf16Bi
 #pragma clang fp contract(on)
 #endif
 
-// Overloads on the element type for AT_DISPATCH's lambdas (not templates, so
-// an `if constexpr` there would still compile both branches).
-void fused_forward(const StepArgs<float>& p, int64_t b, int64_t e, Support s, Input i, Extrap x) {
-  fused_forward_f32(p, b, e, s, i, x);
+// Overloads on the element types for the generic lambdas of FusedFistaStep
+// (not templates, so that each picks its compiled clone).
+void fused_forward(const StepArgs<float>& p, int64_t b, int64_t e, Support s, Input i, Extrap x,
+                   Low l) {
+  fused_forward_f32(p, b, e, s, i, x, l);
 }
-void fused_forward(const StepArgs<double>& p, int64_t b, int64_t e, Support s, Input i, Extrap x) {
-  fused_forward_f64(p, b, e, s, i, x);
+void fused_forward(const StepArgs<double>& p, int64_t b, int64_t e, Support s, Input i, Extrap x,
+                   Low l) {
+  fused_forward_f64(p, b, e, s, i, x, l);
+}
+void fused_forward(const StepArgs<float, Bf16Bits>& p, int64_t b, int64_t e, Support s, Input i,
+                   Extrap x, Low l) {
+  fused_forward_bf16(p, b, e, s, i, x, l);
 }
 void fused_backward(const StepGradArgs<float>& p, int64_t b, int64_t e, Support s, Input i,
-                    Extrap x) {
-  fused_backward_f32(p, b, e, s, i, x);
+                    Extrap x, Low l) {
+  fused_backward_f32(p, b, e, s, i, x, l);
 }
 void fused_backward(const StepGradArgs<double>& p, int64_t b, int64_t e, Support s, Input i,
-                    Extrap x) {
-  fused_backward_f64(p, b, e, s, i, x);
+                    Extrap x, Low l) {
+  fused_backward_f64(p, b, e, s, i, x, l);
+}
+void fused_backward(const StepGradArgs<float, Bf16Bits>& p, int64_t b, int64_t e, Support s,
+                    Input i, Extrap x, Low l) {
+  fused_backward_bf16(p, b, e, s, i, x, l);
 }
 
 Support support_of(bool nonneg, double tau) {
@@ -394,6 +383,17 @@ bool fusable(std::initializer_list<torch::Tensor> tensors) {
 /// An absent operand of FusedFistaStep: autograd functions take no undefined inputs.
 torch::Tensor absent(const torch::Tensor& like) { return torch::empty({0}, like.options()); }
 
+/// A kernel's pointer to `t`'s elements (U: the element type, or bf16 bits),
+/// null for an operand the variant does not read or write.
+template <class U>
+U* buffer(const torch::Tensor& t, bool present) {
+  if (!present) return nullptr;
+  if constexpr (std::is_same_v<U, Bf16Bits>) {
+    return bf16_bits(t);
+  } else {
+    return t.data_ptr<U>();
+  }
+}
 
 /// One pass per FISTA step under autograd:
 ///   v = a, a + η·b or η·b (Input above),
@@ -440,37 +440,31 @@ struct FusedFistaStep : public torch::autograd::Function<FusedFistaStep> {
     auto zl = low ? torch::empty_like(like, opts.dtype(torch::kBFloat16)) : torch::Tensor();
     const Support s = support_of(nonneg, tau);
     const Low l = !low ? Low::kNone : (extrapolate ? Low::kY : Low::kZ);
-    if (b_low || low) {
-      StepArgs<float, Bf16Bits> p{};
-      p.a = has_a ? a.data_ptr<float>() : nullptr;
-      p.b = has_b ? bf16_bits(b) : nullptr;
-      p.z_prev = extrap == Extrap::kFromPrev ? z_prev.data_ptr<float>() : nullptr;
-      p.zn = zn.data_ptr<float>();
-      p.yn = extrapolate ? yn.data_ptr<float>() : nullptr;
-      p.low = low ? bf16_bits(zl) : nullptr;
-      p.eta = static_cast<float>(eta);
-      p.tau = static_cast<float>(tau);
-      p.shrink = static_cast<float>(shrink);
-      p.c = static_cast<float>(c);
-      TORCH_INTERNAL_ASSERT(!has_b || b_low);  // a float32 b with a bf16 output: not asked
+    // T: the codes' type; TB: the direction's (T, or bf16 bits).
+    const auto run = [&](auto* codes, auto* direction) {
+      using T = std::remove_pointer_t<decltype(codes)>;
+      using TB = std::remove_pointer_t<decltype(direction)>;
+      StepArgs<T, TB> p{};
+      p.a = buffer<T>(a, has_a);
+      p.b = buffer<TB>(b, has_b);
+      p.z_prev = buffer<T>(z_prev, extrap == Extrap::kFromPrev);
+      p.zn = buffer<T>(zn, true);
+      p.yn = buffer<T>(yn, extrapolate);
+      p.low = buffer<Bf16Bits>(zl, low);
+      p.eta = static_cast<T>(eta);
+      p.tau = static_cast<T>(tau);
+      p.shrink = static_cast<T>(shrink);
+      p.c = static_cast<T>(c);
       at::parallel_for(0, zn.numel(), 1 << 15, [&](int64_t begin, int64_t end) {
-        fused_forward_bf16(p, begin, end, s, input, extrap, l);
+        fused_forward(p, begin, end, s, input, extrap, l);
       });
+    };
+    if (b_low || low) {
+      TORCH_INTERNAL_ASSERT(!has_b || b_low);  // a float32 b with a bf16 output: not asked
+      run(static_cast<float*>(nullptr), static_cast<Bf16Bits*>(nullptr));
     } else {
       AT_DISPATCH_FLOATING_TYPES(like.scalar_type(), "fused_fista_step", [&] {
-        StepArgs<scalar_t> p{};
-        p.a = has_a ? a.data_ptr<scalar_t>() : nullptr;
-        p.b = has_b ? b.data_ptr<scalar_t>() : nullptr;
-        p.z_prev = extrap == Extrap::kFromPrev ? z_prev.data_ptr<scalar_t>() : nullptr;
-        p.zn = zn.data_ptr<scalar_t>();
-        p.yn = extrapolate ? yn.data_ptr<scalar_t>() : nullptr;
-        p.eta = static_cast<scalar_t>(eta);
-        p.tau = static_cast<scalar_t>(tau);
-        p.shrink = static_cast<scalar_t>(shrink);
-        p.c = static_cast<scalar_t>(c);
-        at::parallel_for(0, like.numel(), 1 << 15, [&](int64_t begin, int64_t end) {
-          fused_forward(p, begin, end, s, input, extrap);
-        });
+        run(static_cast<scalar_t*>(nullptr), static_cast<scalar_t*>(nullptr));
       });
     }
     ctx->save_for_backward({zn});  // the support, as softshrink's and relu's backward read it
@@ -519,36 +513,29 @@ struct FusedFistaStep : public torch::autograd::Function<FusedFistaStep> {
                   : torch::Tensor();
     auto gzp = extrap == Extrap::kFromPrev ? torch::empty_like(zn) : torch::Tensor();
     const Support s = support_of(nonneg, tau);
-    if (b_low || l != Low::kNone) {
-      StepGradArgs<float, Bf16Bits> p{};
-      p.gz = gz.data_ptr<float>();
-      p.gy = gy.defined() ? gy.data_ptr<float>() : nullptr;
-      p.glow = gl.defined() ? bf16_bits(gl) : nullptr;
-      p.zn = zn.data_ptr<float>();
-      p.ga = ga.defined() ? ga.data_ptr<float>() : nullptr;
-      p.gb = gb.defined() ? bf16_bits(gb) : nullptr;
-      p.gzp = gzp.defined() ? gzp.data_ptr<float>() : nullptr;
-      p.eta = static_cast<float>(eta);
-      p.shrink = static_cast<float>(shrink);
-      p.c = static_cast<float>(c);
+    const auto run = [&](auto* codes, auto* direction) {
+      using T = std::remove_pointer_t<decltype(codes)>;
+      using TB = std::remove_pointer_t<decltype(direction)>;
+      StepGradArgs<T, TB> p{};
+      p.gz = buffer<T>(gz, true);
+      p.gy = buffer<T>(gy, gy.defined());
+      p.glow = buffer<Bf16Bits>(gl, gl.defined());
+      p.zn = buffer<T>(zn, true);
+      p.ga = buffer<T>(ga, ga.defined());
+      p.gb = buffer<TB>(gb, gb.defined());
+      p.gzp = buffer<T>(gzp, gzp.defined());
+      p.eta = static_cast<T>(eta);
+      p.shrink = static_cast<T>(shrink);
+      p.c = static_cast<T>(c);
       at::parallel_for(0, zn.numel(), 1 << 15, [&](int64_t begin, int64_t end) {
-        fused_backward_bf16(p, begin, end, s, input, extrap, l);
+        fused_backward(p, begin, end, s, input, extrap, l);
       });
+    };
+    if (b_low || l != Low::kNone) {
+      run(static_cast<float*>(nullptr), static_cast<Bf16Bits*>(nullptr));
     } else {
       AT_DISPATCH_FLOATING_TYPES(zn.scalar_type(), "fused_fista_step_backward", [&] {
-        StepGradArgs<scalar_t> p{};
-        p.gz = gz.data_ptr<scalar_t>();
-        p.gy = gy.defined() ? gy.data_ptr<scalar_t>() : nullptr;
-        p.zn = zn.data_ptr<scalar_t>();
-        p.ga = ga.defined() ? ga.data_ptr<scalar_t>() : nullptr;
-        p.gb = gb.defined() ? gb.data_ptr<scalar_t>() : nullptr;
-        p.gzp = gzp.defined() ? gzp.data_ptr<scalar_t>() : nullptr;
-        p.eta = static_cast<scalar_t>(eta);
-        p.shrink = static_cast<scalar_t>(shrink);
-        p.c = static_cast<scalar_t>(c);
-        at::parallel_for(0, zn.numel(), 1 << 15, [&](int64_t begin, int64_t end) {
-          fused_backward(p, begin, end, s, input, extrap);
-        });
+        run(static_cast<scalar_t*>(nullptr), static_cast<scalar_t*>(nullptr));
       });
     }
     if (!ctx->needs_input_grad(2)) gzp = torch::Tensor();  // an empty z₀

@@ -161,6 +161,13 @@ TEST(DictionaryReuse, OneBf16DictionaryPerScope) {
     EXPECT_EQ(lowered_dictionary(w.detach()).data_ptr(), su.data_ptr());  // a detached use
     EXPECT_FALSE(lowered_dictionary(w.detach()).requires_grad());
     loss(su, sv).backward();
+    // A dictionary changed in place (its version moved) is converted again.
+    auto moved = torch::randn({4, 3, 3, 3});
+    {
+      torch::NoGradGuard no_grad;
+      w.copy_(moved);
+    }
+    EXPECT_TRUE(torch::equal(lowered_dictionary(w.detach()), moved.to(torch::kBFloat16)));
   }
   EXPECT_TRUE(torch::equal(w.grad(), per_use));
   EXPECT_TRUE(torch::equal(per_use, a.to(torch::kBFloat16).to(torch::kFloat) +
