@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <filesystem>
 #include <sstream>
 
@@ -89,6 +90,9 @@ void save_checkpoint(const std::string& dir, const std::string& name, const Chec
     nlohmann::json j = {{"step", state.step},           {"epoch", state.epoch},
                         {"batch", state.batch},         {"best_metric", state.best_metric},
                         {"best_step", state.best_step}, {"extra", state.extra}};
+    // Only when recorded: NaN would be written as null.
+    if (std::isfinite(state.top_metric)) j["top_metric"] = state.top_metric;
+    if (std::isfinite(state.best_tie)) j["best_tie"] = state.best_tie;
     write_file_atomic(tmp + "/state.json", j.dump(2) + "\n");
   } catch (const std::exception& e) {
     // A full disk or a write error: the previous checkpoint stays as it was,
@@ -210,15 +214,18 @@ TrainState parse_train_state(const std::string& text, const std::string& source)
   integer("epoch", s.epoch, 0);
   integer("batch", s.batch, 0);
   integer("best_step", s.best_step, -1);
-  if (j.contains("best_metric")) {
-    const auto& v = j["best_metric"];
-    // A non-finite best (never reached: it is recorded only when finite)
-    // would be written as null.
-    require(v.is_number() || v.is_null(),
-            source + ": damaged ('best_metric' is " + v.dump().substr(0, 40) +
-                ", expected a number)");
-    if (v.is_number()) s.best_metric = v.get<double>();
-  }
+  // A non-finite value (never recorded: only finite ones are) would be
+  // written as null.
+  auto number = [&](const char* key, double& out) {
+    if (!j.contains(key)) return;
+    const auto& v = j[key];
+    require(v.is_number() || v.is_null(), source + ": damaged ('" + key + "' is " +
+                                              v.dump().substr(0, 40) + ", expected a number)");
+    if (v.is_number()) out = v.get<double>();
+  };
+  number("best_metric", s.best_metric);
+  number("top_metric", s.top_metric);
+  number("best_tie", s.best_tie);
   if (j.contains("extra")) {
     require(j["extra"].is_object(), source + ": damaged ('extra' is not an object)");
     s.extra = j["extra"];

@@ -234,17 +234,43 @@ nlohmann::json TrainLoop::do_validate(const ValidateFn& validate, bool track_bes
       for (const auto& [tag, image] : spec_.pictures()) run_.image(tag, image, state_.step);
     }
   }
-  if (track_best && m.contains(spec_.metric) && m[spec_.metric].is_number()) {
-    const double v = m[spec_.metric].get<double>();
-    const bool better = state_.best_step < 0 || (spec_.maximize ? v > state_.best_metric
-                                                                : v < state_.best_metric);
-    if (better && std::isfinite(v)) {
-      state_.best_metric = v;
-      state_.best_step = state_.step;
-      checkpoint("best");
-    }
-  }
+  if (track_best && best_checkpoint_replaces(spec_, state_, m)) checkpoint("best");
   return m;
+}
+
+bool best_checkpoint_replaces(const LoopSpec& spec, TrainState& state, const nlohmann::json& m) {
+  if (!m.contains(spec.metric) || !m[spec.metric].is_number()) return false;
+  const double v = m[spec.metric].get<double>();
+  if (!std::isfinite(v)) return false;
+  // Orient both metrics so that larger is better.
+  const double sign = spec.maximize ? 1.0 : -1.0;
+  auto take = [&](double tie) {
+    state.best_metric = v;
+    state.best_step = state.step;
+    state.best_tie = tie;
+    return true;
+  };
+  const bool ties = !spec.tie_metric.empty() && spec.tie_margin && m.contains(spec.tie_metric) &&
+                    m[spec.tie_metric].is_number() &&
+                    std::isfinite(m[spec.tie_metric].get<double>());
+  if (!ties) {
+    if (state.best_step >= 0 && !(sign * v > sign * state.best_metric)) return false;
+    return take(std::numeric_limits<double>::quiet_NaN());
+  }
+  const double tie = m[spec.tie_metric].get<double>();
+  // A checkpoint from before the rule (top not recorded) had the top itself.
+  double top = std::isfinite(state.top_metric) ? state.top_metric : state.best_metric;
+  if (state.best_step < 0 || sign * v > sign * top) top = v;
+  state.top_metric = top;
+  if (state.best_step < 0) return take(tie);
+  const double margin = spec.tie_margin(top);
+  auto eligible = [&](double x) { return sign * x >= sign * top - margin; };
+  if (!eligible(v)) return false;
+  // best_tie NaN (a best from before the rule): any eligible validation replaces it.
+  const bool best_still_eligible = eligible(state.best_metric);
+  if (best_still_eligible && !(tie > state.best_tie) && std::isfinite(state.best_tie))
+    return false;
+  return take(tie);
 }
 
 nlohmann::json TrainLoop::run(const StepFn& step, const ValidateFn& validate) {

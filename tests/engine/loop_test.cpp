@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cmath>
 #include <fstream>
 #include <csignal>
 #include <limits>
@@ -391,6 +392,69 @@ TEST(TrainLoop, ResumePassesOverADamagedNewestCheckpoint) {
   }
   std::ofstream(dir.file("checkpoints/step-00000008/model.safetensors"), std::ios::trunc) << "x";
   expect_identical(resume_to_end(dir.path(), data, 4), reference);
+}
+
+// The best checkpoint with a tie metric (CSC-CTRL: consistency, ties within
+// two standard errors won by PSNR), on the validations of a recorded demo
+// run, where consistency alone kept step 300 at 14.5 dB.
+TEST(TrainLoop, BestCheckpointTiesWithinTheMarginGoToTheTieMetric) {
+  LoopSpec spec;
+  spec.metric = "consistency_accuracy";
+  spec.maximize = true;
+  spec.tie_metric = "psnr";
+  spec.tie_margin = [](double top) { return 2.0 * std::sqrt(top * (1.0 - top) / 999.0); };
+  const std::vector<std::pair<double, double>> run = {
+      {0.937, 8.9},  {0.898, 11.3}, {0.965, 14.5}, {0.892, 16.2}, {0.898, 16.1}, {0.959, 20.8},
+      {0.897, 18.2}, {0.959, 20.3}, {0.946, 19.8}, {0.950, 20.2}, {0.933, 20.6}, {0.959, 21.2}};
+  TrainState state;
+  std::vector<int64_t> chosen;
+  for (size_t i = 0; i < run.size(); ++i) {
+    state.step = 100 * static_cast<int64_t>(i + 1);
+    nlohmann::json m = {{"consistency_accuracy", run[i].first}, {"psnr", run[i].second}};
+    if (best_checkpoint_replaces(spec, state, m)) chosen.push_back(state.step);
+  }
+  // 0.959 is within 2·√(0.965·0.035/999) = 0.0116 of the top 0.965; 0.950 is not.
+  EXPECT_EQ(chosen, (std::vector<int64_t>{100, 300, 600, 1200}));
+  EXPECT_EQ(state.best_step, 1200);
+  EXPECT_DOUBLE_EQ(state.best_metric, 0.959);
+  EXPECT_DOUBLE_EQ(state.best_tie, 21.2);
+  EXPECT_DOUBLE_EQ(state.top_metric, 0.965);
+
+  // A new top that leaves the best outside the margin takes its place, even
+  // at a lower PSNR; then an eligible lower PSNR does not.
+  state.step = 1300;
+  EXPECT_TRUE(best_checkpoint_replaces(spec, state, {{"consistency_accuracy", 0.99}, {"psnr", 15.0}}));
+  state.step = 1400;
+  EXPECT_FALSE(best_checkpoint_replaces(spec, state, {{"consistency_accuracy", 0.99}, {"psnr", 14.0}}));
+  EXPECT_EQ(state.best_step, 1300);
+  // Non-finite values never win, and leave the top as it was.
+  EXPECT_FALSE(best_checkpoint_replaces(
+      spec, state, {{"consistency_accuracy", std::numeric_limits<double>::quiet_NaN()}, {"psnr", 30.0}}));
+  EXPECT_DOUBLE_EQ(state.top_metric, 0.99);
+
+  // Without a tie metric: the metric alone, as before (0.965 at step 300 stays).
+  LoopSpec plain = spec;
+  plain.tie_metric.clear();
+  TrainState alone;
+  for (size_t i = 0; i < run.size(); ++i) {
+    alone.step = 100 * static_cast<int64_t>(i + 1);
+    best_checkpoint_replaces(plain, alone, {{"consistency_accuracy", run[i].first}, {"psnr", run[i].second}});
+  }
+  EXPECT_EQ(alone.best_step, 300);
+
+  // The two fields survive state.json, and a state from before them reads as NaN.
+  ts::TempDir dir;
+  torch::nn::Linear lin(2, 2);
+  save_checkpoint(dir.file("ckpt"), "best", CheckpointParts{lin.get(), {}, {}}, state);
+  std::ifstream in(dir.file("ckpt/best/state.json"));
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const TrainState back = parse_train_state(text, "state.json");
+  EXPECT_DOUBLE_EQ(back.top_metric, 0.99);
+  EXPECT_DOUBLE_EQ(back.best_tie, 15.0);
+  const TrainState old = parse_train_state(R"({"step": 3, "best_metric": 0.9, "best_step": 2})", "s");
+  EXPECT_TRUE(std::isnan(old.top_metric));
+  EXPECT_TRUE(std::isnan(old.best_tie));
+  EXPECT_THROW(parse_train_state(R"({"top_metric": "x"})", "s"), InputError);
 }
 
 }  // namespace

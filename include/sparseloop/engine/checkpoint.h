@@ -7,6 +7,7 @@
 #pragma once
 
 #include <string>
+#include <limits>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -19,8 +20,13 @@ struct TrainState {
   int64_t step = 0;    ///< optimizer steps taken
   int64_t epoch = 0;   ///< current epoch
   int64_t batch = 0;   ///< next batch within the epoch
-  double best_metric = 0;  ///< best validation metric so far
+  double best_metric = 0;  ///< the best checkpoint's validation metric
   int64_t best_step = -1;
+  /// With LoopSpec::tie_metric: the highest metric seen at any validation
+  /// (the best checkpoint's may be below it, within the tie margin) and the
+  /// best checkpoint's tie metric. NaN: not recorded (older checkpoints).
+  double top_metric = std::numeric_limits<double>::quiet_NaN();
+  double best_tie = std::numeric_limits<double>::quiet_NaN();
   nlohmann::json extra = nlohmann::json::object();  ///< trainer-specific
 };
 

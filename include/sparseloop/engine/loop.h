@@ -30,6 +30,13 @@ struct LoopSpec {
   uint64_t seed = 0;
   std::string metric = "loss";  ///< validation key that decides "best"
   bool maximize = false;
+  /// Ties in `metric` broken by a second validation key (maximized): a
+  /// validation whose metric is within tie_margin(top) of the best value seen
+  /// so far (top) is as good as any other such one, and the one with the
+  /// higher tie metric is kept as "best" (best_checkpoint_replaces). Unset:
+  /// `metric` alone decides.
+  std::string tie_metric;
+  std::function<double(double top)> tie_margin;
   int64_t log_every = 10;
   int64_t eval_every = 0;       ///< 0: at the end of every epoch
   int64_t checkpoint_every = 0; ///< 0: at every validation
@@ -54,6 +61,15 @@ struct LoopSpec {
 
 /// Fills the cadence fields from the common flags.
 LoopSpec loop_spec_from(const CommonTrainConfig& common);
+
+/// Whether the validation metrics `m` at state.step make the new "best"
+/// checkpoint; when they do, state's best fields are set to them. With
+/// spec.tie_metric: the checkpoints whose metric is within the margin of the
+/// top value seen so far are equally good, and the higher tie metric wins;
+/// a best that a later top leaves outside the margin is replaced by the
+/// validation that raised the top (the other eligible ones' weights are not
+/// kept). Non-finite metrics never win.
+bool best_checkpoint_replaces(const LoopSpec& spec, TrainState& state, const nlohmann::json& m);
 
 /// Applies --threads and --seed and resolves --device (InputError when CUDA
 /// is asked for and absent).

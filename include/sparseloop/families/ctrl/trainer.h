@@ -83,7 +83,7 @@ struct CtrlConfig {
     v("rollback-lr-factor", rollback_lr_factor, "learning rate × this at each rollback");
     v("best-metric", best_metric,
       "validation metric of the best checkpoint: auto (consistency when labelled, else psnr) | "
-      "psnr | consistency");
+      "psnr | consistency (ties within 2 standard errors go to the higher PSNR)");
     v("augment", augment,
       "training-image augmentation: none, or a comma list of hflip (left-right), dihedral (the 8 "
       "flips and quarter turns of the square) and channels (random order of the colour channels)");
