@@ -41,3 +41,20 @@ TEST(NormalizeAtoms, UnitRowsAndBackwardEqualAutogradsFloat64) {
     EXPECT_EQ(norms[2].item<double>(), 0.0);
   }
 }
+
+// The float32 row loops (CSC-CTRL's widest dictionary) against the float64
+// chain: the unit atoms and their gradient to float32's resolution.
+TEST(NormalizeAtoms, Float32RowsMatchTheFloat64Chain) {
+  torch::manual_seed(1);
+  auto w64 = torch::randn({256, 128, 4, 4}, torch::kDouble);
+  auto up64 = torch::randn(w64.sizes(), torch::kDouble);
+  auto w = w64.to(torch::kFloat).requires_grad_(true);
+  auto ours = normalize_atoms(w);
+  (ours * up64.to(torch::kFloat)).sum().backward();
+  auto wr = w64.clone().requires_grad_(true);
+  auto ref = normalize_atoms_by_autograd(wr);
+  (ref * up64).sum().backward();
+  EXPECT_LT((ours.to(torch::kDouble) - ref).abs().max().item<double>(), 1e-7);
+  const double scale = wr.grad().abs().max().item<double>();
+  EXPECT_LT((w.grad().to(torch::kDouble) - wr.grad()).abs().max().item<double>() / scale, 1e-6);
+}
