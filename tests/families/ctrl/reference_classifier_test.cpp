@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
+
 // A 64×64 image is judged as its 2×2-averaged 32×32 version (the fit of the
 // 64×64 judge then costs what a 32×32 one does), and 32×32 images are judged
 // as they are: the same weights give the same logits either way.
@@ -26,4 +28,30 @@ TEST(ReferenceClassifier, LargeImagesAreJudgedAtThirtyTwoPixels) {
   auto wide = torch::rand({2, 3, 32, 64});
   EXPECT_TRUE(torch::allclose(net->forward(wide),
                               net->forward(wide.view({2, 3, 32, 32, 2}).mean(4)), 1e-5, 1e-5));
+}
+
+// The judge's inference path (no autograd: in-place ReLU, the 2×2 pools as
+// strided maxima taken before their ReLU) gives the logits of the modules'
+// own forward bit for bit, odd sizes (pool floors) included, and leaves the
+// caller's images as they were.
+TEST(ReferenceClassifier, InferencePathEqualsTheModulesBitForBit) {
+  using namespace sparseloop;
+  torch::manual_seed(4);
+  SmallCnn net(1, 10, 24);
+  net->eval();
+  for (const int64_t side : {32, 28, 27}) {
+    auto x = torch::rand({7, 1, side, side}) * 2 - 1;
+    x[0].fill_(std::numeric_limits<float>::quiet_NaN());  // NaN stays NaN either way
+    const auto before = x.clone();
+    auto by_modules = net->forward(x);                    // grad mode on: the modules
+    torch::Tensor fast;
+    {
+      torch::NoGradGuard no_grad;
+      fast = net->forward(x);                             // the inference path
+    }
+    EXPECT_TRUE(torch::equal(x.isnan(), before.isnan()));
+    EXPECT_TRUE(torch::equal(x.nan_to_num(), before.nan_to_num()));
+    EXPECT_TRUE(fast[0].isnan().all().item<bool>());
+    EXPECT_TRUE(torch::equal(by_modules.detach().narrow(0, 1, 6), fast.narrow(0, 1, 6))) << side;
+  }
 }

@@ -21,6 +21,9 @@ class SmallCnnImpl : public torch::nn::Module {
  public:
   SmallCnnImpl(int64_t channels, int64_t classes, int64_t width = 32);
   torch::Tensor forward(const torch::Tensor& x);  ///< (B, C, H, W) → logits (B, classes)
+  /// The body without autograd (forward under NoGradGuard): the same values
+  /// in fewer passes over memory.
+  torch::Tensor judge_body(const torch::Tensor& z);
 
  private:
   torch::nn::Sequential body{nullptr};
