@@ -3,6 +3,7 @@
 #include "sparseloop/sparse/dictionary_reuse.h"
 #include "sparseloop/util/conv2d_bf16.h"
 #include "sparseloop/util/dense_linear.h"
+#include "sparseloop/util/phase_transposed_conv.h"
 #include "sparseloop/util/precision.h"
 
 #include <ATen/ATen.h>
@@ -113,8 +114,8 @@ struct SynthesisFunction : public torch::autograd::Function<SynthesisFunction> {
     ctx->save_for_backward({z, weight});
     ctx->saved_data["stride"] = stride;
     ctx->saved_data["padding"] = padding;
-    if (conv_few_signal_channels(weight, z))
-      return transposed_convolution(z, weight, g, out_h, out_w);  // (B, M, H, W)
+    if (conv_few_signal_channels(weight, z) && z.scalar_type() == weight.scalar_type())
+      return transposed_conv_by_phases(z, weight, stride, padding, out_h, out_w);  // (B, M, H, W)
     return backward_data(z, weight, g, {z.size(0), weight.size(1), out_h, out_w});  // (B, M, H, W)
   }
 
