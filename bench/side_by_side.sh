@@ -10,7 +10,11 @@
 #                              Debian's python3-torch), when /usr/bin/python3 has torch
 #   csc-layer, 50 steps        the checkpointed backward | autograd's (time, tensor peak)
 #   vdl-inference              sparseloop | the authors' autograd-per-step loop (inside the bench)
-#   sdnet-step (FULL=1)        SDNet-18-all | ResNet-18 (inside the bench)
+#   sdnet-step (FULL=1)        SDNet-18-all | ResNet-18 (inside the bench: a fixed random batch,
+#                              random labels at lr 0.1, the step policy's worst case)
+#   SDNet in training (FULL=1, SPARSELOOP_DATA with mnist/)
+#                              `train --preset mnist-sdnet` for 50 steps, SDNet-18-all | ResNet-18,
+#                              median ms per step between the logs, fp32 and bf16
 #   code vs scikit-learn       bench/lasso_vs_sklearn.py, when MNIST=DIR/mnist is given
 #
 # Every line also prints the load average, so that a figure taken while the machine was shared
@@ -24,7 +28,9 @@ THREADS=${2:-2}
 REPEATS=${3:-5}
 HERE=$(cd "$(dirname "$0")" && pwd)
 PY=/usr/bin/python3
-export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
+# OMP_WAIT_POLICY is left as the caller has it: PASSIVE, once this script's default, slowed
+# LibTorch's two threads 1.4–1.7× on the Xeon VMs (docs/performance.md, "bf16 products
+# without conversions").
 
 load() { cut -d' ' -f1 /proc/loadavg; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "—" }'; }
@@ -91,6 +97,24 @@ if [ "${FULL:-0}" = 1 ]; then
     "$(jq -r .paired_forward_backward_ms <<<"$j")" \
     "$(jq -r .paired_baseline_forward_backward_ms <<<"$j")" \
     "$(jq -r '.paired_step_time_vs_baseline*100|round/100' <<<"$j")" "(ResNet, paired)" "" "$l0→$(load)"
+  if [ -d "${SPARSELOOP_DATA:-}/mnist" ]; then
+    tmp=$(mktemp -d)
+    step_ms() {  # MODEL PRECISION: median ms per step over `train`'s logged steps
+      "$BIN" train --preset mnist-sdnet --model "$1" --precision "$2" --max-steps 50 \
+        --eval-every 1000 --threads "$THREADS" --out "$tmp/$1-$2" >/dev/null 2>&1
+      jq -s '[.[] | select(.split == "train")] | [range(1; length) as $i |
+               (.[$i].time - .[$i-1].time) / (.[$i].step - .[$i-1].step) * 1000] | sort |
+               .[(length / 2 | floor)]' "$tmp/$1-$2/metrics.jsonl"
+    }
+    for precision in fp32 bf16; do
+      l0=$(load)
+      sd=$(step_ms sdnet18-all "$precision")
+      rn=$(step_ms resnet18 "$precision")
+      printf '%-34s %12.1f %12.1f %7sx %12s %8s %s\n' "SDNet-18-all training, $precision" "$sd" "$rn" \
+        "$(ratio "$sd" "$rn")" "(ResNet-18)" "" "$l0→$(load)"
+    done
+    rm -rf "$tmp"
+  fi
   l0=$(load)
   j=$("$BIN" bench --case csc-ctrl-step --width 32 --repeats 3 --threads "$THREADS" --json 2>/dev/null | tail -1)
   printf '%-34s %12.1f %12s %8s %12s %8s %s\n' "csc-ctrl-step width 32 (no reference)" \
