@@ -39,12 +39,14 @@ torch::Tensor backward_weight(const torch::Tensor& grad_output, const torch::Ten
 //    faster);
 //  - few signal channels (M·k·k ≤ 64, row-major: the first layer on
 //    grayscale images; RGB layers solve channels-last, csc_conv2d.cpp) on
-//    CPUs with AVX-512: D's forward as ATen's conv_transpose2d, one GEMM +
-//    col2im per image through the BLAS. On the AMX Xeon (fp32, 2 threads):
-//    1→32 k4 s2 b64 0.37–0.38 ms against 1.02 for one matmul + fold (the
-//    route before, 2.2× faster than backward-data on an AVX-512 EPYC) and
-//    1.22–1.56 for backward-data; 1→64 k3 28² b128 1.96 against 7.97 and
-//    8.10. Its backward stays SynthesisFunction's (conv2d + weight gradient),
+//    CPUs with AVX-512: D's forward in phase planes
+//    (util/phase_transposed_conv.h), ≈ 0.1 ms less per product at 1→32 k4 s2
+//    b64 than ATen's conv_transpose2d (one GEMM + col2im per image through
+//    the BLAS), which on the AMX Xeon (fp32, 2 threads) took 0.37–0.38 ms
+//    against 1.02 for one matmul + fold (the route before, 2.2× faster than
+//    backward-data on an AVX-512 EPYC) and 1.22–1.56 for backward-data; 1→64
+//    k3 28² b128 1.96 against 7.97 and 8.10 (docs/performance.md, "Against
+//    the binary the issue was filed on"). Its backward stays SynthesisFunction's (conv2d + weight gradient),
 //    faster than conv_transpose2d's own (12.7 against 15.1 ms forward +
 //    backward at 1→64). AVX2-only CPUs keep backward-data (cpu_has_avx512).
 // Everything else goes to the convolution primitives.
@@ -94,7 +96,7 @@ bool conv_few_signal_channels(const torch::Tensor& weight, const torch::Tensor& 
 
 namespace {
 
-/// D z as ATen's transposed convolution (few signal channels, above).
+/// D z as ATen's transposed convolution: the reference (conv_synthesis_reference).
 torch::Tensor transposed_convolution(const torch::Tensor& z, const torch::Tensor& weight,
                                      const ConvGeometry& g, int64_t out_h, int64_t out_w) {
   const int64_t k = weight.size(2);
