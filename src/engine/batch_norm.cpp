@@ -76,6 +76,16 @@ torch::Tensor SyncBatchNorm2dImpl::forward(const torch::Tensor& x) {
   TORCH_CHECK(x.dim() == 4 && x.size(1) == options.num_features(),
               "SyncBatchNorm2d: expected input (B, ", options.num_features(), ", H, W), got ",
               x.sizes());
+  if (is_training() && !distributed() && x.size(1) > 1 && !x.is_contiguous() &&
+      batch_norm_leaky_relu_takes(x)) {
+    // Channels-last on one process: our kernel with float64 statistics, not
+    // LibTorch 1.13's channels-last BatchNorm, which sums in float32 over the
+    // whole batch (14–50× the row-major kernel's error;
+    // engine/batch_norm_activation.cpp). A slope of 1 is no activation.
+    auto r = batch_norm_leaky_relu(x, weight, bias, options.eps(), 1.0);
+    update_running_stats(r.mean, r.var, static_cast<double>(x.numel() / x.size(1)));
+    return r.output;  // (B, C, H, W), channels-last
+  }
   if (!is_training() || !distributed()) {
     // One process: exactly BatchNorm2d's forward (torch::nn::BatchNormImplBase).
     const double f = is_training() && options.track_running_stats() ? next_momentum() : 0.0;

@@ -89,19 +89,29 @@ torch::Tensor CscConv2dImpl::code(const torch::Tensor& x, const torch::Tensor& z
                                   bool detach_dictionary) {
   TORCH_CHECK(x.dim() == 4 && x.size(1) == options.in_channels(), "CscConv2d: expected input (B, ",
               options.in_channels(), ", H, W), got shape ", x.sizes());
+  const auto cl = at::MemoryFormat::ChannelsLast;
+  // The codes take the input's layout, as Conv2d's output does: a network
+  // run channels-last (SDNet, SdnetOptions::channels_last) then converts
+  // nothing between layers, where a row-major result cost a copy out of each
+  // layer and another into the next, and their copies again in backward
+  // (SDNet-18-all b128: 28 % of a bf16 step's operator time in copies;
+  // docs/performance.md, "SDNet channels-last").
+  const bool keeps_cl = x.size(1) > 1 && x.suggest_memory_format() == cl;
   if (solves_channels_last(x)) {
     // The unrolled solve on channels-last tensors: oneDNN's convolutions
     // take and give NHWC directly, where row-major codes cost a reorder to its
     // blocked layout and back around every product (docs/performance.md,
     // "On the machine kind"). The fused FISTA steps
-    // run on any dense layout; the codes leave row-major, as callers expect.
-    const auto cl = at::MemoryFormat::ChannelsLast;
+    // run on any dense layout.
     auto xc = x.requires_grad() && !x.is_contiguous(cl) ? ChannelsLastInput::apply(x)
                                                           : x.contiguous(cl);  // channels-last
     auto z = solve(xc, z0.defined() ? z0.contiguous(cl) : z0,
-                   detach_dictionary);  // (B, C, Hz, Wz), channels-last
-    return z.contiguous();              // (B, C, Hz, Wz)
+                   detach_dictionary);       // (B, C, Hz, Wz), channels-last
+    return keeps_cl ? z : z.contiguous();  // (B, C, Hz, Wz), in x's layout
   }
+  if (keeps_cl)  // a small map in a channels-last network: solved row-major
+    return solve(x.contiguous(), z0.defined() ? z0.contiguous() : z0, detach_dictionary)
+        .contiguous(cl);  // (B, C, Hz, Wz), channels-last
   return solve(x, z0, detach_dictionary);  // (B, C, Hz, Wz)
 }
 

@@ -42,6 +42,106 @@ PowerIterationResult power_iteration(const SparseOperator& op, torch::Tensor& v,
   return r;
 }
 
+namespace {
+
+/// The largest eigenvalue of the symmetric tridiagonal matrix with diagonal
+/// `a` and off-diagonal `b` (b.size() + 1 == a.size()), by bisection on its
+/// Sturm sequence: the count of negative pivots of T − σI is the number of
+/// eigenvalues below σ (Golub & Van Loan §8.4.1). Microseconds for the
+/// ≤ 100 × 100 of a cold estimate, where a LAPACK call per Lanczos step cost
+/// more than the step's products.
+double tridiagonal_top_eigenvalue(const std::vector<double>& a, const std::vector<double>& b) {
+  const size_t n = a.size();
+  double lo = a[0], hi = a[0];
+  for (size_t i = 0; i < n; ++i) {  // Gershgorin: every eigenvalue lies in [lo, hi]
+    const double r = (i > 0 ? std::abs(b[i - 1]) : 0.0) + (i + 1 < n ? std::abs(b[i]) : 0.0);
+    lo = std::min(lo, a[i] - r);
+    hi = std::max(hi, a[i] + r);
+  }
+  const auto below = [&](double sigma) {  // eigenvalues < σ
+    size_t count = 0;
+    double d = 1.0;
+    for (size_t i = 0; i < n; ++i) {
+      d = a[i] - sigma - (i > 0 ? b[i - 1] * b[i - 1] / d : 0.0);
+      if (d == 0.0) d = -1e-300;  // σ on a pivot: count it below, move on
+      if (d < 0.0) ++count;
+    }
+    return count;
+  };
+  for (int it = 0; it < 200 && hi - lo > 1e-14 * std::max(std::abs(hi), std::abs(lo)); ++it) {
+    const double mid = 0.5 * (lo + hi);
+    if (below(mid) == n) hi = mid;  // all n below: the top one is below mid
+    else lo = mid;
+  }
+  return hi;
+}
+
+}  // namespace
+
+PowerIterationResult lanczos_top_eigenvalue(const SparseOperator& op, torch::Tensor& v,
+                                            int64_t max_iterations, double tolerance) {
+  torch::NoGradGuard no_grad;
+  PrecisionGuard fp32(Precision::kFp32);  // as power_iteration: L in fp32 whatever --precision
+  TORCH_CHECK(v.defined() && v.numel() > 0, "lanczos_top_eigenvalue: start vector is empty");
+  // Lanczos on DᵀD (Golub & Van Loan, Matrix Computations, §10.1): the top
+  // eigenvalue of the tridiagonal T_j = Q_jᵀ DᵀD Q_j over the Krylov space of
+  // v. Written here because LibTorch has no iterative eigensolver (ARPACK is
+  // what SciPy's eigsh wraps). Like power iteration it reads DᵀD only through
+  // products and approaches L from below (a Ritz value is a Rayleigh
+  // quotient), but where power iteration's error shrinks like (λ₂/λ₁)^j its
+  // shrinks like a Chebyshev polynomial in the gap's square root: DᵀD of a
+  // convolution has its top eigenvalues clustered near max |D̂(ω)|², and a
+  // cold start there ran power iteration's full 100 iterations without
+  // meeting 1e-6 (docs/performance.md, "Cold estimates by Lanczos").
+  // The plain three-term recurrence, without reorthogonalization: its loss of
+  // orthogonality only repeats converged Ritz values (Paige), leaving the top
+  // one a Rayleigh quotient to rounding; reorthogonalizing against the stored
+  // basis read it four times a step and cost more than the products.
+  const auto shape = v.sizes().vec();
+  const int64_t n = v.numel();
+  const int64_t kmax = std::max<int64_t>(1, std::min(max_iterations, n));
+  auto basis = torch::empty({kmax, n}, v.options());  // (kmax, n): q_0 … q_j, for the Ritz vector
+  auto q = v.reshape({n});                             // (n,)
+  q = q / q.norm().clamp_min(1e-30);
+  torch::Tensor q_prev;
+  std::vector<double> alpha, beta;  // T's diagonal α_0 … α_j, off-diagonal β_1 … β_j
+  PowerIterationResult r;
+  double previous = 0.0;
+  for (int64_t j = 0; j < kmax; ++j) {
+    basis[j].copy_(q);
+    auto w = op.analysis(op.synthesis(q.view(shape))).reshape({n});  // (n,): DᵀD q_j
+    const double a = w.dot(q).item<double>();
+    w.sub_(q, a);
+    if (j > 0) w.sub_(q_prev, beta.back());
+    const double b = w.norm().item<double>();
+    alpha.push_back(a);
+    const double theta = tridiagonal_top_eigenvalue(alpha, beta);
+    r.iterations = j + 1;
+    r.lipschitz = theta;
+    if (!std::isfinite(theta) || !std::isfinite(b)) break;
+    // β = 0: the Krylov space is invariant and θ is an exact eigenvalue.
+    const bool invariant = !(b > 1e-7 * std::max(theta, 1e-30));
+    const bool settled =
+        tolerance > 0.0 && j > 0 && std::abs(theta - previous) <= tolerance * theta;
+    if (invariant || settled) break;
+    previous = theta;
+    beta.push_back(b);
+    q_prev = q;
+    q = w / b;
+  }
+  // The Ritz vector Q_j y (y: T_j's top eigenvector), the warm start of the
+  // next refresh; one LAPACK call on T_j (float64, (j+1)×(j+1)).
+  const int64_t m = r.iterations;
+  auto T = torch::zeros({m, m}, torch::kDouble);
+  auto t = T.accessor<double, 2>();
+  for (int64_t i = 0; i < m; ++i) t[i][i] = alpha[i];
+  for (int64_t i = 0; i + 1 < m; ++i) t[i][i + 1] = t[i + 1][i] = beta[i];
+  auto y = std::get<1>(torch::linalg_eigh(T)).select(1, m - 1).to(v.options());  // (m,)
+  auto x = basis.narrow(0, 0, m).t().mv(y);                                      // (n,)
+  v = (x / x.norm().clamp_min(1e-30)).view(shape).contiguous();  // code shape, unit
+  return r;
+}
+
 const char* to_string(StepRefresh r) {
   switch (r) {
     case StepRefresh::kEveryForward: return "every-forward";
@@ -114,8 +214,10 @@ double LipschitzCache::refresh(const SparseOperator& op, const torch::Tensor& di
   if (run) {
     auto v = cold ? power_iteration_start(code_shape, dictionary.options())
                   : vector_.to(dictionary.options());
-    auto r = power_iteration(op, v, cold ? p.initial_power_iterations : p.power_iterations,
-                             cold ? 1e-6 : p.power_tolerance);
+    // Cold: Lanczos from the fixed start (docs/design.md §3.6); warm: power
+    // iteration from the stored vector, which settles in 1–3 products.
+    auto r = cold ? lanczos_top_eigenvalue(op, v, p.initial_power_iterations, 1e-6)
+                  : power_iteration(op, v, p.power_iterations, p.power_tolerance);
     last_iterations_ = r.iterations;
     last_cold_ = cold;
     vector_.resize_(code_shape);

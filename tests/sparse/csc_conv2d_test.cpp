@@ -333,6 +333,16 @@ TEST(CscConv2d, ChannelsLastSolveMatchesRowMajorFloat64) {
   EXPECT_LT(relative_error(z32.detach(), z64.detach()), 1e-5);
   EXPECT_LT(relative_error(x32.grad(), x64.grad()), 1e-4);
   EXPECT_LT(relative_error(gw32, layer->weight.grad()), 1e-4);
+
+  // A channels-last input gets channels-last codes, as Conv2d's output takes
+  // its input's layout: the same codes (a network run channels-last converts
+  // nothing between layers; SdnetOptions::channels_last).
+  layer->to(torch::kFloat);
+  const auto nhwc = x32.detach().contiguous(at::MemoryFormat::ChannelsLast);
+  auto zc = layer->forward(nhwc);  // (2, 8, 16, 16), channels-last
+  EXPECT_TRUE(zc.is_contiguous(at::MemoryFormat::ChannelsLast));
+  EXPECT_FALSE(zc.is_contiguous());
+  EXPECT_LT(relative_error(zc.detach(), z32.detach()), 1e-6);
 }
 
 // The step size comes from an fp32 power iteration whatever the precision:

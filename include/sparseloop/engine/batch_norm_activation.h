@@ -20,8 +20,9 @@ struct BatchNormActivation {
   torch::Tensor var;     ///< (C,) float64, the biased batch variance
 };
 
-/// True when batch_norm_leaky_relu takes `x`: (B, C, H, W) row-major float32
-/// or float64 on the CPU with more than one value per channel.
+/// True when batch_norm_leaky_relu takes `x`: (B, C, H, W) float32 or float64
+/// on the CPU, row-major or channels-last (the output then channels-last too),
+/// with more than one value per channel.
 bool batch_norm_leaky_relu_takes(const torch::Tensor& x);
 
 /// `weight` and `bias` (C,) may be undefined (not affine: 1 and 0).

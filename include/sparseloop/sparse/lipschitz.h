@@ -25,6 +25,14 @@ struct PowerIterationResult {
 PowerIterationResult power_iteration(const SparseOperator& op, torch::Tensor& v,
                                      int64_t max_iterations, double tolerance = 0.0);
 
+/// The same estimate by Lanczos with full reorthogonalization: the top Ritz
+/// value of DᵀD on the Krylov space of `v`, from below, in far fewer products
+/// than power iteration where the top eigenvalues cluster (convolutions).
+/// Stops after `max_iterations` products or when the estimate changes by less
+/// than `tolerance` (relative); `v` becomes the top Ritz vector (unit).
+PowerIterationResult lanczos_top_eigenvalue(const SparseOperator& op, torch::Tensor& v,
+                                            int64_t max_iterations, double tolerance = 0.0);
+
 /// A deterministic start vector (fixed private seed, independent of the
 /// global RNG so that refreshing L never shifts a training run's randomness).
 torch::Tensor power_iteration_start(at::IntArrayRef shape, const torch::TensorOptions& options);

@@ -176,7 +176,9 @@ torch::Tensor SdnetImpl::stem_forward(const torch::Tensor& x, torch::Tensor* res
   } else {
     out = stem_conv_.forward(x);  // (B, w, Hz, Wz)
   }
-  out = stem_bn_(out);
+  // One signal channel: the layer cannot tell a channels-last input from a
+  // row-major one ((B, 1, H, W) is both), so its codes come out row-major.
+  out = stem_bn_(in_layout(out));
   // ResNet: ReLU after the stem BN; SDNet: none (codes are already ≥ 0, the
   // ReLU is commented out in the authors' code).
   if (!stem_csc_) out = torch::relu(out);
@@ -191,11 +193,16 @@ torch::Tensor SdnetImpl::stem_forward(const torch::Tensor& x, torch::Tensor* res
   return out;
 }
 
+torch::Tensor SdnetImpl::in_layout(const torch::Tensor& x) const {
+  if (!options_.channels_last || !x.device().is_cpu()) return x;
+  return x.contiguous(at::MemoryFormat::ChannelsLast);  // (B, M, H, W), channels-last
+}
+
 SdnetOutput SdnetImpl::forward_with_residual(const torch::Tensor& x) {
   TORCH_CHECK(x.dim() == 4 && x.size(1) == options_.in_channels, "Sdnet: expected input (B, ",
               options_.in_channels, ", H, W), got shape ", x.sizes());
   SdnetOutput r;
-  auto out = stem_forward(x, stem_csc_ ? &r.residual : nullptr);
+  auto out = stem_forward(in_layout(x), stem_csc_ ? &r.residual : nullptr);
   for (auto& stage : stages_) out = stage->forward(out);  // (B, 8w, H/8, W/8) (CIFAR stem)
   out = torch::adaptive_avg_pool2d(out, {1, 1}).flatten(1);  // (B, 8w)
   r.logits = fc_(out);                                       // (B, classes)
@@ -205,7 +212,7 @@ SdnetOutput SdnetImpl::forward_with_residual(const torch::Tensor& x) {
 torch::Tensor SdnetImpl::forward(const torch::Tensor& x) {
   TORCH_CHECK(x.dim() == 4 && x.size(1) == options_.in_channels, "Sdnet: expected input (B, ",
               options_.in_channels, ", H, W), got shape ", x.sizes());
-  auto out = stem_forward(x, nullptr);
+  auto out = stem_forward(in_layout(x), nullptr);
   for (auto& stage : stages_) out = stage->forward(out);
   out = torch::adaptive_avg_pool2d(out, {1, 1}).flatten(1);  // (B, 8w)
   return fc_(out);                                           // (B, classes)

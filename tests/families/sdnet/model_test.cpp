@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include "sparseloop/sparse/conv_dictionary.h"
 #include "sparseloop/sparse/lipschitz.h"
 #include "sparseloop/util/error.h"
@@ -346,4 +348,67 @@ TEST(Sdnet, PlainConvolutionsFollowThePrecision) {
     EXPECT_LT(rel, 5e-2) << name;
     EXPECT_GT(rel, 1e-5) << name << ": bf16 did not run";
   }
+}
+
+// Channels-last on the CPU (SdnetOptions::channels_last, the default): the
+// same logits and gradients as the row-major network in float64 (to 1e-10:
+// the layout plumbing, BatchNorm's channels-last kernel, the row-major solve
+// of small maps inside a channels-last network), for an RGB and a
+// one-channel stem and every kind of block. In float32 (channels-last solves,
+// oneDNN's NHWC convolutions) the logits agree to 1e-4; the gradients only to
+// a few per cent: one ReLU input within float rounding of 0 (2e-7 in
+// sdnet18, RGB) falls on the other side of the kink in one layout, and its
+// channel's BatchNorm spreads that one gradient entry over the channel.
+TEST(Sdnet, ChannelsLastEqualsRowMajor) {
+  for (const std::string model : {"sdnet18-all", "sdnet18", "resnet18"}) {
+    for (int64_t channels : {3, 1}) {
+      std::map<std::string, std::pair<torch::Tensor, torch::Tensor>> out;  // logits, gradient
+      for (auto dtype : {torch::kDouble, torch::kFloat}) {
+        for (bool channels_last : {true, false}) {
+          SdnetOptions o = sdnet_options_for(model);
+          o.width = 4;
+          o.in_channels = channels;
+          o.channels_last = channels_last;
+          torch::manual_seed(1);
+          Sdnet net(o);
+          net->to(dtype);
+          torch::manual_seed(2);
+          auto x = torch::randn({6, channels, 16, 16}).to(dtype);  // (6, M, 16, 16), row-major
+          auto y = torch::randint(0, 10, {6}, torch::kLong);
+          auto logits = net->forward(x);  // (6, 10)
+          torch::nn::functional::cross_entropy(logits, y).backward();
+          std::vector<torch::Tensor> g;
+          for (const auto& p : net->parameters())
+            g.push_back(p.grad().defined() ? p.grad().flatten()
+                                           : torch::zeros({p.numel()}, p.options()));
+          out[std::string(dtype == torch::kDouble ? "double" : "float") +
+              (channels_last ? " cl" : " rm")] = {logits.detach().to(torch::kDouble),
+                                                  torch::cat(g).to(torch::kDouble)};
+        }
+      }
+      const std::string where = model + " M " + std::to_string(channels);
+      auto rel = [](const torch::Tensor& a, const torch::Tensor& b) {
+        return ((a - b).norm() / b.norm()).item<double>();
+      };
+      const auto& ref = out["double rm"];
+      EXPECT_LT(rel(out["double cl"].first, ref.first), 1e-10) << where;
+      EXPECT_LT(rel(out["double cl"].second, ref.second), 1e-10) << where;
+      EXPECT_LT(rel(out["float cl"].first, ref.first), 1e-4) << where;
+      EXPECT_LT(rel(out["float cl"].second, ref.second), 5e-2) << where;
+    }
+  }
+  // The layers keep the layout they are given.
+  SdnetOptions o = sdnet_options_for("sdnet18-all");
+  o.width = 4;
+  Sdnet net(o);
+  const auto cl = at::MemoryFormat::ChannelsLast;
+  auto codes = net->csc_layers()[0]->forward(torch::randn({2, 3, 16, 16}).contiguous(cl));
+  EXPECT_TRUE(codes.is_contiguous(cl));
+  EXPECT_TRUE(net->csc_layers()[1]->forward(codes).is_contiguous(cl));
+  // A small map solved row-major inside a channels-last network (layer2.0.conv2, 8 → 8).
+  auto& layer = *net->csc_layers()[6];
+  auto small = torch::randn({2, 8, 4, 4}).contiguous(cl);
+  ASSERT_FALSE(layer.solves_channels_last(small));
+  EXPECT_TRUE(layer.forward(small).is_contiguous(cl));
+  EXPECT_TRUE(layer.forward(small.contiguous()).is_contiguous());
 }

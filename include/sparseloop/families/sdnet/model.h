@@ -127,6 +127,11 @@ struct SdnetOptions {
   /// Residual connections (the -all models are also trained without them).
   bool shortcut = true;
   CscOptions csc = sdnet_csc_options();
+  /// Run the network on channels-last (NHWC) activations on the CPU: every
+  /// layer, CSC or plain, BatchNorm and the additions then read and write
+  /// that layout, with no conversion between layers (docs/sdnet.md, "Memory
+  /// layout"). Off: row-major, as the authors' code runs.
+  bool channels_last = true;
 };
 
 /// The options of a named model (docs/cli.md §4.4): sdnet18, sdnet34, sdnet18-all,
@@ -175,6 +180,8 @@ class SdnetImpl : public torch::nn::Module {
   const SdnetOptions& options() const { return options_; }
 
  private:
+  /// x in the layout the network runs in (SdnetOptions::channels_last).
+  torch::Tensor in_layout(const torch::Tensor& x) const;
   torch::Tensor stem_forward(const torch::Tensor& x, torch::Tensor* residual);
 
   SdnetOptions options_;

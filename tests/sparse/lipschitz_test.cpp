@@ -1,0 +1,116 @@
+#include "sparseloop/sparse/lipschitz.h"
+
+#include <gtest/gtest.h>
+
+#include "sparseloop/sparse/conv_dictionary.h"
+
+using namespace sparseloop;
+
+namespace {
+
+/// λ_max(DᵀD) exactly: DᵀD written out as a dense float64 matrix, column by
+/// column (DᵀD e_i for every unit code), and LAPACK's symmetric eigensolver.
+double dense_top_eigenvalue(const SparseOperator& op, at::IntArrayRef code_shape) {
+  torch::NoGradGuard no_grad;
+  std::vector<int64_t> batch(code_shape.begin(), code_shape.end());
+  const int64_t n = torch::tensor(batch).prod().item<int64_t>();
+  batch[0] = n;  // one unit code per image: (n, C, H, W)
+  auto e = torch::eye(n, torch::kDouble).view(batch);
+  auto A = op.analysis(op.synthesis(e)).reshape({n, n});  // (n, n): row i = (DᵀD e_i)ᵀ
+  return torch::linalg_eigvalsh(0.5 * (A + A.t())).max().item<double>();
+}
+
+struct Case {
+  int64_t C, M, k, s, p, H;
+};
+
+}  // namespace
+
+// Lanczos against the dense eigensolver, in float64 and float32, over the
+// shapes CSC layers use (stride 1 and 2, several channel ratios): the estimate
+// is from below up to rounding, within the tolerance asked, and takes fewer
+// products than power iteration needs to come as close from the same start.
+TEST(Lipschitz, LanczosMatchesTheDenseEigenvalueInFewerProductsThanPowerIteration) {
+  for (const Case c : {Case{4, 3, 3, 1, 1, 10}, Case{8, 8, 3, 1, 1, 8}, Case{6, 1, 4, 2, 1, 12},
+                       Case{16, 4, 3, 2, 1, 9}}) {
+    torch::manual_seed(c.C * 100 + c.M);
+    auto w = torch::randn({c.C, c.M, c.k, c.k}, torch::kDouble);  // (C, M, k, k)
+    w = w / w.flatten(1).norm(2, {1}).view({c.C, 1, 1, 1});      // unit atoms
+    const ConvGeometry g{c.s, c.p};
+    const int64_t Hz = conv_code_size(c.H, c.k, g);
+    const std::vector<int64_t> shape{1, c.C, Hz, Hz};
+    const auto op64 = conv_operator(w, g, c.H, c.H);
+    const double exact = dense_top_eigenvalue(op64, shape);
+    const std::string where = "C " + std::to_string(c.C) + " M " + std::to_string(c.M) + " k " +
+                              std::to_string(c.k) + " s " + std::to_string(c.s);
+
+    auto v = power_iteration_start(shape, torch::TensorOptions().dtype(torch::kDouble));
+    const auto lz = lanczos_top_eigenvalue(op64, v, 100, 1e-10);
+    EXPECT_LE(lz.lipschitz, exact * (1 + 1e-12)) << where;  // from below
+    EXPECT_NEAR(lz.lipschitz, exact, 1e-8 * exact) << where;
+    // v is the top Ritz vector: unit, and its Rayleigh quotient is θ.
+    EXPECT_NEAR(v.norm().item<double>(), 1.0, 1e-12) << where;
+    EXPECT_NEAR(op64.synthesis(v).pow(2).sum().item<double>(), lz.lipschitz, 1e-6 * exact)
+        << where;
+
+    // Power iteration from the same start, as many products: further off.
+    auto p = power_iteration_start(shape, torch::TensorOptions().dtype(torch::kDouble));
+    const auto pw = power_iteration(op64, p, lz.iterations, 0.0);
+    EXPECT_GE(exact - pw.lipschitz + 1e-12 * exact, exact - lz.lipschitz) << where;
+
+    // float32, as the layers run it, to the cold tolerance 1e-6: within 1e-5.
+    const auto op32 = conv_operator(w.to(torch::kFloat), g, c.H, c.H);
+    auto v32 = power_iteration_start(shape, torch::TensorOptions().dtype(torch::kFloat));
+    const auto lz32 = lanczos_top_eigenvalue(op32, v32, 100, 1e-6);
+    EXPECT_NEAR(lz32.lipschitz, exact, 1e-5 * exact) << where;
+    EXPECT_LE(lz32.iterations, 100) << where;
+  }
+}
+
+// A dictionary whose DᵀD has one eigenvalue (orthogonal atoms on disjoint
+// supports: a 1×1 kernel with orthonormal columns) stops at the first
+// product, invariant, with the exact value; the maximum of iterations is kept.
+TEST(Lipschitz, LanczosStopsOnAnInvariantSpaceAndHonoursItsBudget) {
+  auto w = torch::eye(4, torch::kDouble).mul(1.5).view({4, 4, 1, 1});  // DᵀD = 2.25 I
+  const auto op = conv_operator(w, ConvGeometry{1, 0}, 5, 5);
+  auto v = power_iteration_start({1, 4, 5, 5}, torch::TensorOptions().dtype(torch::kDouble));
+  const auto r = lanczos_top_eigenvalue(op, v, 50, 1e-6);
+  EXPECT_EQ(r.iterations, 1);
+  EXPECT_NEAR(r.lipschitz, 2.25, 1e-12);
+
+  torch::manual_seed(3);
+  auto w2 = torch::randn({8, 3, 3, 3}, torch::kDouble);
+  const auto op2 = conv_operator(w2, ConvGeometry{1, 1}, 12, 12);
+  auto v2 = power_iteration_start({1, 8, 12, 12}, torch::TensorOptions().dtype(torch::kDouble));
+  EXPECT_EQ(lanczos_top_eigenvalue(op2, v2, 7, 0.0).iterations, 7);
+}
+
+// The cache's cold estimates run Lanczos; warm refreshes still start from the
+// stored vector, which is now the top Ritz vector.
+TEST(Lipschitz, CacheColdEstimateIsLanczosAndWarmRefreshStartsFromItsVector) {
+  torch::manual_seed(5);
+  torch::nn::Module m;
+  LipschitzCache cache;
+  cache.register_buffers(m);
+  auto w = torch::randn({8, 3, 3, 3});
+  w = w / w.flatten(1).norm(2, {1}).view({8, 1, 1, 1});
+  const ConvGeometry g{1, 1};
+  const auto op = conv_operator(w, g, 16, 16);
+  LipschitzPolicy p;
+  p.refresh = StepRefresh::kOnChange;
+  p.power_iterations = 50;
+  p.power_tolerance = 1e-3;
+  const double cold = cache.refresh(op, w, {1, 8, 16, 16}, p);
+  EXPECT_TRUE(cache.last_cold());
+  auto v = power_iteration_start({1, 8, 16, 16}, w.options());
+  const auto ref = lanczos_top_eigenvalue(op, v, p.initial_power_iterations, 1e-6);
+  EXPECT_EQ(cold, ref.lipschitz);  // the same computation, bit for bit
+  EXPECT_EQ(cache.last_iterations(), ref.iterations);
+  // A small move: a warm refresh from the Ritz vector settles at once.
+  auto w2 = w + 1e-4 * torch::randn_like(w);
+  const auto op2 = conv_operator(w2, g, 16, 16);
+  const double warm = cache.refresh(op2, w2, {1, 8, 16, 16}, p);
+  EXPECT_FALSE(cache.last_cold());
+  EXPECT_LE(cache.last_iterations(), 3);
+  EXPECT_NEAR(warm, cold, 1e-2 * cold);
+}
