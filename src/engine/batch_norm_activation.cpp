@@ -151,8 +151,8 @@ SPARSELOOP_ALWAYS_INLINE void backward_channels(const T* g, const T* x, const T*
 // chunk order: the same values whatever the thread count. LibTorch 1.13's
 // own channels-last BatchNorm sums in float32 over the whole batch: 5e-6 from
 // float64 on zero-mean data and 2e-3 on data of mean 100 and deviation 0.1,
-// 14–50× the row-major kernel's error (docs/performance.md, "SDNet
-// channels-last"), enough to move a 3-step training run by 2e-3.
+// 14–50× the row-major kernel's error (docs/performance.md, "SDNet: cold
+// estimates by Lanczos, channels-last activations").
 constexpr int64_t kChunkRows = 256;
 
 // Each pass below is a row loop around a channel loop written out with

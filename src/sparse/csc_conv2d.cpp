@@ -94,8 +94,9 @@ torch::Tensor CscConv2dImpl::code(const torch::Tensor& x, const torch::Tensor& z
   // run channels-last (SDNet, SdnetOptions::channels_last) then converts
   // nothing between layers, where a row-major result cost a copy out of each
   // layer and another into the next, and their copies again in backward
-  // (SDNet-18-all b128: 28 % of a bf16 step's operator time in copies;
-  // docs/performance.md, "SDNet channels-last").
+  // (SDNet-18-all b128: these copies were 15 % of a bf16 step's operator time;
+  // docs/performance.md, "SDNet: cold estimates by Lanczos, channels-last
+  // activations").
   const bool keeps_cl = x.size(1) > 1 && x.suggest_memory_format() == cl;
   if (solves_channels_last(x)) {
     // The unrolled solve on channels-last tensors: oneDNN's convolutions

@@ -106,8 +106,9 @@ std::pair<double, double> orthogonalize_rows(T* __restrict w, const T* __restric
 /// One Lanczos step's vector work on w = DᵀD q: α = wᵀq, w ← w − α q − β q_prev,
 /// and ‖w‖. On the CPU one pass for the dot product and one for the update
 /// and the norm, sums in float64: the five tensor operations and two device
-/// reads it replaces cost 20–50 µs a step, a fifth of the step at the code
-/// sizes of SDNet's layers (docs/performance.md, "Cold estimates by Lanczos").
+/// reads it replaced cost 20–50 µs a step, a fifth of the step at the code
+/// sizes of SDNet's layers (docs/performance.md, "SDNet: cold estimates by
+/// Lanczos, channels-last activations").
 std::pair<double, double> lanczos_orthogonalize(torch::Tensor& w, const torch::Tensor& q,
                                                 const torch::Tensor& q_prev, double beta) {
   if (!w.device().is_cpu() || !q.is_contiguous() ||
@@ -143,7 +144,8 @@ PowerIterationResult lanczos_top_eigenvalue(const SparseOperator& op, torch::Ten
   // shrinks like a Chebyshev polynomial in the gap's square root: DᵀD of a
   // convolution has its top eigenvalues clustered near max |D̂(ω)|², and a
   // cold start there ran power iteration's full 100 iterations without
-  // meeting 1e-6 (docs/performance.md, "Cold estimates by Lanczos").
+  // meeting 1e-6 (docs/performance.md, "SDNet: cold estimates by Lanczos,
+  // channels-last activations").
   // The plain three-term recurrence, without reorthogonalization: its loss of
   // orthogonality only repeats converged Ritz values (Paige), leaving the top
   // one a Rayleigh quotient to rounding; reorthogonalizing against the stored
