@@ -8,6 +8,8 @@
 
 #include <ATen/ATen.h>
 
+#include <memory>
+
 namespace sparseloop {
 namespace {
 
@@ -134,6 +136,22 @@ struct SynthesisFunction : public torch::autograd::Function<SynthesisFunction> {
   }
 };
 
+/// A batch-1 float32 product on the CPU without autograd — the power
+/// iteration's and Lanczos's (sparse/lipschitz.cpp) — for a dictionary off
+/// the few-signal-channel route. ATen sends such a convolution through its
+/// im2col path (its oneDNN heuristic wants a batch above 1 or an input above
+/// 20 480 values); at::mkldnn_convolution calls oneDNN directly. Not the
+/// few-channel dictionaries (M·k² ≤ 64: the stem) nor maps under 8×8, where
+/// im2col was faster: D and Dᵀ of 16→16 on 32² 157 → 109 µs, 64→64 on 8²
+/// 126 → 104, 128→128 on 4² 139 → 178 (docs/performance.md, "SDNet: cold
+/// estimates by Lanczos, channels-last activations").
+bool batch_one_product(const torch::Tensor& t, const torch::Tensor& weight) {
+  return t.dim() == 4 && t.size(0) == 1 && t.size(2) * t.size(3) >= 64 &&
+         !at::GradMode::is_enabled() && t.device().is_cpu() &&
+         t.scalar_type() == torch::kFloat && weight.scalar_type() == torch::kFloat &&
+         !few_signal_channels_route(weight) && at::hasMKLDNN();
+}
+
 void check_conv_weight(const torch::Tensor& weight) {
   TORCH_CHECK(weight.dim() == 4, "conv dictionary: weight must be (C, M, k, k), got shape ",
               weight.sizes());
@@ -220,10 +238,31 @@ torch::Tensor conv_synthesis_reference(const torch::Tensor& z, const torch::Tens
 SparseOperator conv_operator(const torch::Tensor& weight, const ConvGeometry& g, int64_t out_h,
                              int64_t out_w) {
   SparseOperator op;
-  op.synthesis = [weight, g, out_h, out_w](const torch::Tensor& z) {
+  // Batch-1 products (estimates of L) through oneDNN's forward convolution:
+  // at stride 1, D z = conv_transpose2d(z, W, p) = conv2d(z, W', k − 1 − p)
+  // with W' = W transposed (C ↔ M) and flipped in both spatial axes, made
+  // once per operator, i.e. per refresh of L.
+  auto flipped = std::make_shared<torch::Tensor>();  // (M, C, k, k), when first needed
+  op.synthesis = [weight, g, out_h, out_w, flipped](const torch::Tensor& z) {
+    const int64_t k = weight.size(2);
+    if (g.stride == 1 && g.padding <= k - 1 && batch_one_product(z, weight) &&
+        !full_window(weight, g, out_h, out_w) && out_h == conv_natural_size(z.size(2), k, g) &&
+        out_w == conv_natural_size(z.size(3), k, g)) {
+      if (!flipped->defined()) *flipped = weight.transpose(0, 1).flip({2, 3}).contiguous();
+      const int64_t q = k - 1 - g.padding;
+      return at::mkldnn_convolution(z.contiguous(), *flipped, {}, {q, q}, {1, 1}, {1, 1},
+                                    1);  // (1, M, H, W)
+    }
     return conv_synthesis(z, weight, g, out_h, out_w);
   };
-  op.analysis = [weight, g](const torch::Tensor& x) { return conv_analysis(x, weight, g); };
+  op.analysis = [weight, g](const torch::Tensor& x) {
+    if (batch_one_product(x, weight) && x.dim() == 4 && x.size(1) == weight.size(1) &&
+        !full_window(weight, g, x.size(2), x.size(3)))
+      return at::mkldnn_convolution(x.contiguous(), weight.contiguous(), {},
+                                    {g.padding, g.padding}, {g.stride, g.stride}, {1, 1},
+                                    1);  // (1, C, Hz, Wz)
+    return conv_analysis(x, weight, g);
+  };
   // --precision bf16, where both products lower (not the few-signal-channel
   // route, which stays fp32: conv_few_signal_channels): the products with
   // their bf16 results kept, for the fused solver step (operator.h). The

@@ -122,3 +122,42 @@ TEST(ConvDictionary, FewSignalChannelsStayFp32UnderBf16) {
   EXPECT_EQ(w16.scalar_type(), torch::kFloat);
   EXPECT_GT(test_support::relative_error(w16, w32), 1e-4);  // bf16 did run
 }
+
+// Batch-1 products without autograd (the estimates of L) take oneDNN's
+// forward convolution, D at stride 1 as the flipped, transposed dictionary:
+// the same values as the products with autograd on (ATen's route), float32
+// to 1e-6, over kernels, paddings, strides and odd sizes; the pair stays
+// adjoint.
+TEST(ConvDictionary, BatchOneProductsWithoutAutogradEqualTheAutogradRoute) {
+  torch::manual_seed(8);
+  for (int64_t stride : {1, 2}) {
+    for (int64_t k : {3, 4, 5}) {
+      for (int64_t pad : {int64_t(0), int64_t(1), k - 1}) {
+        for (auto [C, M, size] : std::vector<std::tuple<int64_t, int64_t, int64_t>>{
+                 {16, 16, 11}, {32, 8, 8}, {8, 32, 9}}) {
+          const ConvGeometry g{stride, pad};
+          const auto w = torch::randn({C, M, k, k});  // (C, M, k, k): not few-channel
+          const auto op = conv_operator(w, g, size, size);
+          const int64_t hz = conv_code_size(size, k, g);
+          const auto z = torch::randn({1, C, hz, hz});
+          const auto x = torch::randn({1, M, size, size});
+          torch::Tensor dz, dtx, dz_ref, dtx_ref;
+          {
+            torch::NoGradGuard no_grad;  // the batch-1 route
+            dz = op.synthesis(z);
+            dtx = op.analysis(x);
+          }
+          dz_ref = op.synthesis(z);  // autograd on: conv_synthesis, conv_analysis
+          dtx_ref = op.analysis(x);
+          const std::string where = "s " + std::to_string(stride) + " k " + std::to_string(k) +
+                                    " p " + std::to_string(pad) + " C " + std::to_string(C);
+          ASSERT_EQ(dz.sizes(), dz_ref.sizes()) << where;
+          EXPECT_LT(test_support::relative_error(dz, dz_ref), 1e-6) << where;
+          EXPECT_LT(test_support::relative_error(dtx, dtx_ref), 1e-6) << where;
+          const double lhs = (dz * x).sum().item<double>(), rhs = (z * dtx).sum().item<double>();
+          EXPECT_NEAR(lhs, rhs, 1e-4 * std::abs(lhs) + 1e-3) << where;
+        }
+      }
+    }
+  }
+}
