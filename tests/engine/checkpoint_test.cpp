@@ -24,7 +24,10 @@ struct Net : torch::nn::Module {
     auto h = conv->forward(x);  // (B, 4, 6, 6)
     {
       torch::NoGradGuard no_grad;
-      if (state.numel() == 0) state.resize_({4});
+      // resize_ leaves the new storage uninitialized; a NaN there stayed
+      // NaN through mul_/add_ and made torch::equal fail at random (CI of
+      // 867012e).
+      if (state.numel() == 0) state.resize_({4}).zero_();
       state.mul_(0.5).add_(h.detach().mean({0, 2, 3}));
     }
     return fc->forward(bn->forward(h).flatten(1));
