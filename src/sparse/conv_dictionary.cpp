@@ -256,7 +256,7 @@ SparseOperator conv_operator(const torch::Tensor& weight, const ConvGeometry& g,
     return conv_synthesis(z, weight, g, out_h, out_w);
   };
   op.analysis = [weight, g](const torch::Tensor& x) {
-    if (batch_one_product(x, weight) && x.dim() == 4 && x.size(1) == weight.size(1) &&
+    if (batch_one_product(x, weight) && x.size(1) == weight.size(1) &&
         !full_window(weight, g, x.size(2), x.size(3)))
       return at::mkldnn_convolution(x.contiguous(), weight.contiguous(), {},
                                     {g.padding, g.padding}, {g.stride, g.stride}, {1, 1},

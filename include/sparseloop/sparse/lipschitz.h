@@ -25,9 +25,10 @@ struct PowerIterationResult {
 PowerIterationResult power_iteration(const SparseOperator& op, torch::Tensor& v,
                                      int64_t max_iterations, double tolerance = 0.0);
 
-/// The same estimate by Lanczos with full reorthogonalization: the top Ritz
-/// value of DᵀD on the Krylov space of `v`, from below, in far fewer products
-/// than power iteration where the top eigenvalues cluster (convolutions).
+/// The same estimate by Lanczos (the three-term recurrence, without
+/// reorthogonalization: docs/design.md §3.6): the top Ritz value of DᵀD on the
+/// Krylov space of `v`, from below, in far fewer products than power
+/// iteration where the top eigenvalues cluster (convolutions).
 /// Stops after `max_iterations` products or when the estimate changes by less
 /// than `tolerance` (relative); `v` becomes the top Ritz vector (unit).
 PowerIterationResult lanczos_top_eigenvalue(const SparseOperator& op, torch::Tensor& v,
