@@ -27,9 +27,99 @@ SPARSELOOP_SIMD_CLONES void widen_negate_bf16(const Bf16Bits* g, float* gx, Bf16
     gd[i] = static_cast<Bf16Bits>(g[i] ^ 0x8000u);  // −g, exactly
   }
 }
+SPARSELOOP_SIMD_CLONES void negate_bf16(const Bf16Bits* g, Bf16Bits* gd, int64_t begin,
+                                        int64_t end) {
+  for (int64_t i = begin; i < end; ++i) gd[i] = static_cast<Bf16Bits>(g[i] ^ 0x8000u);  // −g
+}
+SPARSELOOP_SIMD_CLONES void widen_bf16(const Bf16Bits* a, float* out, int64_t begin,
+                                       int64_t end) {
+  for (int64_t i = begin; i < end; ++i) out[i] = from_bf16(a[i]);
+}
+SPARSELOOP_SIMD_CLONES void widen_sum_bf16(const Bf16Bits* a, const Bf16Bits* b, float* out,
+                                           int64_t begin, int64_t end) {
+  for (int64_t i = begin; i < end; ++i) out[i] = from_bf16(a[i]) + from_bf16(b[i]);
+}
+SPARSELOOP_SIMD_CLONES void widen_add_bf16(const Bf16Bits* a, float* out, int64_t begin,
+                                           int64_t end) {
+  for (int64_t i = begin; i < end; ++i) out[i] += from_bf16(a[i]);
+}
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC pop_options
 #endif
+
+/// The bf16 gradients ∂L/∂r of the residuals r = x − D y of one solve,
+/// held for the node that lowered x (LowerSignal), which sums them with its
+/// own in one pass. Shared by the nodes only, never by a tensor with a
+/// grad_fn, so that it makes no reference cycle through the graph.
+struct PendingGradientsList : torch::CustomClassHolder {
+  std::vector<torch::Tensor> grads;  // bf16, in the residuals' order
+};
+using PendingGradients = c10::intrusive_ptr<PendingGradientsList>;
+
+/// Held in an autograd context (whose saved_data holds IValues only).
+c10::IValue hold(PendingGradients p) { return c10::IValue::make_capsule(std::move(p)); }
+PendingGradientsList& held(const c10::IValue& v) {
+  return *c10::static_intrusive_pointer_cast<PendingGradientsList>(v.toCapsule());
+}
+
+/// `t` dense in `like`'s strides (itself when it already is).
+torch::Tensor in_strides_of(const torch::Tensor& t, const torch::Tensor& like) {
+  if (t.strides().equals(like.strides()) && t.is_non_overlapping_and_dense()) return t;
+  return t.contiguous(like.suggest_memory_format());
+}
+
+/// x rounded to bf16, the operand of the solve's first product ηDᵀx. Its
+/// backward returns ∂L/∂x for the whole solve: the product's gradient and
+/// every residual's (PendingGradients), widened and summed in one pass.
+/// Autograd's own chain (a ToCopy node widening the product's gradient, the
+/// residual's gradient widened on its own, one addition per use of x) made
+/// four passes over float32 signal-sized tensors and allocated three, in
+/// every CSC layer of a bf16 SDNet step (docs/performance.md, "SDNet-18-all
+/// within 2× ResNet-18"). The sum is the same float32 sum, in another order.
+struct LowerSignal : public torch::autograd::Function<LowerSignal> {
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
+                               PendingGradients pending) {
+    ctx->set_materialize_grads(false);  // an undefined gradient stays undefined: no zeros pass
+    ctx->saved_data["pending"] = hold(std::move(pending));
+    return x.to(torch::kBFloat16);  // like x, bf16
+  }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    auto& pending = held(ctx->saved_data["pending"]).grads;
+    std::vector<torch::Tensor> parts;  // bf16, one dense layout
+    if (grads[0].defined()) parts.push_back(grads[0]);
+    for (auto& p : pending) parts.push_back(p);
+    pending.clear();  // consumed: a retained graph's next backward starts empty
+    if (parts.empty()) return {torch::Tensor(), torch::Tensor()};
+    if (!parts[0].is_non_overlapping_and_dense())
+      parts[0] = parts[0].contiguous(parts[0].suggest_memory_format());
+    const auto like = parts[0];
+    for (auto& p : parts) p = in_strides_of(p, like);  // the loops below index them alike
+    auto gx = torch::empty_like(like, like.options().dtype(torch::kFloat));  // like x, float32
+    float* out = gx.data_ptr<float>();
+    at::parallel_for(0, gx.numel(), 1 << 15, [&](int64_t b, int64_t e) {
+      if (parts.size() == 1) {
+        widen_bf16(bf16_bits(parts[0]), out, b, e);
+        return;
+      }
+      widen_sum_bf16(bf16_bits(parts[0]), bf16_bits(parts[1]), out, b, e);
+      for (size_t j = 2; j < parts.size(); ++j) widen_add_bf16(bf16_bits(parts[j]), out, b, e);
+    });
+    return {gx, torch::Tensor()};
+  }
+};
+
+/// r = x − d rounded to bf16 in one pass (x float32, d bf16, same strides).
+torch::Tensor residual_pass(const torch::Tensor& x, const torch::Tensor& d) {
+  auto r = torch::empty_like(x, x.options().dtype(torch::kBFloat16));  // like x
+  const float* xp = x.data_ptr<float>();
+  const Bf16Bits* dp = bf16_bits(d);
+  Bf16Bits* rp = bf16_bits(r);
+  at::parallel_for(0, x.numel(), 1 << 15, [&](int64_t b, int64_t e) {
+    residual_bf16(xp, dp, rp, b, e);
+  });
+  return r;
+}
 
 /// r = x − D y rounded to bf16, for a float32 signal x and a bf16 product
 /// D y, in one pass: what `(x - d).to(kBFloat16)` computes (the difference
@@ -40,14 +130,7 @@ SPARSELOOP_SIMD_CLONES void widen_negate_bf16(const Bf16Bits* g, float* gx, Bf16
 struct Bf16Residual : public torch::autograd::Function<Bf16Residual> {
   static torch::Tensor forward(torch::autograd::AutogradContext*, const torch::Tensor& x,
                                const torch::Tensor& d) {
-    auto r = torch::empty_like(x, x.options().dtype(torch::kBFloat16));  // like x
-    const float* xp = x.data_ptr<float>();
-    const Bf16Bits* dp = bf16_bits(d);
-    Bf16Bits* rp = bf16_bits(r);
-    at::parallel_for(0, x.numel(), 1 << 15, [&](int64_t b, int64_t e) {
-      residual_bf16(xp, dp, rp, b, e);
-    });
-    return r;
+    return residual_pass(x, d);  // like x, bf16
   }
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext*,
                                                  torch::autograd::variable_list grads) {
@@ -64,14 +147,71 @@ struct Bf16Residual : public torch::autograd::Function<Bf16Residual> {
   }
 };
 
-/// x − d in bf16 (above), or by tensor ops where the one pass does not apply.
-torch::Tensor residual_in_bf16(const torch::Tensor& x, const torch::Tensor& d) {
-  const bool one_pass = x.device().is_cpu() && x.scalar_type() == torch::kFloat &&
-                        d.scalar_type() == torch::kBFloat16 && x.sizes().equals(d.sizes()) &&
-                        x.is_non_overlapping_and_dense() && x.strides().equals(d.strides());
-  if (!one_pass) return (x - d).to(torch::kBFloat16);
-  return Bf16Residual::apply(x, d);  // like x, bf16
-}
+/// The same residual when x reached the solve through LowerSignal: ∂L/∂x =
+/// ∂L/∂r goes unwidened to LowerSignal's pending list, which sums it with
+/// the rest of x's gradient. `x` comes detached (no edge to it); `x_low`,
+/// LowerSignal's output, is an input only for its edge: it orders this
+/// node's backward before LowerSignal's, and needs_input_grad on it says
+/// whether this backward pass computes x's gradient at all.
+struct Bf16ResidualOfLowered : public torch::autograd::Function<Bf16ResidualOfLowered> {
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
+                               const torch::Tensor& d, const torch::Tensor& x_low,
+                               PendingGradients pending) {
+    ctx->saved_data["pending"] = hold(std::move(pending));
+    return residual_pass(x, d);  // like x, bf16
+  }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    const auto g = grads[0].contiguous(grads[0].suggest_memory_format());
+    auto gd = torch::empty_like(g);
+    const Bf16Bits* gp = bf16_bits(g);
+    Bf16Bits* gdp = bf16_bits(gd);
+    at::parallel_for(0, g.numel(), 1 << 15, [&](int64_t b, int64_t e) {
+      negate_bf16(gp, gdp, b, e);
+    });
+    if (ctx->needs_input_grad(2)) held(ctx->saved_data["pending"]).grads.push_back(g);
+    return {torch::Tensor(), gd, torch::Tensor(), torch::Tensor()};
+  }
+};
+
+/// A solve's float32 signal under --precision bf16: its bf16 copy for ηDᵀx
+/// and its residuals, with one gradient node for all of them (LowerSignal)
+/// when x is differentiated through, on the CPU, in a dense layout.
+class Bf16Signal {
+ public:
+  explicit Bf16Signal(torch::Tensor x) : x_(std::move(x)) {}
+
+  /// x in bf16, the first product's operand.
+  torch::Tensor lowered() {
+    if (!one_pass(x_) || !x_.requires_grad() || !torch::GradMode::is_enabled())
+      return x_.to(torch::kBFloat16);  // like x
+    if (!low_.defined()) {
+      pending_ = c10::make_intrusive<PendingGradientsList>();
+      low_ = LowerSignal::apply(x_, pending_);  // like x, bf16
+    }
+    return low_;
+  }
+
+  /// x − d rounded to bf16, for the bf16 product d = D y.
+  torch::Tensor residual(const torch::Tensor& d) const {
+    const bool fits = one_pass(x_) && d.scalar_type() == torch::kBFloat16 &&
+                      x_.sizes().equals(d.sizes()) && x_.strides().equals(d.strides());
+    if (!fits) return (x_ - d).to(torch::kBFloat16);
+    if (low_.defined() && torch::GradMode::is_enabled())  // ∂L/∂x through LowerSignal
+      return Bf16ResidualOfLowered::apply(x_.detach(), d, low_, pending_);  // like x, bf16
+    return Bf16Residual::apply(x_, d);  // like x, bf16
+  }
+
+ private:
+  static bool one_pass(const torch::Tensor& x) {
+    return x.device().is_cpu() && x.scalar_type() == torch::kFloat &&
+           x.is_non_overlapping_and_dense();
+  }
+
+  torch::Tensor x_;
+  torch::Tensor low_;         // LowerSignal's output, once made
+  PendingGradients pending_;  // shared with the graph's nodes
+};
 
 }  // namespace
 
@@ -92,10 +232,13 @@ SmoothPart lasso_smooth_part(const SparseOperator& op, const torch::Tensor& x) {
   // rounded once, as the next product's operand (x − Dy cancels: rounding x
   // first would cost bits relative to ‖x‖, not ‖r‖).
   if (op.synthesis_bf16 && op.analysis_bf16) {
-    f.descent_bf16 = [op, x](const torch::Tensor& y_bf16) {
-      return op.analysis_bf16(residual_in_bf16(x, op.synthesis_bf16(y_bf16)));  // code shape
+    auto signal = std::make_shared<Bf16Signal>(x);
+    f.descent_bf16 = [op, signal](const torch::Tensor& y_bf16) {
+      return op.analysis_bf16(signal->residual(op.synthesis_bf16(y_bf16)));  // code shape
     };
-    f.descent_from_zero_bf16 = [op, x] { return op.analysis_bf16(x); };
+    f.descent_from_zero_bf16 = [op, signal] {
+      return op.analysis_bf16(signal->lowered());  // code shape
+    };
   }
   // Every sample is its own problem: the same problem on a subset of rows.
   f.restrict = [op, x](const torch::Tensor& indices) {

@@ -340,3 +340,68 @@ TEST(Fista, Bf16DirectionEqualsTheConversionPath) {
   }
   EXPECT_EQ(cases, 12);
 }
+
+// Under --precision bf16 a differentiated signal reaches the solve through one
+// node (LowerSignal) that sums the gradients of its bf16 copy and of every
+// residual in one pass. Against the conversion path (tensor ops, autograd's own
+// sums): with another use of x outside the solve, 2 and 5 steps (one and four
+// residuals), both layouts; a backward pass that asks for the dictionary's
+// gradient alone leaves nothing behind for the next one on the retained graph;
+// two passes accumulate twice; an x without gradient still solves.
+TEST(Fista, Bf16SignalGradientIsOneSumOverItsUses) {
+  torch::manual_seed(23);
+  PrecisionGuard bf16(Precision::kBf16);
+  const ConvGeometry g{1, 1};
+  auto W = (torch::randn({8, 8, 3, 3}) * 0.2).requires_grad_();  // (C, M, k, k)
+  auto op = conv_operator(W, g, 10, 10);
+  ASSERT_TRUE(static_cast<bool>(op.analysis_bf16));
+  auto prox = Prox(ProxOptions().lambda(0.05).nonnegative(true));
+  auto w = torch::randn({3, 8, 10, 10});
+  auto u = torch::randn({3, 8, 10, 10});
+  for (int64_t K : {2, 5}) {
+    for (bool channels_last : {false, true}) {
+      auto x0 = torch::randn({3, 8, 10, 10});
+      if (channels_last) x0 = x0.contiguous(at::MemoryFormat::ChannelsLast);
+      const auto opts =
+          ProximalGradientOptions().step(0.05).iterations(K).momentum(Momentum::kFista);
+      const std::string where = "K " + std::to_string(K) + " cl " + std::to_string(channels_last);
+      // loss(x, W): the codes' objective plus a use of x outside the solve.
+      auto loss_of = [&](const torch::Tensor& x, bool fused) {
+        auto f = lasso_smooth_part(op, x);
+        if (!fused) {
+          f.descent_bf16 = nullptr;
+          f.descent_from_zero_bf16 = nullptr;
+        }
+        auto z = proximal_gradient(f, prox, opts, torch::Tensor()).z;  // (3, 8, 10, 10)
+        return (z * w).sum() + z.pow(2).sum() + (x * u).sum();
+      };
+      auto theirs_x = x0.clone().requires_grad_();
+      loss_of(theirs_x, false).backward();
+      const auto gx_ref = theirs_x.grad().clone();
+      const auto gW_ref = W.grad().clone();
+      W.mutable_grad().zero_();
+      const double sx = gx_ref.abs().max().item<double>();
+      const double sW = gW_ref.abs().max().item<double>();
+
+      auto x = x0.clone().requires_grad_();
+      auto loss = loss_of(x, true);
+      // The dictionary's gradient alone: x's node does not run, and nothing
+      // is left pending for the full pass below.
+      auto only_W = torch::autograd::grad({loss}, {W}, {}, /*retain_graph=*/true)[0];
+      EXPECT_LT((only_W - gW_ref).abs().max().item<double>(), 1e-6 * sW) << where;
+      EXPECT_FALSE(x.grad().defined()) << where;
+      loss.backward({}, /*retain_graph=*/true);
+      EXPECT_LT((x.grad() - gx_ref).abs().max().item<double>(), 1e-6 * sx) << where;
+      EXPECT_LT((W.grad() - gW_ref).abs().max().item<double>(), 1e-6 * sW) << where;
+      loss.backward();  // a second pass on the retained graph: twice the gradient
+      EXPECT_LT((x.grad() - 2 * gx_ref).abs().max().item<double>(), 2e-6 * sx) << where;
+      W.mutable_grad().zero_();
+
+      // A signal without gradient (CSC-CTRL's images): the plain residual.
+      auto z = proximal_gradient(lasso_smooth_part(op, x0), prox, opts, torch::Tensor()).z;
+      (z * w).sum().backward();
+      EXPECT_GT(W.grad().abs().max().item<double>(), 0.0) << where;
+      W.mutable_grad().zero_();
+    }
+  }
+}
