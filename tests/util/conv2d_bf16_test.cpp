@@ -34,6 +34,76 @@ TEST(Conv2dBf16, GemmRouteOnlyForStridedBf16LayersWithManyInputs) {
                                                 w.narrow(1, 0, 8), 2));  // 8·16 < 256
   EXPECT_FALSE(conv2d_weight_gradient_uses_gemm(
       x, torch::zeros({64, 32, 4, 3}, torch::kBFloat16), 2));  // not square
+  // Stride 1 on the smallest maps (SDNet-18's last stage): 4×4 and less.
+  auto small = torch::zeros({2, 128, 4, 4}, torch::kBFloat16);
+  auto w3 = torch::zeros({128, 128, 3, 3}, torch::kBFloat16);
+  EXPECT_TRUE(conv2d_weight_gradient_uses_gemm(small, w3, 1));
+  EXPECT_FALSE(conv2d_weight_gradient_uses_gemm(torch::zeros({2, 128, 8, 8}, torch::kBFloat16),
+                                                w3, 1));  // 8×8
+  EXPECT_FALSE(conv2d_weight_gradient_uses_gemm(small.to(torch::kFloat), w3, 1));  // fp32
+}
+
+// The input gradient at stride 1 as a forward convolution with the weight
+// transposed and flipped, against float64's backward-data: paddings 0 to
+// k − 1, odd and even kernels, non-square maps, both layouts, and the route
+// taken only where it applies.
+TEST(Conv2dBf16, InputGradientByForwardConvolutionMatchesFloat64) {
+  torch::manual_seed(3);
+  auto w = bf16_randn({12, 8, 3, 3});
+  auto g = bf16_randn({2, 12, 6, 6});
+  EXPECT_TRUE(conv2d_input_gradient_by_forward(g, w, 1, 1));
+  EXPECT_TRUE(conv2d_input_gradient_by_forward(g, w, 1, 2));
+  EXPECT_FALSE(conv2d_input_gradient_by_forward(g, w, 1, 3));  // padding > k − 1
+  EXPECT_FALSE(conv2d_input_gradient_by_forward(g, w, 2, 1));  // strided
+  EXPECT_FALSE(conv2d_input_gradient_by_forward(g.to(torch::kFloat), w.to(torch::kFloat), 1, 1));
+  int cases = 0;
+  for (int64_t k : {3, 4}) {
+    for (int64_t padding = 0; padding < k; ++padding) {
+      for (bool channels_last : {false, true}) {
+        const int64_t H = 9, W = 11;
+        const int64_t Ho = H + 2 * padding - k + 1, Wo = W + 2 * padding - k + 1;
+        auto wk = bf16_randn({12, 8, k, k});
+        auto gk = bf16_randn({3, 12, Ho, Wo});
+        auto like = at::empty({3, 8, H, W}, gk.options());
+        if (channels_last) {
+          gk = gk.contiguous(at::MemoryFormat::ChannelsLast);
+          like = like.contiguous(at::MemoryFormat::ChannelsLast);
+        }
+        ASSERT_TRUE(conv2d_input_gradient_by_forward(gk, wk, 1, padding));
+        auto ours = conv2d_input_gradient(gk, like, wk, 1, padding);  // (3, 8, H, W)
+        auto ref = std::get<0>(at::convolution_backward(
+            gk.to(torch::kDouble), like.to(torch::kDouble), wk.to(torch::kDouble), c10::nullopt,
+            {1, 1}, {padding, padding}, {1, 1}, false, {0, 0}, 1, {true, false, false}));
+        EXPECT_EQ(ours.sizes(), like.sizes());
+        EXPECT_EQ(ours.scalar_type(), torch::kBFloat16);
+        EXPECT_LT(relative_error(ours, ref), 4e-3) << "k " << k << " p " << padding;
+        ++cases;
+      }
+    }
+  }
+  EXPECT_EQ(cases, 14);
+}
+
+// conv2d_bf16 at stride 1 takes its own backward (the input gradient by a
+// forward convolution; on a 4×4 map the weight gradient by GEMM too): input
+// and weight gradients equal to float64's.
+TEST(Conv2dBf16, AutogradMatchesFloat64AtStrideOne) {
+  torch::manual_seed(4);
+  for (int64_t size : {4, 7}) {
+    auto x0 = bf16_randn({3, 32, size, size}).contiguous(at::MemoryFormat::ChannelsLast);
+    auto w0 = bf16_randn({16, 32, 3, 3});
+    auto up = bf16_randn({3, 16, size, size});
+    auto x = x0.clone().requires_grad_(true);
+    auto w = w0.clone().requires_grad_(true);
+    auto y = conv2d_bf16(x, w, {}, 1, 1);  // (3, 16, size, size)
+    EXPECT_TRUE(torch::equal(y.detach(), torch::conv2d(x0, w0, {}, 1, 1)));
+    y.backward(up);
+    auto xd = x0.to(torch::kDouble).requires_grad_(true);
+    auto wd = w0.to(torch::kDouble).requires_grad_(true);
+    torch::conv2d(xd, wd, {}, 1, 1).backward(up.to(torch::kDouble));
+    EXPECT_LT(relative_error(x.grad(), xd.grad()), 4e-3) << size;
+    EXPECT_LT(relative_error(w.grad(), wd.grad()), 4e-3) << size;
+  }
 }
 
 // The weight gradient as im2col + GEMM against float64's, for the shapes the
@@ -43,7 +113,8 @@ TEST(Conv2dBf16, GemmWeightGradientMatchesFloat64) {
   torch::manual_seed(0);
   int case_index = 0;
   for (const Shape& s : {Shape{4, 32, 16, 16, 4, 2, 1}, Shape{3, 32, 8, 9, 3, 2, 1},
-                         Shape{2, 16, 8, 11, 4, 3, 0}, Shape{2, 16, 8, 9, 4, 2, 3}}) {
+                         Shape{2, 16, 8, 11, 4, 3, 0}, Shape{2, 16, 8, 9, 4, 2, 3},
+                         Shape{4, 32, 8, 2, 3, 1, 1}}) {
     const int64_t W = s.H + 2 + case_index % 2;  // not square
     const int64_t Ho = (s.H + 2 * s.padding - s.k) / s.stride + 1;
     const int64_t Wo = (W + 2 * s.padding - s.k) / s.stride + 1;

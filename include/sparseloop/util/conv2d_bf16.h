@@ -18,19 +18,33 @@
 namespace sparseloop {
 
 /// Whether the weight gradient of conv2d(input, weight) with this stride goes
-/// through im2col + GEMM: CPU, bfloat16, a square kernel, stride ≥ 2
-/// and in_channels·k² ≥ 256.
+/// through im2col + GEMM: CPU, bfloat16, a square kernel, stride ≥ 2 or
+/// maps of at most 4×4, and in_channels·k² ≥ 256.
 /// Measured on the Xeon with AMX (b64/b128; docs/performance.md, "Per-shape
 /// bf16 weight gradients, and the rest of the step"): k4 s2
 /// 32→64 16² 0.62 against 1.01 ms, 64→128 8² 0.40 against 1.88 ms, k3 s2
 /// 64→128 8² 0.67 against 2.33 ms; it loses at stride 1 (64→64 k3 16²: 1.72
-/// against 0.80 ms) and with few input channels (16→32 k3 s2: 2.0 against 0.7).
+/// against 0.80 ms) and with few input channels (16→32 k3 s2: 2.0 against 0.7),
+/// but not on the smallest maps: 128→128 k3 4² b128, stride 1, 0.62 ms for
+/// the GEMM against oneDNN's 2.0 (SDNet-18's last stage).
 bool conv2d_weight_gradient_uses_gemm(const torch::Tensor& input, const torch::Tensor& weight,
                                       int64_t stride);
 
+/// Whether conv2d_input_gradient runs as a forward convolution: CPU, bfloat16,
+/// stride 1, a square kernel, padding ≤ k − 1. oneDNN 2.6's bf16 forward
+/// convolution beats its backward-data primitive on the same arithmetic
+/// (b128, k3, channels-last, the Xeon with AMX: 16→16 32² 0.54 against 0.74
+/// ms, 32→32 16² 0.28 / 0.34, 64→64 8² 0.30 / 0.36, 128→128 4² 0.47 / 0.76;
+/// docs/performance.md, "SDNet-18-all within 2× ResNet-18"); in fp32
+/// the two are within 2–15 %, and fp32 keeps the primitive (bit-stable).
+bool conv2d_input_gradient_by_forward(const torch::Tensor& grad_output,
+                                      const torch::Tensor& weight, int64_t stride,
+                                      int64_t padding);
+
 /// ∂⟨conv2d(input, W), grad_output⟩/∂input, (B, M, H, W): oneDNN's
-/// backward-data primitive. Only `input_like`'s sizes, options and layout are
-/// read (an at::empty of the input's shape serves).
+/// backward-data primitive, or its forward convolution with W transposed and
+/// flipped (conv2d_input_gradient_by_forward). Only `input_like`'s sizes,
+/// options and layout are read (an at::empty of the input's shape serves).
 torch::Tensor conv2d_input_gradient(const torch::Tensor& grad_output,
                                     const torch::Tensor& input_like, const torch::Tensor& weight,
                                     int64_t stride, int64_t padding);
@@ -43,8 +57,9 @@ torch::Tensor conv2d_weight_gradient(const torch::Tensor& grad_output, const tor
                                      int64_t padding);
 
 /// conv2d(x, weight, bias, stride, padding) for bf16 x and weight, differentiable;
-/// its backward takes conv2d_weight_gradient. Plain torch::conv2d when the
-/// GEMM route does not apply (so its double backward stays available there).
+/// its backward takes conv2d_input_gradient and conv2d_weight_gradient. Plain
+/// torch::conv2d when neither of their own routes applies (so its double
+/// backward stays available there).
 torch::Tensor conv2d_bf16(const torch::Tensor& x, const torch::Tensor& weight,
                           const torch::Tensor& bias, int64_t stride, int64_t padding);
 
