@@ -17,7 +17,7 @@ torch::Tensor power_iteration_start(at::IntArrayRef shape, const torch::TensorOp
 }
 
 PowerIterationResult power_iteration(const SparseOperator& op, torch::Tensor& v,
-                                     int64_t max_iterations, double tolerance) {
+                                     int64_t max_iterations, double tolerance, double previous) {
   torch::NoGradGuard no_grad;
   // The step size 1/L is estimated in fp32 whatever --precision says: bf16's
   // 3 significant digits would keep a 1e-3 relative tolerance from ever being
@@ -26,7 +26,7 @@ PowerIterationResult power_iteration(const SparseOperator& op, torch::Tensor& v,
   TORCH_CHECK(v.defined() && v.numel() > 0, "power_iteration: start vector is empty");
   PowerIterationResult r;
   v = v / v.norm().clamp_min(1e-30);
-  double previous = 0.0;
+  const bool first_has_previous = previous > 0.0;
   for (int64_t i = 0; i < max_iterations; ++i) {
     auto dv = op.synthesis(v);           // signal shape
     auto w = op.analysis(dv);            // code shape: DᵀD v
@@ -36,7 +36,9 @@ PowerIterationResult power_iteration(const SparseOperator& op, torch::Tensor& v,
     r.lipschitz = estimate;
     if (!(wn > 0.0) || !std::isfinite(wn)) break;  // D = 0 or broken: keep v
     v = w / wn;
-    if (tolerance > 0.0 && i > 0 && std::abs(estimate - previous) <= tolerance * estimate) break;
+    if (tolerance > 0.0 && (i > 0 || first_has_previous) &&
+        std::abs(estimate - previous) <= tolerance * estimate)
+      break;
     previous = estimate;
   }
   return r;
@@ -209,6 +211,55 @@ StepRefresh parse_step_refresh(const std::string& s, const std::string& flag) {
   throw InputError(flag + " '" + s + "': expected every-forward, on-change or fixed");
 }
 
+namespace {
+
+/// How far `d` moved from `ref` (same shape): max |d − ref| and the relative
+/// Frobenius move ‖d − ref‖ / ‖ref‖.
+struct DictionaryMove {
+  double max_change = 0.0;
+  double relative = 0.0;
+};
+
+/// One pass over both dictionaries on the CPU, vectorized, sums in double; a
+/// NaN makes both results NaN, as the tensor expression it replaces
+/// (`(d − ref).abs().max()`, `(d − ref).norm() / ref.norm()`: five passes,
+/// two temporaries and a stack, 55–300 µs per layer and 2 ms of an SDNet-18-all
+/// step where this loop takes tens of µs; docs/performance.md, "SDNet-18-all
+/// within 2× ResNet-18"). Dictionaries are small: one thread.
+template <typename T>
+DictionaryMove dictionary_move(const T* __restrict d, const T* __restrict ref, int64_t n) {
+  double max_change = 0.0, diff2 = 0.0, ref2 = 0.0;
+#pragma omp simd reduction(max : max_change) reduction(+ : diff2, ref2)
+  for (int64_t i = 0; i < n; ++i) {
+    const double r = static_cast<double>(ref[i]);
+    const double delta = static_cast<double>(d[i]) - r;
+    max_change = std::max(max_change, std::abs(delta));
+    diff2 += delta * delta;
+    ref2 += r * r;
+  }
+  // max may drop a NaN; the sum of squares keeps it.
+  if (diff2 != diff2) return {diff2, diff2};
+  return {max_change, std::sqrt(diff2) / std::max(std::sqrt(ref2), 1e-30)};
+}
+
+DictionaryMove dictionary_move(const torch::Tensor& d, const torch::Tensor& ref) {
+  if (d.device().is_cpu() && d.scalar_type() == ref.scalar_type() &&
+      (d.scalar_type() == torch::kFloat || d.scalar_type() == torch::kDouble)) {
+    const auto dc = d.contiguous(), rc = ref.contiguous();
+    if (d.scalar_type() == torch::kFloat)
+      return dictionary_move(dc.data_ptr<float>(), rc.data_ptr<float>(), dc.numel());
+    return dictionary_move(dc.data_ptr<double>(), rc.data_ptr<double>(), dc.numel());
+  }
+  // Elsewhere (a GPU): both read in one device synchronization.
+  const auto delta = d - ref;
+  auto both = torch::stack({delta.abs().max().to(torch::kDouble),
+                            (delta.norm() / ref.norm().clamp_min(1e-30)).to(torch::kDouble)})
+                  .cpu();
+  return {both[0].item<double>(), both[1].item<double>()};
+}
+
+}  // namespace
+
 void LipschitzCache::register_buffers(torch::nn::Module& m) {
   vector_ = m.register_buffer("power_vector", torch::zeros({0}));
   lipschitz_ = m.register_buffer("lipschitz", torch::zeros({}, torch::kDouble));
@@ -239,36 +290,25 @@ double LipschitzCache::refresh(const SparseOperator& op, const torch::Tensor& di
               lipschitz_.item<double>() <= 0.0;
   bool run = cold || p.refresh == StepRefresh::kEveryForward;
   if (!cold && p.refresh != StepRefresh::kFixed) {
-    // How far the dictionary moved since L's estimate, both read in one
-    // device synchronization: any change (max |ΔD| > 0, exact), and the
-    // relative move that decides a cold restart. On the CPU an exact equality
-    // test goes first: one pass without allocation where the reading below
-    // takes four passes and two dictionary-sized temporaries (3 % of a
-    // CSC-CTRL game step, whose encoders see each dictionary twice unchanged;
-    // docs/performance.md, "Per-shape bf16 weight gradients, and the rest of
-    // the step"). Not on a GPU: a second synchronization.
-    const auto ref = dictionary_.to(dictionary.dtype());
-    const bool cpu = dictionary.device().is_cpu();
-    const bool same = cpu && torch::equal(dictionary, ref);
-    if (!same && cpu && p.restart_threshold <= 0.0) {
-      run = true;  // changed, and no restart rule needs the size of the move
-    } else if (!same) {
-      const auto delta = dictionary - ref;
-      auto both = torch::stack({delta.abs().max().to(torch::kDouble),
-                                (delta.norm() / ref.norm().clamp_min(1e-30)).to(torch::kDouble)})
-                      .cpu();
-      const double max_change = both[0].item<double>(), move = both[1].item<double>();
-      if (max_change > 0.0) run = true;
-      if (p.restart_threshold > 0.0 && move > p.restart_threshold) cold = true;
-    }
+    // How far the dictionary moved since L's estimate: any change (max |ΔD|
+    // > 0, exact), and the relative move that decides a cold restart.
+    const auto move = dictionary_move(dictionary, dictionary_.to(dictionary.dtype()));
+    if (move.max_change > 0.0) run = true;
+    if (p.restart_threshold > 0.0 && move.relative > p.restart_threshold) cold = true;
   }
   if (run) {
     auto v = cold ? power_iteration_start(code_shape, dictionary.options())
                   : vector_.to(dictionary.options());
     // Cold: Lanczos from the fixed start (docs/design.md §3.6); warm: power
-    // iteration from the stored vector, which settles in 1–3 products.
+    // iteration from the stored vector, its first estimate compared with the
+    // stored L: "L changed by less than the tolerance" then needs one
+    // iteration (two products), where comparing two fresh estimates always
+    // took two — a dictionary that moved one SGD step has its top
+    // eigenvector where it was (SDNet-18-all: 34 → 17 iterations per step,
+    // docs/performance.md, "SDNet-18-all within 2× ResNet-18").
     auto r = cold ? lanczos_top_eigenvalue(op, v, p.initial_power_iterations, 1e-6)
-                  : power_iteration(op, v, p.power_iterations, p.power_tolerance);
+                  : power_iteration(op, v, p.power_iterations, p.power_tolerance,
+                                    lipschitz_.item<double>());
     last_iterations_ = r.iterations;
     last_cold_ = cold;
     vector_.resize_(code_shape);

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <limits>
+
 #include "sparseloop/sparse/conv_dictionary.h"
 
 using namespace sparseloop;
@@ -113,4 +115,57 @@ TEST(Lipschitz, CacheColdEstimateIsLanczosAndWarmRefreshStartsFromItsVector) {
   EXPECT_FALSE(cache.last_cold());
   EXPECT_LE(cache.last_iterations(), 3);
   EXPECT_NEAR(warm, cold, 1e-2 * cold);
+}
+
+// A warm refresh compares its first estimate with the stored L: a dictionary
+// that moved a little settles in one iteration (two products), within the
+// tolerance of the exact λ_max; a larger move keeps iterating, and a move
+// past the restart threshold restarts cold. Also the move's reading: an
+// unchanged dictionary runs nothing, a NaN neither refreshes nor restarts.
+TEST(Lipschitz, WarmRefreshSettlesInOneIterationAgainstTheStoredEstimate) {
+  torch::manual_seed(6);
+  torch::nn::Module m;
+  LipschitzCache cache;
+  cache.register_buffers(m);
+  auto unit = [](const torch::Tensor& d) { return d / d.flatten(1).norm(2, {1}).view({-1, 1, 1, 1}); };
+  auto w = unit(torch::randn({8, 4, 3, 3}));
+  const ConvGeometry g{1, 1};
+  const std::vector<int64_t> shape{1, 8, 12, 12};
+  LipschitzPolicy p;
+  p.refresh = StepRefresh::kOnChange;
+  p.power_iterations = 50;
+  p.power_tolerance = 1e-3;
+  p.restart_threshold = 0.05;
+  cache.refresh(conv_operator(w, g, 12, 12), w, shape, p);
+  ASSERT_TRUE(cache.last_cold());
+
+  auto w_same = w.clone();
+  cache.refresh(conv_operator(w_same, g, 12, 12), w_same, shape, p);
+  EXPECT_EQ(cache.last_iterations(), 0);  // unchanged: nothing run
+
+  auto w1 = unit(w + 1e-4 * torch::randn_like(w));  // an SGD step's move
+  const double small = cache.refresh(conv_operator(w1, g, 12, 12), w1, shape, p);
+  EXPECT_FALSE(cache.last_cold());
+  EXPECT_EQ(cache.last_iterations(), 1);
+  const double exact1 = dense_top_eigenvalue(conv_operator(w1.to(torch::kDouble), g, 12, 12), shape);
+  EXPECT_LE(small, exact1 * (1 + 1e-6));  // from below
+  EXPECT_GT(small, exact1 * (1 - 1e-3));  // within the tolerance
+
+  auto w2 = unit(w1 + 0.004 * torch::randn_like(w1));  // moved, under the threshold
+  const double larger = cache.refresh(conv_operator(w2, g, 12, 12), w2, shape, p);
+  EXPECT_FALSE(cache.last_cold());
+  EXPECT_GT(cache.last_iterations(), 1);
+  const double exact2 = dense_top_eigenvalue(conv_operator(w2.to(torch::kDouble), g, 12, 12), shape);
+  EXPECT_GT(larger, exact2 * (1 - 2e-3));
+
+  auto w3 = unit(w2 + 0.3 * torch::randn_like(w2));  // past the threshold
+  cache.refresh(conv_operator(w3, g, 12, 12), w3, shape, p);
+  EXPECT_TRUE(cache.last_cold());
+
+  auto broken = w3.clone();
+  broken.view(-1)[5] = std::numeric_limits<float>::quiet_NaN();
+  const double kept = cache.value();
+  cache.refresh(conv_operator(broken, g, 12, 12), broken, shape, p);
+  EXPECT_EQ(cache.last_iterations(), 0);
+  EXPECT_EQ(cache.value(), kept);
 }

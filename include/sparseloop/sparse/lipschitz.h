@@ -20,10 +20,13 @@ struct PowerIterationResult {
 /// Runs power iteration on DᵀD starting from `v` (a code-shaped tensor with
 /// batch dim 1, e.g. (1, C, Hz, Wz)); `v` is updated in place to the new unit
 /// vector so that the next call is warm-started. Stops after `max_iterations`
-/// or when the estimate changes by less than `tolerance` (relative). The
-/// estimate approaches L from below. Runs without autograd.
+/// or when the estimate changes by less than `tolerance` (relative) from the
+/// one before it; `previous` > 0 stands for the estimate before the first
+/// (a warm refresh's stored L, LipschitzCache), so that one iteration can
+/// settle. The estimate approaches L from below. Runs without autograd.
 PowerIterationResult power_iteration(const SparseOperator& op, torch::Tensor& v,
-                                     int64_t max_iterations, double tolerance = 0.0);
+                                     int64_t max_iterations, double tolerance = 0.0,
+                                     double previous = 0.0);
 
 /// The same estimate by Lanczos (the three-term recurrence, without
 /// reorthogonalization: docs/design.md §3.6): the top Ritz value of DᵀD on the
