@@ -161,3 +161,41 @@ TEST(ConvDictionary, BatchOneProductsWithoutAutogradEqualTheAutogradRoute) {
     }
   }
 }
+
+// Dᵀ on the few-signal-channel route (1 and 3 channels, k3 and k4, strides 1
+// and 2, paddings 0 to 2, odd sizes) differentiates as conv2d does: its input
+// gradient by the phase planes, its weight gradient by ATen, both equal to
+// float64 autograd through conv2d.
+TEST(ConvDictionary, FewSignalChannelAnalysisGradientsMatchFloat64) {
+  torch::manual_seed(8);
+  int cases = 0;
+  for (int64_t M : {1, 3}) {
+    for (int64_t k : {3, 4}) {
+      for (int64_t stride : {1, 2}) {
+        for (int64_t padding : {0, 1, 2}) {
+          const ConvGeometry g{stride, padding};
+          auto x0 = torch::randn({3, M, 11, 13});
+          auto w0 = torch::randn({8, M, k, k});
+          auto x = x0.clone().requires_grad_();
+          auto w = w0.clone().requires_grad_();
+          auto y = conv_analysis(x, w, g);  // (3, 8, Hz, Wz)
+          auto up = torch::randn_like(y);
+          (y * up).sum().backward();
+          auto xd = x0.to(torch::kDouble).requires_grad_();
+          auto wd = w0.to(torch::kDouble).requires_grad_();
+          auto yd = torch::conv2d(xd, wd, {}, stride, padding);
+          ASSERT_EQ(yd.sizes(), y.sizes());
+          (yd * up.to(torch::kDouble)).sum().backward();
+          const std::string where = "M " + std::to_string(M) + " k " + std::to_string(k) +
+                                    " s " + std::to_string(stride) + " p " +
+                                    std::to_string(padding);
+          EXPECT_LT(test_support::relative_error(y, yd), 1e-5) << where;
+          EXPECT_LT(test_support::relative_error(x.grad(), xd.grad()), 1e-5) << where;
+          EXPECT_LT(test_support::relative_error(w.grad(), wd.grad()), 1e-5) << where;
+          ++cases;
+        }
+      }
+    }
+  }
+  EXPECT_EQ(cases, 24);
+}
