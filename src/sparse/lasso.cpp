@@ -6,6 +6,7 @@
 #include <ATen/Parallel.h>
 
 #include "sparseloop/util/bf16_bits.h"
+#include "sparseloop/util/pending_gradients.h"
 
 namespace sparseloop {
 namespace {
@@ -31,42 +32,9 @@ SPARSELOOP_SIMD_CLONES void negate_bf16(const Bf16Bits* g, Bf16Bits* gd, int64_t
                                         int64_t end) {
   for (int64_t i = begin; i < end; ++i) gd[i] = static_cast<Bf16Bits>(g[i] ^ 0x8000u);  // −g
 }
-SPARSELOOP_SIMD_CLONES void widen_bf16(const Bf16Bits* a, float* out, int64_t begin,
-                                       int64_t end) {
-  for (int64_t i = begin; i < end; ++i) out[i] = from_bf16(a[i]);
-}
-SPARSELOOP_SIMD_CLONES void widen_sum_bf16(const Bf16Bits* a, const Bf16Bits* b, float* out,
-                                           int64_t begin, int64_t end) {
-  for (int64_t i = begin; i < end; ++i) out[i] = from_bf16(a[i]) + from_bf16(b[i]);
-}
-SPARSELOOP_SIMD_CLONES void widen_add_bf16(const Bf16Bits* a, float* out, int64_t begin,
-                                           int64_t end) {
-  for (int64_t i = begin; i < end; ++i) out[i] += from_bf16(a[i]);
-}
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC pop_options
 #endif
-
-/// The bf16 gradients ∂L/∂r of the residuals r = x − D y of one solve,
-/// held for the node that lowered x (LowerSignal), which sums them with its
-/// own in one pass. Shared by the nodes only, never by a tensor with a
-/// grad_fn, so that it makes no reference cycle through the graph.
-struct PendingGradientsList : torch::CustomClassHolder {
-  std::vector<torch::Tensor> grads;  // bf16, in the residuals' order
-};
-using PendingGradients = c10::intrusive_ptr<PendingGradientsList>;
-
-/// Held in an autograd context (whose saved_data holds IValues only).
-c10::IValue hold(PendingGradients p) { return c10::IValue::make_capsule(std::move(p)); }
-PendingGradientsList& held(const c10::IValue& v) {
-  return *c10::static_intrusive_pointer_cast<PendingGradientsList>(v.toCapsule());
-}
-
-/// `t` dense in `like`'s strides (itself when it already is).
-torch::Tensor in_strides_of(const torch::Tensor& t, const torch::Tensor& like) {
-  if (t.strides().equals(like.strides()) && t.is_non_overlapping_and_dense()) return t;
-  return t.contiguous(like.suggest_memory_format());
-}
 
 /// x rounded to bf16, the operand of the solve's first product ηDᵀx. Its
 /// backward returns ∂L/∂x for the whole solve: the product's gradient and
@@ -80,31 +48,12 @@ struct LowerSignal : public torch::autograd::Function<LowerSignal> {
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
                                PendingGradients pending) {
     ctx->set_materialize_grads(false);  // an undefined gradient stays undefined: no zeros pass
-    ctx->saved_data["pending"] = hold(std::move(pending));
+    ctx->saved_data["pending"] = hold_pending(std::move(pending));
     return x.to(torch::kBFloat16);  // like x, bf16
   }
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grads) {
-    auto& pending = held(ctx->saved_data["pending"]).grads;
-    std::vector<torch::Tensor> parts;  // bf16, one dense layout
-    if (grads[0].defined()) parts.push_back(grads[0]);
-    for (auto& p : pending) parts.push_back(p);
-    pending.clear();  // consumed: a retained graph's next backward starts empty
-    if (parts.empty()) return {torch::Tensor(), torch::Tensor()};
-    if (!parts[0].is_non_overlapping_and_dense())
-      parts[0] = parts[0].contiguous(parts[0].suggest_memory_format());
-    const auto like = parts[0];
-    for (auto& p : parts) p = in_strides_of(p, like);  // the loops below index them alike
-    auto gx = torch::empty_like(like, like.options().dtype(torch::kFloat));  // like x, float32
-    float* out = gx.data_ptr<float>();
-    at::parallel_for(0, gx.numel(), 1 << 15, [&](int64_t b, int64_t e) {
-      if (parts.size() == 1) {
-        widen_bf16(bf16_bits(parts[0]), out, b, e);
-        return;
-      }
-      widen_sum_bf16(bf16_bits(parts[0]), bf16_bits(parts[1]), out, b, e);
-      for (size_t j = 2; j < parts.size(); ++j) widen_add_bf16(bf16_bits(parts[j]), out, b, e);
-    });
+    auto gx = take_pending_sum(grads[0], held_pending(ctx->saved_data["pending"]));  // like x
     return {gx, torch::Tensor()};
   }
 };
@@ -157,7 +106,7 @@ struct Bf16ResidualOfLowered : public torch::autograd::Function<Bf16ResidualOfLo
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
                                const torch::Tensor& d, const torch::Tensor& x_low,
                                PendingGradients pending) {
-    ctx->saved_data["pending"] = hold(std::move(pending));
+    ctx->saved_data["pending"] = hold_pending(std::move(pending));
     return residual_pass(x, d);  // like x, bf16
   }
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
@@ -169,7 +118,7 @@ struct Bf16ResidualOfLowered : public torch::autograd::Function<Bf16ResidualOfLo
     at::parallel_for(0, g.numel(), 1 << 15, [&](int64_t b, int64_t e) {
       negate_bf16(gp, gdp, b, e);
     });
-    if (ctx->needs_input_grad(2)) held(ctx->saved_data["pending"]).grads.push_back(g);
+    if (ctx->needs_input_grad(2)) held_pending(ctx->saved_data["pending"]).grads.push_back(g);
     return {torch::Tensor(), gd, torch::Tensor(), torch::Tensor()};
   }
 };
@@ -186,7 +135,7 @@ class Bf16Signal {
     if (!one_pass(x_) || !x_.requires_grad() || !torch::GradMode::is_enabled())
       return x_.to(torch::kBFloat16);  // like x
     if (!low_.defined()) {
-      pending_ = c10::make_intrusive<PendingGradientsList>();
+      pending_ = make_pending_gradients();
       low_ = LowerSignal::apply(x_, pending_);  // like x, bf16
     }
     return low_;

@@ -173,3 +173,40 @@ TEST(DictionaryReuse, OneBf16DictionaryPerScope) {
   EXPECT_TRUE(torch::equal(per_use, a.to(torch::kBFloat16).to(torch::kFloat) +
                                         b.to(torch::kBFloat16).to(torch::kFloat)));
 }
+
+// The shared bf16 copy's gradient is one float32 sum over its uses, taken by
+// one node when the last use's backward has run: three uses give the per-use
+// conversions' gradient; a backward pass that does not reach the dictionary
+// leaves nothing behind for the next one on the retained graph; a dictionary
+// made by another graph (a view of the same storage) gets its own node.
+TEST(DictionaryReuse, SharedBf16CopyGradientIsOneSumOverItsUses) {
+  torch::manual_seed(14);
+  auto w = torch::randn({4, 3, 3, 3}).requires_grad_();
+  auto s = torch::randn({5}).requires_grad_();
+  std::vector<torch::Tensor> up{torch::randn({4, 3, 3, 3}), torch::randn({4, 3, 3, 3}),
+                                torch::randn({4, 3, 3, 3})};
+  PrecisionGuard bf16(Precision::kBf16);
+  auto loss = [&](const std::vector<torch::Tensor>& uses) {
+    auto l = (s * s).sum();  // a part that does not reach the dictionary
+    for (size_t i = 0; i < uses.size(); ++i) l = l + (uses[i].to(torch::kFloat) * up[i]).sum();
+    return l;
+  };
+  loss({lowered_dictionary(w), lowered_dictionary(w), lowered_dictionary(w)}).backward();
+  const auto per_use = w.grad().clone();
+  w.mutable_grad().zero_();
+  {
+    DictionaryReuse once;
+    auto l = loss({lowered_dictionary(w), lowered_dictionary(w), lowered_dictionary(w)});
+    auto only_s = torch::autograd::grad({l}, {s}, {}, /*retain_graph=*/true)[0];
+    EXPECT_TRUE(torch::allclose(only_s, 2 * s.detach()));
+    l.backward();
+    EXPECT_LT((w.grad() - per_use).abs().max().item<double>(),
+              1e-6 * per_use.abs().max().item<double>());
+    w.mutable_grad().zero_();
+    // A view shares storage and version but not the graph: its own node.
+    auto view = w.view_as(w);
+    loss({lowered_dictionary(view), lowered_dictionary(w), lowered_dictionary(view)}).backward();
+    EXPECT_LT((w.grad() - per_use).abs().max().item<double>(),
+              1e-6 * per_use.abs().max().item<double>());
+  }
+}
