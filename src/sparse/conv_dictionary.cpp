@@ -136,40 +136,6 @@ struct SynthesisFunction : public torch::autograd::Function<SynthesisFunction> {
   }
 };
 
-/// Dᵀ as an autograd function on the few-signal-channel route (row-major
-/// float, CPU with AVX-512: conv_few_signal_channels). Its input gradient is
-/// D G, which ATen's backward of conv2d computes for one or three signal
-/// channels by its slow im2col path (SDNet's stem, 1→16 k3 32² b128: 7.3 ms
-/// for input and weight gradients against 0.56 for the weight's alone); the
-/// phase planes compute the same D G as SynthesisFunction's forward does
-/// (util/phase_transposed_conv.h; docs/performance.md, "SDNet-18-all within
-/// 2× ResNet-18"). The weight gradient stays ATen's.
-struct FewChannelAnalysisFunction : public torch::autograd::Function<FewChannelAnalysisFunction> {
-  static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& x,
-                               const torch::Tensor& weight, int64_t stride, int64_t padding) {
-    ctx->save_for_backward({x, weight});
-    ctx->saved_data["stride"] = stride;
-    ctx->saved_data["padding"] = padding;
-    return torch::conv2d(x, weight, {}, stride, padding);  // (B, C, Hz, Wz)
-  }
-
-  static variable_list backward(AutogradContext* ctx, variable_list grads) {
-    auto saved = ctx->get_saved_variables();
-    const auto& x = saved[0];
-    const auto& weight = saved[1];
-    const int64_t stride = ctx->saved_data["stride"].toInt();
-    const int64_t padding = ctx->saved_data["padding"].toInt();
-    const auto grad = grads[0].contiguous();  // (B, C, Hz, Wz), row-major for the phase planes
-    torch::Tensor grad_x, grad_w;
-    if (ctx->needs_input_grad(0))
-      grad_x = transposed_conv_by_phases(grad, weight, stride, padding, x.size(2),
-                                         x.size(3));  // (B, M, H, W)
-    if (ctx->needs_input_grad(1))
-      grad_w = conv2d_weight_gradient(grad, x, weight, stride, padding);  // (C, M, k, k)
-    return {grad_x, grad_w, torch::Tensor(), torch::Tensor()};
-  }
-};
-
 /// A batch-1 float32 product on the CPU without autograd — the power
 /// iteration's and Lanczos's (sparse/lipschitz.cpp) — for a dictionary off
 /// the few-signal-channel route. ATen sends such a convolution through its
@@ -226,7 +192,9 @@ torch::Tensor conv_analysis(const torch::Tensor& x, const torch::Tensor& weight,
     return conv2d_bf16(x, weight, {}, g.stride, g.padding);  // (B, C, Hz, Wz)
   if (conv_few_signal_channels(weight, x) && x.scalar_type() == weight.scalar_type() &&
       torch::GradMode::is_enabled() && (x.requires_grad() || weight.requires_grad()))
-    return FewChannelAnalysisFunction::apply(x, weight, g.stride, g.padding);  // (B, C, Hz, Wz)
+    // Its input gradient by the phase planes, as D's forward here: ATen's
+    // backward of a few-channel conv2d takes its slow im2col path.
+    return conv2d_with_phase_input_gradient(x, weight, g.stride, g.padding);  // (B, C, Hz, Wz)
   return torch::conv2d(x, weight, {}, g.stride, g.padding);  // (B, C, Hz, Wz)
 }
 

@@ -1,5 +1,7 @@
 #include "sparseloop/util/conv2d_bf16.h"
 
+#include "sparseloop/util/phase_transposed_conv.h"
+
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
@@ -134,13 +136,17 @@ torch::Tensor weight_gradient_gemm(const torch::Tensor& grad_output, const torch
   return out;
 }
 
-/// conv2d whose backward takes conv2d_weight_gradient (bias handled outside).
-struct Conv2dBf16Function : public torch::autograd::Function<Conv2dBf16Function> {
+/// conv2d whose backward takes this file's routes (bias handled outside):
+/// conv2d_input_gradient, or the phase planes for few signal channels
+/// (`phases`: conv2d_with_phase_input_gradient), and conv2d_weight_gradient.
+struct Conv2dFunction : public torch::autograd::Function<Conv2dFunction> {
   static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& x,
-                               const torch::Tensor& weight, int64_t stride, int64_t padding) {
+                               const torch::Tensor& weight, int64_t stride, int64_t padding,
+                               bool phases) {
     ctx->save_for_backward({x, weight});
     ctx->saved_data["stride"] = stride;
     ctx->saved_data["padding"] = padding;
+    ctx->saved_data["phases"] = phases;
     return torch::conv2d(x, weight, {}, stride, padding);  // (B, C, Ho, Wo)
   }
 
@@ -150,13 +156,17 @@ struct Conv2dBf16Function : public torch::autograd::Function<Conv2dBf16Function>
     const auto& weight = saved[1];
     const int64_t stride = ctx->saved_data["stride"].toInt();
     const int64_t padding = ctx->saved_data["padding"].toInt();
-    const auto& grad = grads[0];
+    const bool phases = ctx->saved_data["phases"].toBool();
+    // Row-major for the phase planes.
+    const auto grad = phases ? grads[0].contiguous() : grads[0];  // (B, C, Ho, Wo)
     torch::Tensor grad_x, grad_w;
     if (ctx->needs_input_grad(0))
-      grad_x = conv2d_input_gradient(grad, x, weight, stride, padding);  // (B, M, H, W)
+      grad_x = phases ? transposed_conv_by_phases(grad, weight, stride, padding, x.size(2),
+                                                  x.size(3))
+                      : conv2d_input_gradient(grad, x, weight, stride, padding);  // (B, M, H, W)
     if (ctx->needs_input_grad(1))
       grad_w = conv2d_weight_gradient(grad, x, weight, stride, padding);  // (C, M, k, k)
-    return {grad_x, grad_w, torch::Tensor(), torch::Tensor()};
+    return {grad_x, grad_w, torch::Tensor(), torch::Tensor(), torch::Tensor()};
   }
 };
 
@@ -211,8 +221,13 @@ torch::Tensor conv2d_bf16(const torch::Tensor& x, const torch::Tensor& weight,
   if (!conv2d_weight_gradient_uses_gemm(x, weight, stride) &&
       !conv2d_input_gradient_by_forward(x, weight, stride, padding))
     return torch::conv2d(x, weight, bias, stride, padding);
-  auto y = Conv2dBf16Function::apply(x, weight, stride, padding);  // (B, C, Ho, Wo)
+  auto y = Conv2dFunction::apply(x, weight, stride, padding, false);  // (B, C, Ho, Wo)
   return bias.defined() ? y + bias.view({1, -1, 1, 1}) : y;
+}
+
+torch::Tensor conv2d_with_phase_input_gradient(const torch::Tensor& x, const torch::Tensor& weight,
+                                              int64_t stride, int64_t padding) {
+  return Conv2dFunction::apply(x, weight, stride, padding, true);  // (B, C, Ho, Wo)
 }
 
 }  // namespace sparseloop

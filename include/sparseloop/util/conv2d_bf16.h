@@ -63,4 +63,15 @@ torch::Tensor conv2d_weight_gradient(const torch::Tensor& grad_output, const tor
 torch::Tensor conv2d_bf16(const torch::Tensor& x, const torch::Tensor& weight,
                           const torch::Tensor& bias, int64_t stride, int64_t padding);
 
+/// conv2d(x, weight, stride, padding), differentiable, whose input gradient
+/// D G is computed by the phase planes of util/phase_transposed_conv.h (row-major
+/// float or double on the CPU) and whose weight gradient by
+/// conv2d_weight_gradient. For few signal channels (1 or 3: a first layer's
+/// analysis, sparse/conv_dictionary.cpp), where ATen's backward takes its
+/// slow im2col path for the input gradient (1→16 k3 32² b128: 7.9 ms with
+/// the weight gradient against 0.56 for the weight's alone; docs/performance.md,
+/// "SDNet-18-all within 2× ResNet-18").
+torch::Tensor conv2d_with_phase_input_gradient(const torch::Tensor& x, const torch::Tensor& weight,
+                                              int64_t stride, int64_t padding);
+
 }  // namespace sparseloop
