@@ -245,15 +245,15 @@ SparseOperator conv_operator(const torch::Tensor& weight, const ConvGeometry& g,
   SparseOperator op;
   // Batch-1 products (estimates of L) through oneDNN's forward convolution:
   // at stride 1, D z = conv_transpose2d(z, W, p) = conv2d(z, W', k − 1 − p)
-  // with W' = W transposed (C ↔ M) and flipped in both spatial axes, made
-  // once per operator, i.e. per refresh of L.
+  // (stride_one_adjoint_weight, util/conv2d_bf16.h), W' made once per
+  // operator, i.e. per refresh of L.
   auto flipped = std::make_shared<torch::Tensor>();  // (M, C, k, k), when first needed
   op.synthesis = [weight, g, out_h, out_w, flipped](const torch::Tensor& z) {
     const int64_t k = weight.size(2);
     if (g.stride == 1 && g.padding <= k - 1 && batch_one_product(z, weight) &&
         !full_window(weight, g, out_h, out_w) && out_h == conv_natural_size(z.size(2), k, g) &&
         out_w == conv_natural_size(z.size(3), k, g)) {
-      if (!flipped->defined()) *flipped = weight.transpose(0, 1).flip({2, 3}).contiguous();
+      if (!flipped->defined()) *flipped = stride_one_adjoint_weight(weight);
       const int64_t q = k - 1 - g.padding;
       return at::mkldnn_convolution(z.contiguous(), *flipped, {}, {q, q}, {1, 1}, {1, 1},
                                     1);  // (1, M, H, W)

@@ -26,7 +26,6 @@ PowerIterationResult power_iteration(const SparseOperator& op, torch::Tensor& v,
   TORCH_CHECK(v.defined() && v.numel() > 0, "power_iteration: start vector is empty");
   PowerIterationResult r;
   v = v / v.norm().clamp_min(1e-30);
-  const bool first_has_previous = previous > 0.0;
   for (int64_t i = 0; i < max_iterations; ++i) {
     auto dv = op.synthesis(v);           // signal shape
     auto w = op.analysis(dv);            // code shape: DᵀD v
@@ -36,8 +35,9 @@ PowerIterationResult power_iteration(const SparseOperator& op, torch::Tensor& v,
     r.lipschitz = estimate;
     if (!(wn > 0.0) || !std::isfinite(wn)) break;  // D = 0 or broken: keep v
     v = w / wn;
-    if (tolerance > 0.0 && (i > 0 || first_has_previous) &&
-        std::abs(estimate - previous) <= tolerance * estimate)
+    // previous > 0: an estimate to compare with (the stored L, or the last
+    // iteration's, which is > 0 once wn > 0 above).
+    if (tolerance > 0.0 && previous > 0.0 && std::abs(estimate - previous) <= tolerance * estimate)
       break;
     previous = estimate;
   }

@@ -182,6 +182,10 @@ bool conv2d_weight_gradient_uses_gemm(const torch::Tensor& input, const torch::T
          weight.size(1) * weight.size(2) * weight.size(3) >= 256;
 }
 
+torch::Tensor stride_one_adjoint_weight(const torch::Tensor& weight) {
+  return weight.transpose(0, 1).flip({2, 3}).contiguous();  // (M, C, k, k)
+}
+
 bool conv2d_input_gradient_by_forward(const torch::Tensor& grad_output,
                                       const torch::Tensor& weight, int64_t stride,
                                       int64_t padding) {
@@ -193,14 +197,9 @@ bool conv2d_input_gradient_by_forward(const torch::Tensor& grad_output,
 torch::Tensor conv2d_input_gradient(const torch::Tensor& grad_output,
                                     const torch::Tensor& input_like, const torch::Tensor& weight,
                                     int64_t stride, int64_t padding) {
-  if (conv2d_input_gradient_by_forward(grad_output, weight, stride, padding)) {
-    // At stride 1 the adjoint of conv2d(·, W, p) is conv2d(·, W', k − 1 − p)
-    // with W' = W transposed (C ↔ M) and flipped in both spatial axes; its
-    // output has the input's size exactly.
-    const int64_t q = weight.size(2) - 1 - padding;
-    auto flipped = weight.transpose(0, 1).flip({2, 3}).contiguous();  // (M, C, k, k)
-    return torch::conv2d(grad_output, flipped, {}, 1, q);               // (B, M, H, W)
-  }
+  if (conv2d_input_gradient_by_forward(grad_output, weight, stride, padding))
+    return torch::conv2d(grad_output, stride_one_adjoint_weight(weight), {}, 1,
+                         weight.size(2) - 1 - padding);  // (B, M, H, W)
   return std::get<0>(at::convolution_backward(grad_output, input_like, weight, c10::nullopt,
                                               pair(stride), pair(padding), pair(1), false,
                                               pair(0), 1, {true, false, false}));  // (B, M, H, W)

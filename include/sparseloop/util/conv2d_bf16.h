@@ -30,6 +30,11 @@ namespace sparseloop {
 bool conv2d_weight_gradient_uses_gemm(const torch::Tensor& input, const torch::Tensor& weight,
                                       int64_t stride);
 
+/// W (C, M, k, k) transposed (C ↔ M) and flipped in both spatial axes,
+/// (M, C, k, k): at stride 1 the adjoint of conv2d(·, W, p) is
+/// conv2d(·, W', k − 1 − p), with the input's size exactly.
+torch::Tensor stride_one_adjoint_weight(const torch::Tensor& weight);
+
 /// Whether conv2d_input_gradient runs as a forward convolution: CPU, bfloat16,
 /// stride 1, a square kernel, padding ≤ k − 1. oneDNN 2.6's bf16 forward
 /// convolution beats its backward-data primitive on the same arithmetic
