@@ -3,6 +3,7 @@
 #include "sparseloop/sparse/dictionary_reuse.h"
 #include "sparseloop/util/conv2d_bf16.h"
 #include "sparseloop/util/dense_linear.h"
+#include "sparseloop/util/channels_last_transposed_conv.h"
 #include "sparseloop/util/phase_transposed_conv.h"
 #include "sparseloop/util/precision.h"
 
@@ -98,6 +99,16 @@ bool conv_few_signal_channels(const torch::Tensor& weight, const torch::Tensor& 
 
 namespace {
 
+/// A channels-last float signal (B, M, H, W), M > 1, of a dictionary whose
+/// D the channels-last kernel computes (M·k² ≤ 64: RGB first layers, which
+/// csc_conv2d.cpp solves channels-last on every CPU).
+bool few_channels_last_signal(const torch::Tensor& x, const torch::Tensor& weight) {
+  return x.dim() == 4 && x.size(1) > 1 && x.device().is_cpu() &&
+         (x.scalar_type() == torch::kFloat || x.scalar_type() == torch::kDouble) &&
+         x.is_contiguous(at::MemoryFormat::ChannelsLast) && !x.is_contiguous() &&
+         weight.size(1) * weight.size(2) * weight.size(3) <= 64;
+}
+
 /// D z as ATen's transposed convolution: the reference (conv_synthesis_reference).
 torch::Tensor transposed_convolution(const torch::Tensor& z, const torch::Tensor& weight,
                                      const ConvGeometry& g, int64_t out_h, int64_t out_w) {
@@ -118,6 +129,9 @@ struct SynthesisFunction : public torch::autograd::Function<SynthesisFunction> {
     ctx->save_for_backward({z, weight});
     ctx->saved_data["stride"] = stride;
     ctx->saved_data["padding"] = padding;
+    if (channels_last_transposed_conv_applies(z, weight))  // RGB layers solved channels-last
+      return transposed_conv_channels_last(z, weight, stride, padding, out_h,
+                                           out_w);  // (B, M, H, W), channels-last
     if (conv_few_signal_channels(weight, z) && z.scalar_type() == weight.scalar_type())
       return transposed_conv_by_phases(z, weight, stride, padding, out_h, out_w);  // (B, M, H, W)
     return backward_data(z, weight, g, {z.size(0), weight.size(1), out_h, out_w});  // (B, M, H, W)
@@ -190,12 +204,15 @@ torch::Tensor conv_analysis(const torch::Tensor& x, const torch::Tensor& weight,
   }
   if (x.scalar_type() == torch::kBFloat16)  // weight gradient per shape (util/conv2d_bf16.h)
     return conv2d_bf16(x, weight, {}, g.stride, g.padding);  // (B, C, Hz, Wz)
-  if (conv_few_signal_channels(weight, x) && x.scalar_type() == weight.scalar_type() &&
-      torch::GradMode::is_enabled() && (x.requires_grad() || weight.requires_grad()))
-    // Its input gradient by the phase planes, as D's forward here: ATen's
-    // backward of a few-channel conv2d takes its slow im2col path.
-    return conv2d_with_phase_input_gradient(x, weight, g.stride, g.padding);  // (B, C, Hz, Wz)
-  return torch::conv2d(x, weight, {}, g.stride, g.padding);  // (B, C, Hz, Wz)
+  if ((conv_few_signal_channels(weight, x) || few_channels_last_signal(x, weight)) &&
+      x.scalar_type() == weight.scalar_type() && torch::GradMode::is_enabled() &&
+      (x.requires_grad() || weight.requires_grad()))
+    // Its input gradient by our own transposed convolution, as D's forward
+    // here: ATen's backward of a few-channel conv2d takes its slow im2col path
+    // (row-major) or oneDNN's slow backward-data (channels-last).
+    return conv2d_with_few_channel_input_gradient(x, weight, g.stride,
+                                                  g.padding);  // (B, C, Hz, Wz)
+  return conv2d_plain(x, weight, {}, g.stride, g.padding);  // (B, C, Hz, Wz)
 }
 
 static void check_synthesis(const torch::Tensor& z, const torch::Tensor& weight,

@@ -1,6 +1,8 @@
 #include "sparseloop/util/conv2d_bf16.h"
 
+#include "sparseloop/util/channels_last_transposed_conv.h"
 #include "sparseloop/util/phase_transposed_conv.h"
+#include "sparseloop/util/precision.h"
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
@@ -137,16 +139,17 @@ torch::Tensor weight_gradient_gemm(const torch::Tensor& grad_output, const torch
 }
 
 /// conv2d whose backward takes this file's routes (bias handled outside):
-/// conv2d_input_gradient, or the phase planes for few signal channels
-/// (`phases`: conv2d_with_phase_input_gradient), and conv2d_weight_gradient.
+/// conv2d_input_gradient, or for few signal channels (`few`:
+/// conv2d_with_few_channel_input_gradient) the phase planes or the
+/// channels-last kernel by x's layout, and conv2d_weight_gradient.
 struct Conv2dFunction : public torch::autograd::Function<Conv2dFunction> {
   static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& x,
                                const torch::Tensor& weight, int64_t stride, int64_t padding,
-                               bool phases) {
+                               bool few) {
     ctx->save_for_backward({x, weight});
     ctx->saved_data["stride"] = stride;
     ctx->saved_data["padding"] = padding;
-    ctx->saved_data["phases"] = phases;
+    ctx->saved_data["few"] = few;
     return torch::conv2d(x, weight, {}, stride, padding);  // (B, C, Ho, Wo)
   }
 
@@ -156,19 +159,54 @@ struct Conv2dFunction : public torch::autograd::Function<Conv2dFunction> {
     const auto& weight = saved[1];
     const int64_t stride = ctx->saved_data["stride"].toInt();
     const int64_t padding = ctx->saved_data["padding"].toInt();
-    const bool phases = ctx->saved_data["phases"].toBool();
-    // Row-major for the phase planes.
-    const auto grad = phases ? grads[0].contiguous() : grads[0];  // (B, C, Ho, Wo)
+    const bool few = ctx->saved_data["few"].toBool();
+    // In x's layout: channels-last for the channels-last kernel, row-major
+    // for the phase planes.
+    const bool cl = few && x.size(1) > 1 && x.is_contiguous(at::MemoryFormat::ChannelsLast) &&
+                    !x.is_contiguous();
+    const auto grad = !few ? grads[0]
+                      : cl ? grads[0].contiguous(at::MemoryFormat::ChannelsLast)
+                           : grads[0].contiguous();  // (B, C, Ho, Wo)
     torch::Tensor grad_x, grad_w;
-    if (ctx->needs_input_grad(0))
-      grad_x = phases ? transposed_conv_by_phases(grad, weight, stride, padding, x.size(2),
-                                                  x.size(3))
-                      : conv2d_input_gradient(grad, x, weight, stride, padding);  // (B, M, H, W)
+    if (ctx->needs_input_grad(0) && cl)
+      grad_x = transposed_conv_channels_last(grad, weight, stride, padding, x.size(2),
+                                             x.size(3));  // (B, M, H, W), channels-last
+    else if (ctx->needs_input_grad(0))
+      grad_x = few ? transposed_conv_by_phases(grad, weight, stride, padding, x.size(2), x.size(3))
+                   : conv2d_input_gradient(grad, x, weight, stride, padding);  // (B, M, H, W)
     if (ctx->needs_input_grad(1))
       grad_w = conv2d_weight_gradient(grad, x, weight, stride, padding);  // (C, M, k, k)
     return {grad_x, grad_w, torch::Tensor(), torch::Tensor(), torch::Tensor()};
   }
 };
+
+/// bf16 products on a CPU without bf16 arithmetic (no AVX-512-BF16 or AMX:
+/// cpu_has_native_bf16). There LibTorch 1.13's CPU bf16 GEMM and
+/// convolutions fall back to kernels that accumulate in bf16 (relative errors
+/// 0.6–1.9 % against float64 on this file's test shapes, where fp32
+/// accumulation stays under 0.4 %) and run 20× slower than fp32 (the
+/// CSC-CTRL game step 7.2 s against 0.36 s on an AVX2 EPYC; docs/performance.md,
+/// "An AVX2 EPYC without bf16 arithmetic"). So the bf16 operands are widened
+/// to fp32 for the product and its result rounded back to bf16: the operands
+/// and result rounded as on AMX, fp32 accumulation.
+bool emulates_bf16(const torch::Tensor& t) {
+  return t.device().is_cpu() && t.scalar_type() == torch::kBFloat16 && !cpu_has_native_bf16();
+}
+
+torch::Tensor widened(const torch::Tensor& t) {
+  return t.defined() && t.scalar_type() == torch::kBFloat16 ? t.to(torch::kFloat) : t;
+}
+
+/// A 1×1 convolution at stride > 1 without padding (conv2d_plain).
+bool strided_pointwise(const torch::Tensor& weight, int64_t stride, int64_t padding) {
+  return stride > 1 && padding == 0 && weight.size(2) == 1 && weight.size(3) == 1;
+}
+
+/// x's every stride-th row and column from the first: what a strided 1×1
+/// convolution reads.
+torch::Tensor subsampled(const torch::Tensor& x, int64_t stride) {
+  return x.slice(2, 0, x.size(2), stride).slice(3, 0, x.size(3), stride);  // (B, M, ⌈H/s⌉, ⌈W/s⌉)
+}
 
 }  // namespace
 
@@ -197,6 +235,11 @@ bool conv2d_input_gradient_by_forward(const torch::Tensor& grad_output,
 torch::Tensor conv2d_input_gradient(const torch::Tensor& grad_output,
                                     const torch::Tensor& input_like, const torch::Tensor& weight,
                                     int64_t stride, int64_t padding) {
+  if (emulates_bf16(grad_output))
+    return conv2d_input_gradient(widened(grad_output),
+                                 at::empty_like(input_like, input_like.options().dtype(torch::kFloat)),
+                                 widened(weight), stride, padding)
+        .to(torch::kBFloat16);  // (B, M, H, W)
   if (conv2d_input_gradient_by_forward(grad_output, weight, stride, padding))
     return torch::conv2d(grad_output, stride_one_adjoint_weight(weight), {}, 1,
                          weight.size(2) - 1 - padding);  // (B, M, H, W)
@@ -208,24 +251,45 @@ torch::Tensor conv2d_input_gradient(const torch::Tensor& grad_output,
 torch::Tensor conv2d_weight_gradient(const torch::Tensor& grad_output, const torch::Tensor& input,
                                      const torch::Tensor& weight, int64_t stride,
                                      int64_t padding) {
+  if (emulates_bf16(input))
+    return conv2d_weight_gradient(widened(grad_output), widened(input), widened(weight), stride,
+                                  padding)
+        .to(torch::kBFloat16)
+        .contiguous();  // (C, M, k, k)
   if (conv2d_weight_gradient_uses_gemm(input, weight, stride))
     return weight_gradient_gemm(grad_output, input, weight.size(2), stride, padding);
+  if (strided_pointwise(weight, stride, padding))  // as conv2d_plain computes the forward
+    return conv2d_weight_gradient(
+        grad_output, subsampled(input, stride).contiguous(input.suggest_memory_format()), weight,
+        1, 0);  // (C, M, 1, 1)
   return std::get<1>(at::convolution_backward(grad_output, input, weight, c10::nullopt,
                                               pair(stride), pair(padding), pair(1), false,
                                               pair(0), 1, {false, true, false}));  // (C, M, k, k)
 }
 
+torch::Tensor conv2d_plain(const torch::Tensor& x, const torch::Tensor& weight,
+                           const torch::Tensor& bias, int64_t stride, int64_t padding) {
+  if (strided_pointwise(weight, stride, padding))
+    return torch::conv2d(subsampled(x, stride).contiguous(x.suggest_memory_format()), weight,
+                         bias);  // (B, C, Ho, Wo)
+  return torch::conv2d(x, weight, bias, stride, padding);  // (B, C, Ho, Wo)
+}
+
 torch::Tensor conv2d_bf16(const torch::Tensor& x, const torch::Tensor& weight,
                           const torch::Tensor& bias, int64_t stride, int64_t padding) {
+  if (emulates_bf16(x))  // autograd carries the gradients back through the casts
+    return conv2d_plain(widened(x), widened(weight), widened(bias), stride, padding)
+        .to(torch::kBFloat16);  // (B, C, Ho, Wo)
   if (!conv2d_weight_gradient_uses_gemm(x, weight, stride) &&
       !conv2d_input_gradient_by_forward(x, weight, stride, padding))
-    return torch::conv2d(x, weight, bias, stride, padding);
+    return conv2d_plain(x, weight, bias, stride, padding);
   auto y = Conv2dFunction::apply(x, weight, stride, padding, false);  // (B, C, Ho, Wo)
   return bias.defined() ? y + bias.view({1, -1, 1, 1}) : y;
 }
 
-torch::Tensor conv2d_with_phase_input_gradient(const torch::Tensor& x, const torch::Tensor& weight,
-                                              int64_t stride, int64_t padding) {
+torch::Tensor conv2d_with_few_channel_input_gradient(const torch::Tensor& x,
+                                                    const torch::Tensor& weight, int64_t stride,
+                                                    int64_t padding) {
   return Conv2dFunction::apply(x, weight, stride, padding, true);  // (B, C, Ho, Wo)
 }
 

@@ -34,7 +34,7 @@ torch::Tensor lowered(const torch::Tensor& t) { return lowers(t) ? t.to(torch::k
 
 torch::Tensor conv2d_in_precision(const torch::Tensor& x, const torch::Tensor& weight,
                                   const torch::Tensor& bias, int64_t stride, int64_t padding) {
-  if (!lowers(x)) return torch::conv2d(x, weight, bias, stride, padding);
+  if (!lowers(x)) return conv2d_plain(x, weight, bias, stride, padding);
   return conv2d_bf16(lowered(x), lowered(weight), lowered(bias), stride, padding)
       .to(x.scalar_type());  // (B, out, Ho, Wo)
 }

@@ -1,4 +1,5 @@
 #include "sparseloop/util/conv2d_bf16.h"
+#include "sparseloop/util/precision.h"
 
 #include <gtest/gtest.h>
 
@@ -148,7 +149,13 @@ TEST(Conv2dBf16, AutogradMatchesFloat64ThroughTheGemmRoute) {
   auto w = w0.clone().requires_grad_(true);
   auto b = b0.clone().requires_grad_(true);
   auto y = conv2d_bf16(x, w, b, 2, 1);  // (4, 24, 6, 6)
-  EXPECT_TRUE(torch::equal(y.detach(), torch::conv2d(x0, w0, {}, 2, 1) + b0.view({1, -1, 1, 1})));
+  // Where the CPU has bf16 arithmetic, LibTorch's own bf16 convolution; else
+  // the product of the widened operands, rounded once (emulates_bf16).
+  const auto f = torch::kFloat;
+  const auto ref = cpu_has_native_bf16()
+                       ? torch::conv2d(x0, w0, {}, 2, 1) + b0.view({1, -1, 1, 1})
+                       : torch::conv2d(x0.to(f), w0.to(f), b0.to(f), 2, 1).to(torch::kBFloat16);
+  EXPECT_TRUE(torch::equal(y.detach(), ref));
   y.backward(up);
 
   auto xd = x0.to(torch::kDouble).requires_grad_(true);
@@ -158,4 +165,40 @@ TEST(Conv2dBf16, AutogradMatchesFloat64ThroughTheGemmRoute) {
   EXPECT_LT(relative_error(x.grad(), xd.grad()), 4e-3);
   EXPECT_LT(relative_error(w.grad(), wd.grad()), 4e-3);
   EXPECT_LT(relative_error(b.grad(), bd.grad()), 4e-3);
+}
+
+// A strided 1×1 convolution (conv2d_plain) equals torch::conv2d, forward and
+// gradients, in float64; and the float32 channels-last shape whose oneDNN
+// weight gradient hung or corrupted the heap on an AVX2 EPYC (4→8 1×1 s2 on
+// 16², b16) runs and matches float64.
+TEST(Conv2dBf16, StridedPointwiseConvolutionEqualsConv2d) {
+  torch::manual_seed(3);
+  const int64_t no_padding = 0;  // a literal 0 would also read as a padding string
+  for (const int64_t size : {16, 15}) {
+    auto x = torch::randn({3, 4, size, size}, torch::kDouble).requires_grad_(true);
+    auto w = torch::randn({8, 4, 1, 1}, torch::kDouble).requires_grad_(true);
+    auto up = torch::randn({3, 8, (size + 1) / 2, (size + 1) / 2}, torch::kDouble);
+    auto y = conv2d_plain(x, w, torch::Tensor(), 2, 0);
+    auto [gx, gw] = [&] {
+      auto g = torch::autograd::grad({y}, {x, w}, {up});
+      return std::make_pair(g[0], g[1]);
+    }();
+    auto y_ref = torch::conv2d(x, w, torch::Tensor(), 2, no_padding);
+    auto g_ref = torch::autograd::grad({y_ref}, {x, w}, {up});
+    EXPECT_LT((y - y_ref).abs().max().item<double>(), 1e-12) << size;
+    EXPECT_LT((gx - g_ref[0]).abs().max().item<double>(), 1e-12) << size;
+    EXPECT_LT((gw - g_ref[1]).abs().max().item<double>(), 1e-12) << size;
+  }
+  const auto cl = at::MemoryFormat::ChannelsLast;
+  auto x = torch::randn({16, 4, 16, 16}).contiguous(cl).requires_grad_(true);
+  auto w = torch::randn({8, 4, 1, 1}).contiguous(cl).requires_grad_(true);
+  auto up = torch::randn({16, 8, 8, 8}).contiguous(cl);
+  conv2d_plain(x, w, torch::Tensor(), 2, 0).backward(up);
+  auto gw = conv2d_weight_gradient(up, x.detach(), w.detach(), 2, 0);
+  auto xd = x.detach().to(torch::kDouble).requires_grad_(true);
+  auto wd = w.detach().to(torch::kDouble).requires_grad_(true);
+  torch::conv2d(xd, wd, torch::Tensor(), 2, no_padding).backward(up.to(torch::kDouble));
+  EXPECT_LT(relative_error(w.grad(), wd.grad()), 1e-5);
+  EXPECT_LT(relative_error(gw, wd.grad()), 1e-5);
+  EXPECT_LT(relative_error(x.grad(), xd.grad()), 1e-5);
 }

@@ -17,6 +17,19 @@
 
 namespace sparseloop {
 
+/// torch::conv2d(x, weight, bias, stride, padding), except that a 1×1 kernel
+/// at stride s > 1 without padding (a ResNet shortcut), which reads only every
+/// s-th row and column, runs as the stride-1 convolution of that subsampled
+/// view (autograd scatters its input gradient back). Why: oneDNN 2.6
+/// (Debian's LibTorch 1.13) on AVX2-only CPUs hangs or corrupts the heap in
+/// the channels-last weight gradient of exactly such a convolution (4→8 1×1
+/// s2 on 16² and 32² maps, b16: found on an AMD EPYC 7002, where SDNet-18-all
+/// at width 4 aborted; python3-torch reproduces it), and the stride-1 form
+/// never touches the skipped pixels. Every plain convolution of the library
+/// goes through here (util/precision.h, sparse/conv_dictionary.cpp).
+torch::Tensor conv2d_plain(const torch::Tensor& x, const torch::Tensor& weight,
+                           const torch::Tensor& bias, int64_t stride, int64_t padding);
+
 /// Whether the weight gradient of conv2d(input, weight) with this stride goes
 /// through im2col + GEMM: CPU, bfloat16, a square kernel, stride ≥ 2 or
 /// maps of at most 4×4, and in_channels·k² ≥ 256.
@@ -69,14 +82,19 @@ torch::Tensor conv2d_bf16(const torch::Tensor& x, const torch::Tensor& weight,
                           const torch::Tensor& bias, int64_t stride, int64_t padding);
 
 /// conv2d(x, weight, stride, padding), differentiable, whose input gradient
-/// D G is computed by the phase planes of util/phase_transposed_conv.h (row-major
-/// float or double on the CPU) and whose weight gradient by
-/// conv2d_weight_gradient. For few signal channels (1 or 3: a first layer's
-/// analysis, sparse/conv_dictionary.cpp), where ATen's backward takes its
-/// slow im2col path for the input gradient (1→16 k3 32² b128: 7.9 ms with
-/// the weight gradient against 0.56 for the weight's alone; docs/performance.md,
-/// "SDNet-18-all within 2× ResNet-18").
-torch::Tensor conv2d_with_phase_input_gradient(const torch::Tensor& x, const torch::Tensor& weight,
-                                              int64_t stride, int64_t padding);
+/// D G is computed by this project's few-signal-channel transposed
+/// convolutions (float or double on the CPU): the phase planes of
+/// util/phase_transposed_conv.h for a row-major x, the kernel of
+/// util/channels_last_transposed_conv.h for a channels-last one; its weight
+/// gradient by conv2d_weight_gradient. For few signal channels (1 or 3: a
+/// first layer's analysis, sparse/conv_dictionary.cpp), where ATen's backward
+/// takes its slow im2col path for the input gradient (1→16 k3 32² b128: 7.9 ms
+/// with the weight gradient against 0.56 for the weight's alone;
+/// docs/performance.md, "SDNet-18-all within 2× ResNet-18") or, channels-last,
+/// oneDNN's backward-data at 25 GFLOP/s (3→64 k3 32² b32 on an AVX2 EPYC;
+/// "RGB synthesis on channels-last codes").
+torch::Tensor conv2d_with_few_channel_input_gradient(const torch::Tensor& x,
+                                                    const torch::Tensor& weight, int64_t stride,
+                                                    int64_t padding);
 
 }  // namespace sparseloop
