@@ -65,6 +65,10 @@ double flop_of(const at::RecordFunction& fn, const std::string& name,
     }
     return 2.0 * out * static_cast<double>(w.numel() / w.size(0));
   }
+  // The library's own transposed convolutions of few-channel dictionaries
+  // (util/phase_transposed_conv.h, util/channels_last_transposed_conv.h):
+  // (codes, weight).
+  if (name == "sparseloop::transposed_conv") return conv_flop(tensor(0), tensor(1));
   if (name == "aten::convolution_backward") {
     // (grad_output, input, weight, bias_sizes, stride, padding, dilation,
     //  transposed, output_padding, groups, output_mask): each of the input and

@@ -4,7 +4,9 @@
 // autograd engine's work it drives.
 //   - FLOPs: 2 × multiply-adds of the convolutions (forward, transposed, and
 //     each gradient a convolution_backward computes) and of the matrix
-//     products (mm, addmm, bmm), at whatever depth they run — the ops that
+//     products (mm, addmm, bmm), and the library's own transposed
+//     convolutions (recorded as sparseloop::transposed_conv; their output's
+//     bytes are not seen), at whatever depth they run — the ops that
 //     carry almost all the arithmetic; elementwise work is not counted.
 //   - Bytes: for each outermost operator call (one the code itself made, not
 //     one an operator made inside), the bytes of its tensor inputs and

@@ -199,7 +199,7 @@ torch::Tensor conv_analysis(const torch::Tensor& x, const torch::Tensor& weight,
   if (lowers(x) && !conv_few_signal_channels(weight, x))
     return conv_analysis(lowered(x), lowered_dictionary(weight), g).to(x.scalar_type());
   if (full_window(weight, g, x.size(2), x.size(3))) {
-    auto flat = torch::matmul(x.reshape({x.size(0), -1}), weight.reshape({weight.size(0), -1}).t());
+    auto flat = matmul_bf16(x.reshape({x.size(0), -1}), weight.reshape({weight.size(0), -1}).t());
     return flat.view({x.size(0), weight.size(0), 1, 1});   // (B, C, 1, 1)
   }
   if (x.scalar_type() == torch::kBFloat16)  // weight gradient per shape (util/conv2d_bf16.h)
@@ -236,7 +236,7 @@ torch::Tensor conv_synthesis(const torch::Tensor& z, const torch::Tensor& weight
         .to(z.scalar_type());
   const int64_t B = z.size(0), C = weight.size(0), M = weight.size(1), k = weight.size(2);
   if (full_window(weight, g, out_h, out_w)) {
-    auto flat = torch::matmul(z.reshape({B, C}), weight.reshape({C, -1}));  // (B, M·k·k)
+    auto flat = matmul_bf16(z.reshape({B, C}), weight.reshape({C, -1}));  // (B, M·k·k)
     return flat.view({B, M, k, k});
   }
   return SynthesisFunction::apply(z, weight, g.stride, g.padding, out_h, out_w);  // (B, M, H, W)

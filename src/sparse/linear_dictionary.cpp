@@ -14,7 +14,7 @@ torch::Tensor linear_analysis(const torch::Tensor& x, const torch::Tensor& weigh
   TORCH_CHECK(x.dim() == 2 && x.size(1) == weight.size(1), "linear dictionary: input must be (B, ",
               weight.size(1), "), got shape ", x.sizes());
   if (lowers(x))  // bf16 operands, fp32 result (util/precision.h)
-    return torch::matmul(lowered(x), lowered(weight).t()).to(x.scalar_type());  // (B, C)
+    return matmul_bf16(lowered(x), lowered(weight).t()).to(x.scalar_type());  // (B, C)
   return torch::matmul(x, weight.t());  // (B, C)
 }
 
@@ -23,14 +23,14 @@ torch::Tensor linear_synthesis(const torch::Tensor& z, const torch::Tensor& weig
   TORCH_CHECK(z.dim() == 2 && z.size(1) == weight.size(0), "linear dictionary: codes must be (B, ",
               weight.size(0), "), got shape ", z.sizes());
   if (lowers(z))  // bf16 operands, fp32 result (util/precision.h)
-    return torch::matmul(lowered(z), lowered(weight)).to(z.scalar_type());  // (B, d)
+    return matmul_bf16(lowered(z), lowered(weight)).to(z.scalar_type());  // (B, d)
   return torch::matmul(z, weight);  // (B, d)
 }
 
 torch::Tensor linear_analysis_weight_gradient(const torch::Tensor& a, const torch::Tensor& b) {
   TORCH_CHECK(a.dim() == 2 && b.dim() == 2 && a.size(0) == b.size(0),
               "linear dictionary: expected (B, C) and (B, d), got ", a.sizes(), " and ", b.sizes());
-  if (lowers(a)) return torch::mm(lowered(a).t(), lowered(b)).to(a.scalar_type());  // (C, d)
+  if (lowers(a)) return matmul_bf16(lowered(a).t(), lowered(b)).to(a.scalar_type());  // (C, d)
   return torch::mm(a.t(), b);  // (C, d)
 }
 

@@ -1,6 +1,7 @@
 #include "sparseloop/util/channels_last_transposed_conv.h"
 
 #include <ATen/Parallel.h>
+#include <ATen/record_function.h>
 
 #include <algorithm>
 #include <vector>
@@ -145,6 +146,9 @@ torch::Tensor transposed_conv_channels_last(const torch::Tensor& z0, const torch
               weight.sizes());
   TORCH_CHECK(stride >= 1 && padding >= 0 && out_h >= 1 && out_w >= 1,
               "transposed_conv_channels_last: stride >= 1, padding >= 0, a non-empty output");
+  // Seen by profilers and by bench's FLOP counter (bench/op_counter.cpp) as
+  // the transposed convolution it is.
+  RECORD_FUNCTION("sparseloop::transposed_conv", std::vector<c10::IValue>({z0, weight}));
   const auto cl = at::MemoryFormat::ChannelsLast;
   const auto z = z0.contiguous(cl);  // (B, C, Hz, Wz), memory (B, Hz, Wz, C)
   ClGeometry g;

@@ -180,23 +180,6 @@ struct Conv2dFunction : public torch::autograd::Function<Conv2dFunction> {
   }
 };
 
-/// bf16 products on a CPU without bf16 arithmetic (no AVX-512-BF16 or AMX:
-/// cpu_has_native_bf16). There LibTorch 1.13's CPU bf16 GEMM and
-/// convolutions fall back to kernels that accumulate in bf16 (relative errors
-/// 0.6–1.9 % against float64 on this file's test shapes, where fp32
-/// accumulation stays under 0.4 %) and run 20× slower than fp32 (the
-/// CSC-CTRL game step 7.2 s against 0.36 s on an AVX2 EPYC; docs/performance.md,
-/// "An AVX2 EPYC without bf16 arithmetic"). So the bf16 operands are widened
-/// to fp32 for the product and its result rounded back to bf16: the operands
-/// and result rounded as on AMX, fp32 accumulation.
-bool emulates_bf16(const torch::Tensor& t) {
-  return t.device().is_cpu() && t.scalar_type() == torch::kBFloat16 && !cpu_has_native_bf16();
-}
-
-torch::Tensor widened(const torch::Tensor& t) {
-  return t.defined() && t.scalar_type() == torch::kBFloat16 ? t.to(torch::kFloat) : t;
-}
-
 /// A 1×1 convolution at stride > 1 without padding (conv2d_plain).
 bool strided_pointwise(const torch::Tensor& weight, int64_t stride, int64_t padding) {
   return stride > 1 && padding == 0 && weight.size(2) == 1 && weight.size(3) == 1;

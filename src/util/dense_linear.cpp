@@ -66,7 +66,11 @@ torch::Tensor dense_linear(const torch::Tensor& x, const torch::Tensor& weight,
               "dense_linear: expected x (B, in) and weight (out, in), got ", x.sizes(), " and ",
               weight.sizes());
   if (lowers(x)) {  // --precision bf16: bf16 operands, fp32 result (util/precision.h)
-    auto y = torch::nn::functional::linear(lowered(x), lowered(weight), lowered(bias));
+    const auto xl = lowered(x), wl = lowered(weight), bl = lowered(bias);
+    auto y = emulates_bf16(xl)  // widened for the product, rounded back (util/precision.h)
+                 ? torch::nn::functional::linear(widened(xl), widened(wl), widened(bl))
+                       .to(torch::kBFloat16)
+                 : torch::nn::functional::linear(xl, wl, bl);
     return y.to(x.scalar_type());  // (B, out)
   }
   // Below ≈ 10⁵ multiply-adds oneDNN's fixed cost (≈ 60 µs) exceeds the BLAS time.

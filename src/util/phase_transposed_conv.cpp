@@ -1,6 +1,7 @@
 #include "sparseloop/util/phase_transposed_conv.h"
 
 #include <ATen/Parallel.h>
+#include <ATen/record_function.h>
 
 #include <algorithm>
 #include <vector>
@@ -120,6 +121,9 @@ torch::Tensor transposed_conv_by_phases(const torch::Tensor& z0, const torch::Te
               "transposed_conv_by_phases: float or double CPU tensors of one type");
   TORCH_CHECK(stride >= 1 && padding >= 0 && out_h >= 1 && out_w >= 1,
               "transposed_conv_by_phases: stride >= 1, padding >= 0, a non-empty output");
+  // Seen by profilers and by bench's FLOP counter (bench/op_counter.cpp) as
+  // the transposed convolution it is.
+  RECORD_FUNCTION("sparseloop::transposed_conv", std::vector<c10::IValue>({z0, weight0}));
   const auto z = z0.contiguous();            // (B, C, Hz, Wz)
   const auto weight = weight0.contiguous();  // (C, M, k, k)
   Geometry g;

@@ -55,4 +55,18 @@ bool cpu_has_native_bf16() {
   return native;
 }
 
+bool emulates_bf16(const torch::Tensor& t) {
+  return t.defined() && t.device().is_cpu() && t.scalar_type() == torch::kBFloat16 &&
+         !cpu_has_native_bf16();
+}
+
+torch::Tensor widened(const torch::Tensor& t) {
+  return t.defined() && t.scalar_type() == torch::kBFloat16 ? t.to(torch::kFloat) : t;
+}
+
+torch::Tensor matmul_bf16(const torch::Tensor& a, const torch::Tensor& b) {
+  if (emulates_bf16(a)) return torch::matmul(widened(a), widened(b)).to(torch::kBFloat16);
+  return torch::matmul(a, b);
+}
+
 }  // namespace sparseloop

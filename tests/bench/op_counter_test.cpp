@@ -2,6 +2,9 @@
 // known in closed form.
 #include "bench/op_counter.h"
 
+#include "sparseloop/util/channels_last_transposed_conv.h"
+#include "sparseloop/util/phase_transposed_conv.h"
+
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -33,4 +36,15 @@ TEST(OpCounter, ViewsMoveNothing) {
   EXPECT_EQ(v.bytes, 0.0);
   auto c = count_ops([&] { a.add_(1.0); });
   EXPECT_DOUBLE_EQ(c.bytes, 2.0 * 64 * 64 * 4);  // read and write
+}
+
+// The library's own transposed convolutions count as conv_transpose2d does.
+TEST(OpCounter, CountsTheLibrarysTransposedConvolutions) {
+  auto z = torch::randn({2, 8, 10, 10}), w = torch::randn({8, 3, 3, 3});
+  const double expected = 2.0 * (2 * 8 * 10 * 10) * (3 * 3 * 3);
+  EXPECT_DOUBLE_EQ(count_ops([&] { transposed_conv_by_phases(z, w, 1, 1, 10, 10); }).flop, expected);
+  auto zc = z.contiguous(at::MemoryFormat::ChannelsLast);
+  auto cl = count_ops([&] { transposed_conv_channels_last(zc, w, 1, 1, 10, 10); });
+  EXPECT_DOUBLE_EQ(cl.flop, expected);
+  EXPECT_EQ(cl.ops, 1);  // its inner operators (the weight's packing) are not counted apart
 }

@@ -78,3 +78,22 @@ TEST(Precision, DenseLinearAndConvInBf16KeepFp32ResultsWithBf16Error) {
   EXPECT_LT(relative_error(c16, cref), 3e-2);  // 1.0e-2 measured on an AVX2 EPYC (bf16 output)
   EXPECT_GT(relative_error(c16, cref), 1e-4);
 }
+
+// A bf16 product accumulates in fp32 on every CPU: natively where the CPU has
+// bf16 arithmetic, by widening elsewhere (emulates_bf16), where LibTorch
+// 1.13's own bf16 GEMM accumulated in bf16 (errors of 1–2 % at this depth).
+// Its error against float64 is then the operands' and the result's rounding.
+TEST(Precision, Bf16ProductsAccumulateInFp32OnEveryCpu) {
+  torch::manual_seed(4);
+  auto a = torch::randn({64, 2048}).to(torch::kBFloat16);
+  auto b = torch::randn({2048, 256}).to(torch::kBFloat16);
+  auto got = matmul_bf16(a, b);
+  EXPECT_EQ(got.scalar_type(), torch::kBFloat16);
+  auto ref = torch::matmul(a.to(torch::kDouble), b.to(torch::kDouble));
+  EXPECT_LT(relative_error(got, ref), 4e-3);
+  EXPECT_EQ(emulates_bf16(a), !cpu_has_native_bf16());
+  EXPECT_FALSE(emulates_bf16(a.to(torch::kFloat)));
+  if (emulates_bf16(a))  // the widened product, rounded once
+    EXPECT_TRUE(torch::equal(got, torch::matmul(a.to(torch::kFloat), b.to(torch::kFloat))
+                                      .to(torch::kBFloat16)));
+}

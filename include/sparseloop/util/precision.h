@@ -71,4 +71,19 @@ torch::Tensor conv2d_in_precision(const torch::Tensor& x, const torch::Tensor& w
 /// option costs time instead of saving it; `train` says so when asked for it.
 bool cpu_has_native_bf16();
 
+/// Whether a product of `t` emulates bf16: a bf16 CPU tensor on a CPU without
+/// bf16 arithmetic (cpu_has_native_bf16). There LibTorch 1.13's CPU bf16 GEMM
+/// and convolutions fall back to kernels that accumulate in bf16 (relative
+/// errors 0.6–1.9 % against float64 on util/conv2d_bf16's test shapes, where
+/// fp32 accumulation stays under 0.4 %) and run 20× slower than fp32 (the
+/// CSC-CTRL game step 7.2 s against 0.36 s on an AVX2 EPYC; docs/performance.md,
+/// "An AVX2 EPYC without bf16 arithmetic"). So the products widen their bf16
+/// operands to fp32 and round the result back to bf16: operands and result
+/// rounded as on AMX, fp32 accumulation.
+bool emulates_bf16(const torch::Tensor& t);
+/// t as float32 when it is bf16 (exact), else t.
+torch::Tensor widened(const torch::Tensor& t);
+/// torch::matmul(a, b), widened to fp32 and rounded back where emulates_bf16(a).
+torch::Tensor matmul_bf16(const torch::Tensor& a, const torch::Tensor& b);
+
 }  // namespace sparseloop
