@@ -151,8 +151,8 @@ torch::Device apply_runtime(const CommonTrainConfig& c) {
   set_compute_precision(c.precision);
   if (c.precision == Precision::kBf16 && device.is_cpu() && !cpu_has_native_bf16() &&
       world().root())
-    say("note: --precision bf16 on a CPU without AVX-512-BF16 or AMX: oneDNN emulates bf16, "
-        "expect it slower than fp32 (docs/performance.md)");
+    say("note: --precision bf16 on a CPU without AVX-512-BF16 or AMX: its products are "
+        "emulated in fp32 (bf16 rounding, fp32 speed at best; docs/performance.md)");
   DistributedOptions d;
   d.backend = c.backend;
   d.timeout = c.dist_timeout;
