@@ -18,13 +18,7 @@ struct ClGeometry {
 
 // Without multiply-add contraction, so that the AVX-512, AVX2 and baseline
 // clones round alike (as the phase planes, util/phase_transposed_conv.cpp).
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC push_options
-#pragma GCC optimize("fp-contract=off")
-#endif
-#if defined(__clang__)
-#pragma clang fp contract(off)
-#endif
+SPARSELOOP_NO_FP_CONTRACT_BEGIN
 
 /// acc[j][·] = Σ_c z[j, c] · wp[c, ·] for J consecutive code pixels of one
 /// row (NHWC: a pixel's C values are contiguous), TP packed taps wide: the
@@ -104,12 +98,7 @@ SPARSELOOP_SIMD_CLONES void cl_image_f64(const double* z, const double* wp, doub
   cl_dispatch(z, wp, out, g, packed);
 }
 
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC pop_options
-#endif
-#if defined(__clang__)
-#pragma clang fp contract(on)
-#endif
+SPARSELOOP_NO_FP_CONTRACT_END
 
 void cl_image(const float* z, const float* wp, float* out, const ClGeometry& g, int64_t packed) {
   cl_image_f32(z, wp, out, g, packed);

@@ -35,13 +35,7 @@ struct Geometry {
 
 // Without multiply-add contraction, so that the AVX-512, AVX2 and baseline
 // clones round alike (as the fused FISTA loops, proximal_gradient.cpp).
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC push_options
-#pragma GCC optimize("fp-contract=off")
-#endif
-#if defined(__clang__)
-#pragma clang fp contract(off)
-#endif
+SPARSELOOP_NO_FP_CONTRACT_BEGIN
 
 /// One image's output (M, H, W) from its codes (C, Hz, Wz); zpad: scratch of
 /// C·Rz·Qz values.
@@ -93,12 +87,7 @@ SPARSELOOP_SIMD_CLONES void phases_f64(const double* z, const double* w, double*
   phases_one_image(z, w, out, zpad, g);
 }
 
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC pop_options
-#endif
-#if defined(__clang__)
-#pragma clang fp contract(on)
-#endif
+SPARSELOOP_NO_FP_CONTRACT_END
 
 void phases(const float* z, const float* w, float* out, float* zpad, const Geometry& g) {
   phases_f32(z, w, out, zpad, g);

@@ -20,3 +20,18 @@
 #else
 #define SPARSELOOP_ALWAYS_INLINE inline
 #endif
+
+// Between these, no multiply-add contraction: the AVX-512, AVX2 and baseline
+// clones of a hand loop then round alike, so a result does not depend on the
+// machine's instruction set (the few-channel transposed convolutions).
+#if defined(__clang__)
+#define SPARSELOOP_NO_FP_CONTRACT_BEGIN _Pragma("clang fp contract(off)")
+#define SPARSELOOP_NO_FP_CONTRACT_END _Pragma("clang fp contract(on)")
+#elif defined(__GNUC__)
+#define SPARSELOOP_NO_FP_CONTRACT_BEGIN \
+  _Pragma("GCC push_options") _Pragma("GCC optimize(\"fp-contract=off\")")
+#define SPARSELOOP_NO_FP_CONTRACT_END _Pragma("GCC pop_options")
+#else
+#define SPARSELOOP_NO_FP_CONTRACT_BEGIN
+#define SPARSELOOP_NO_FP_CONTRACT_END
+#endif
