@@ -99,14 +99,13 @@ bool conv_few_signal_channels(const torch::Tensor& weight, const torch::Tensor& 
 
 namespace {
 
-/// A channels-last float signal (B, M, H, W), M > 1, of a dictionary whose
-/// D the channels-last kernel computes (M·k² ≤ 64: RGB first layers, which
-/// csc_conv2d.cpp solves channels-last on every CPU).
+/// A channels-last signal (B, M, H, W) of a dictionary whose D the
+/// channels-last kernel computes (RGB first layers, which csc_conv2d.cpp
+/// solves channels-last on every CPU).
 bool few_channels_last_signal(const torch::Tensor& x, const torch::Tensor& weight) {
-  return x.dim() == 4 && x.size(1) > 1 && x.device().is_cpu() &&
-         (x.scalar_type() == torch::kFloat || x.scalar_type() == torch::kDouble) &&
-         x.is_contiguous(at::MemoryFormat::ChannelsLast) && !x.is_contiguous() &&
-         weight.size(1) * weight.size(2) * weight.size(3) <= 64;
+  return channels_last_transposed_conv_takes(weight) && x.dim() == 4 && x.device().is_cpu() &&
+         x.scalar_type() == weight.scalar_type() && x.size(1) > 1 &&
+         x.is_contiguous(at::MemoryFormat::ChannelsLast) && !x.is_contiguous();
 }
 
 /// D z as ATen's transposed convolution: the reference (conv_synthesis_reference).

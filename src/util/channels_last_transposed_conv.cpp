@@ -108,16 +108,24 @@ void cl_image(const double* z, const double* wp, double* out, const ClGeometry& 
 }
 
 constexpr int64_t kClMaxTaps = 64;
+/// Wider signals vectorize along their own channels in oneDNN, which then
+/// wins: SDNet's 1×1 shortcut dictionaries (16–64 signal channels, ≤ 64
+/// taps) stay with it.
+constexpr int64_t kClMaxSignalChannels = 4;
 
 }  // namespace
 
-bool channels_last_transposed_conv_applies(const torch::Tensor& z, const torch::Tensor& weight) {
-  return z.defined() && weight.defined() && z.dim() == 4 && weight.dim() == 4 &&
-         z.device().is_cpu() && weight.device().is_cpu() &&
-         (z.scalar_type() == torch::kFloat || z.scalar_type() == torch::kDouble) &&
-         weight.scalar_type() == z.scalar_type() && z.size(1) > 1 &&
-         z.is_contiguous(at::MemoryFormat::ChannelsLast) && !z.is_contiguous() &&
+bool channels_last_transposed_conv_takes(const torch::Tensor& weight) {
+  return weight.defined() && weight.dim() == 4 && weight.device().is_cpu() &&
+         (weight.scalar_type() == torch::kFloat || weight.scalar_type() == torch::kDouble) &&
+         weight.size(1) <= kClMaxSignalChannels &&
          weight.size(1) * weight.size(2) * weight.size(3) <= kClMaxTaps;
+}
+
+bool channels_last_transposed_conv_applies(const torch::Tensor& z, const torch::Tensor& weight) {
+  return channels_last_transposed_conv_takes(weight) && z.defined() && z.dim() == 4 &&
+         z.device().is_cpu() && z.scalar_type() == weight.scalar_type() && z.size(1) > 1 &&
+         z.is_contiguous(at::MemoryFormat::ChannelsLast) && !z.is_contiguous();
 }
 
 torch::Tensor transposed_conv_channels_last(const torch::Tensor& z0, const torch::Tensor& weight,

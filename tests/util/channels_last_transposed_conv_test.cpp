@@ -18,6 +18,7 @@ TEST(ChannelsLastTransposedConv, EqualsConvTranspose2d) {
   for (const Case c : {Case{64, 3, 3, 1, 1, 32, 32}, Case{32, 1, 4, 2, 1, 32, 32},
                        Case{8, 3, 4, 2, 1, 33, 31}, Case{5, 2, 5, 3, 2, 20, 19},
                        Case{4, 1, 1, 1, 0, 7, 9}, Case{7, 4, 4, 1, 2, 9, 10},
+                       Case{6, 4, 2, 2, 0, 12, 12},
                        Case{3, 3, 4, 2, 1, 15, 15}}) {
     const int64_t Hz = (c.H + 2 * c.p - c.k) / c.s + 1, Wz = (c.W + 2 * c.p - c.k) / c.s + 1;
     auto z = torch::randn({3, c.C, Hz, Wz}, torch::kDouble).contiguous(cl);
@@ -52,6 +53,9 @@ TEST(ChannelsLastTransposedConv, AppliesOnlyToChannelsLastFewTapCpuCodes) {
   EXPECT_FALSE(channels_last_transposed_conv_applies(z, w.to(torch::kDouble)));       // dtypes
   EXPECT_FALSE(channels_last_transposed_conv_applies(z.to(torch::kBFloat16), w.to(torch::kBFloat16)));
   EXPECT_FALSE(channels_last_transposed_conv_applies(z, torch::randn({8, 3, 5, 5})));  // 75 taps
+  // A 1×1 shortcut's 16 signal channels: oneDNN vectorizes along them.
+  EXPECT_FALSE(channels_last_transposed_conv_applies(z, torch::randn({8, 16, 1, 1})));
+  EXPECT_TRUE(channels_last_transposed_conv_takes(w));
   EXPECT_THROW(transposed_conv_channels_last(z, torch::randn({8, 3, 5, 5}), 1, 2, 6, 6),
                c10::Error);
   EXPECT_THROW(transposed_conv_channels_last(z, torch::randn({4, 3, 3, 3}), 1, 1, 6, 6),

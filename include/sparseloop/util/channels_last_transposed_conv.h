@@ -14,9 +14,13 @@
 
 namespace sparseloop {
 
+/// The dictionary's part of channels_last_transposed_conv_applies: a 4-D CPU
+/// float32 or float64 weight (C, M, k, k) with M ≤ 4 and M·k² ≤ 64.
+bool channels_last_transposed_conv_takes(const torch::Tensor& weight);
+
 /// Whether transposed_conv_channels_last takes D z for these codes: a CPU
 /// float32 or float64 channels-last (and not also row-major) z, a dictionary
-/// (C, M, k, k) of that dtype with M·k² ≤ 64.
+/// (C, M, k, k) of that dtype with M ≤ 4 signal channels and M·k² ≤ 64.
 bool channels_last_transposed_conv_applies(const torch::Tensor& z, const torch::Tensor& weight);
 
 /// conv_transpose2d(z, weight, stride, padding) cropped or extended to
