@@ -61,21 +61,14 @@ bool full_window(const torch::Tensor& weight, const ConvGeometry& g, int64_t h, 
          (!weight.device().is_cpu() || optimized_blas_loaded());
 }
 
-/// Whether the CPU has AVX-512. Which route is faster for few signal channels
-/// depends on it (docs/performance.md, 3→64 layer, K = 10, b32, 32², OpenBLAS):
-/// on an AVX-512 EPYC GEMM + fold took the forward to 16.3 ms against 36.3 ms
-/// through backward-data; on an AVX2-only EPYC backward-data is the faster one
-/// (forward 126–152 ms against 187–208 ms, forward+backward 425–448 against
-/// 533–609, three alternating runs each). A property of the machine, not of
-/// the run, so a run and its resume on one machine take the same route.
-bool cpu_has_avx512() {
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-  static const bool avx512 = __builtin_cpu_supports("avx512f");
-  return avx512;
-#else
-  return false;
-#endif
-}
+// Which route is faster for few signal channels depends on AVX-512
+// (cpu_has_avx512, util/precision.h; docs/performance.md, 3→64 layer, K = 10,
+// b32, 32², OpenBLAS): on an AVX-512 EPYC GEMM + fold took the forward to
+// 16.3 ms against 36.3 ms through backward-data; on an AVX2-only EPYC
+// backward-data is the faster one (forward 126–152 ms against 187–208 ms,
+// forward+backward 425–448 against 533–609, three alternating runs each), and
+// the phase planes gain nothing there either. A property of the machine, not
+// of the run, so a run and its resume on one machine take the same route.
 
 /// The part of conv_few_signal_channels that the dictionary alone decides.
 bool few_signal_channels_route(const torch::Tensor& weight) {

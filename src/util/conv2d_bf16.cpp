@@ -180,9 +180,16 @@ struct Conv2dFunction : public torch::autograd::Function<Conv2dFunction> {
   }
 };
 
-/// A 1×1 convolution at stride > 1 without padding (conv2d_plain).
-bool strided_pointwise(const torch::Tensor& weight, int64_t stride, int64_t padding) {
-  return stride > 1 && padding == 0 && weight.size(2) == 1 && weight.size(3) == 1;
+/// A 1×1 convolution at stride > 1 without padding, of the kind whose
+/// channels-last weight gradient oneDNN 2.6 breaks on AVX2-only CPUs
+/// (conv2d_plain): few input channels (it failed at 4; 16 and more, every
+/// real network's width, ran), CPU, no AVX-512. Elsewhere the subsampled form
+/// cost ResNet-18's training step 2.7 % (its slice's backward scatters into a
+/// full-size zero tensor), so it stays where it is needed.
+bool strided_pointwise(const torch::Tensor& input, const torch::Tensor& weight, int64_t stride,
+                       int64_t padding) {
+  return stride > 1 && padding == 0 && weight.size(2) == 1 && weight.size(3) == 1 &&
+         input.device().is_cpu() && input.size(1) < 8 && !cpu_has_avx512();
 }
 
 /// x's every stride-th row and column from the first: what a strided 1×1
@@ -241,7 +248,7 @@ torch::Tensor conv2d_weight_gradient(const torch::Tensor& grad_output, const tor
         .contiguous();  // (C, M, k, k)
   if (conv2d_weight_gradient_uses_gemm(input, weight, stride))
     return weight_gradient_gemm(grad_output, input, weight.size(2), stride, padding);
-  if (strided_pointwise(weight, stride, padding))  // as conv2d_plain computes the forward
+  if (strided_pointwise(input, weight, stride, padding))  // as conv2d_plain computes the forward
     return conv2d_weight_gradient(
         grad_output, subsampled(input, stride).contiguous(input.suggest_memory_format()), weight,
         1, 0);  // (C, M, 1, 1)
@@ -252,7 +259,7 @@ torch::Tensor conv2d_weight_gradient(const torch::Tensor& grad_output, const tor
 
 torch::Tensor conv2d_plain(const torch::Tensor& x, const torch::Tensor& weight,
                            const torch::Tensor& bias, int64_t stride, int64_t padding) {
-  if (strided_pointwise(weight, stride, padding))
+  if (strided_pointwise(x, weight, stride, padding))
     return torch::conv2d(subsampled(x, stride).contiguous(x.suggest_memory_format()), weight,
                          bias);  // (B, C, Ho, Wo)
   return torch::conv2d(x, weight, bias, stride, padding);  // (B, C, Ho, Wo)

@@ -55,6 +55,15 @@ bool cpu_has_native_bf16() {
   return native;
 }
 
+bool cpu_has_avx512() {
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+  static const bool avx512 = __builtin_cpu_supports("avx512f");
+  return avx512;
+#else
+  return false;
+#endif
+}
+
 bool emulates_bf16(const torch::Tensor& t) {
   return t.defined() && t.device().is_cpu() && t.scalar_type() == torch::kBFloat16 &&
          !cpu_has_native_bf16();

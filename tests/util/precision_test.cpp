@@ -93,7 +93,8 @@ TEST(Precision, Bf16ProductsAccumulateInFp32OnEveryCpu) {
   EXPECT_LT(relative_error(got, ref), 4e-3);
   EXPECT_EQ(emulates_bf16(a), !cpu_has_native_bf16());
   EXPECT_FALSE(emulates_bf16(a.to(torch::kFloat)));
-  if (emulates_bf16(a))  // the widened product, rounded once
+  if (emulates_bf16(a)) {  // the widened product, rounded once
     EXPECT_TRUE(torch::equal(got, torch::matmul(a.to(torch::kFloat), b.to(torch::kFloat))
                                       .to(torch::kBFloat16)));
+  }
 }

@@ -17,16 +17,16 @@
 
 namespace sparseloop {
 
-/// torch::conv2d(x, weight, bias, stride, padding), except that a 1×1 kernel
-/// at stride s > 1 without padding (a ResNet shortcut), which reads only every
-/// s-th row and column, runs as the stride-1 convolution of that subsampled
-/// view (autograd scatters its input gradient back). Why: oneDNN 2.6
-/// (Debian's LibTorch 1.13) on AVX2-only CPUs hangs or corrupts the heap in
-/// the channels-last weight gradient of exactly such a convolution (4→8 1×1
-/// s2 on 16² and 32² maps, b16: found on an AMD EPYC 7002, where SDNet-18-all
-/// at width 4 aborted; python3-torch reproduces it), and the stride-1 form
-/// never touches the skipped pixels. Every plain convolution of the library
-/// goes through here (util/precision.h, sparse/conv_dictionary.cpp).
+/// torch::conv2d(x, weight, bias, stride, padding), except that on a CPU
+/// without AVX-512 a 1×1 kernel at stride s > 1 without padding and with
+/// fewer than 8 input channels (a narrow ResNet shortcut), which reads only
+/// every s-th row and column, runs as the stride-1 convolution of that
+/// subsampled view (autograd scatters its input gradient back). Why: oneDNN
+/// 2.6 (Debian's LibTorch 1.13) on AVX2-only CPUs hangs or corrupts the heap
+/// in the channels-last weight gradient of such a convolution (4→8 1×1 s2 on
+/// 16² and 32² maps, b16: found on an AMD EPYC 7002, where SDNet-18-all at
+/// width 4 aborted; python3-torch reproduces it). Every plain convolution of
+/// the library goes through here (util/precision.h, sparse/conv_dictionary.cpp).
 torch::Tensor conv2d_plain(const torch::Tensor& x, const torch::Tensor& weight,
                            const torch::Tensor& bias, int64_t stride, int64_t padding);
 

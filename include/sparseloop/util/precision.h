@@ -71,6 +71,11 @@ torch::Tensor conv2d_in_precision(const torch::Tensor& x, const torch::Tensor& w
 /// option costs time instead of saving it; `train` says so when asked for it.
 bool cpu_has_native_bf16();
 
+/// Whether the CPU has AVX-512 (AVX-512F), once per process: routes that
+/// depend on the instruction set (sparse/conv_dictionary.cpp,
+/// util/conv2d_bf16.cpp) ask here.
+bool cpu_has_avx512();
+
 /// Whether a product of `t` emulates bf16: a bf16 CPU tensor on a CPU without
 /// bf16 arithmetic (cpu_has_native_bf16). There LibTorch 1.13's CPU bf16 GEMM
 /// and convolutions fall back to kernels that accumulate in bf16 (relative
