@@ -92,15 +92,6 @@ bool conv_few_signal_channels(const torch::Tensor& weight, const torch::Tensor& 
 
 namespace {
 
-/// A channels-last signal (B, M, H, W) of a dictionary whose D the
-/// channels-last kernel computes (RGB first layers, which csc_conv2d.cpp
-/// solves channels-last on every CPU).
-bool few_channels_last_signal(const torch::Tensor& x, const torch::Tensor& weight) {
-  return channels_last_transposed_conv_takes(weight) && x.dim() == 4 && x.device().is_cpu() &&
-         x.scalar_type() == weight.scalar_type() && x.size(1) > 1 &&
-         x.is_contiguous(at::MemoryFormat::ChannelsLast) && !x.is_contiguous();
-}
-
 /// D z as ATen's transposed convolution: the reference (conv_synthesis_reference).
 torch::Tensor transposed_convolution(const torch::Tensor& z, const torch::Tensor& weight,
                                      const ConvGeometry& g, int64_t out_h, int64_t out_w) {
@@ -196,7 +187,9 @@ torch::Tensor conv_analysis(const torch::Tensor& x, const torch::Tensor& weight,
   }
   if (x.scalar_type() == torch::kBFloat16)  // weight gradient per shape (util/conv2d_bf16.h)
     return conv2d_bf16(x, weight, {}, g.stride, g.padding);  // (B, C, Hz, Wz)
-  if ((conv_few_signal_channels(weight, x) || few_channels_last_signal(x, weight)) &&
+  // The channels-last kernel's condition asks of x what it asks of codes:
+  // layout, device and dtype (RGB layers, solved channels-last on every CPU).
+  if ((conv_few_signal_channels(weight, x) || channels_last_transposed_conv_applies(x, weight)) &&
       x.scalar_type() == weight.scalar_type() && torch::GradMode::is_enabled() &&
       (x.requires_grad() || weight.requires_grad()))
     // Its input gradient by our own transposed convolution, as D's forward

@@ -162,8 +162,7 @@ struct Conv2dFunction : public torch::autograd::Function<Conv2dFunction> {
     const bool few = ctx->saved_data["few"].toBool();
     // In x's layout: channels-last for the channels-last kernel, row-major
     // for the phase planes.
-    const bool cl = few && x.size(1) > 1 && x.is_contiguous(at::MemoryFormat::ChannelsLast) &&
-                    !x.is_contiguous();
+    const bool cl = few && channels_last_transposed_conv_applies(x, weight);
     const auto grad = !few ? grads[0]
                       : cl ? grads[0].contiguous(at::MemoryFormat::ChannelsLast)
                            : grads[0].contiguous();  // (B, C, Ho, Wo)

@@ -21,6 +21,9 @@ bool channels_last_transposed_conv_takes(const torch::Tensor& weight);
 /// Whether transposed_conv_channels_last takes D z for these codes: a CPU
 /// float32 or float64 channels-last (and not also row-major) z, a dictionary
 /// (C, M, k, k) of that dtype with M ≤ 4 signal channels and M·k² ≤ 64.
+/// Only z's layout, device and dtype are asked, so a signal x (B, M, H, W)
+/// answers for the kernel's output too (the input gradient of Dᵀ,
+/// util/conv2d_bf16.h).
 bool channels_last_transposed_conv_applies(const torch::Tensor& z, const torch::Tensor& weight);
 
 /// conv_transpose2d(z, weight, stride, padding) cropped or extended to
