@@ -11,6 +11,7 @@
 #include "sparseloop/engine/distributed.h"
 #include "sparseloop/engine/gradient_sync.h"
 #include "sparseloop/engine/state_extra.h"
+#include "sparseloop/util/all_finite.h"
 #include "sparseloop/util/compat.h"
 #include "sparseloop/util/distributed.h"
 #include "sparseloop/util/error.h"
@@ -79,16 +80,18 @@ void plant(const InjectedFault& f, torch::nn::Module& model, nlohmann::json& met
 }
 
 /// The first gradient or parameter that is not finite, as "the gradient of
-/// NAME" / "weight NAME"; "" when all are. One device sync when all are.
+/// NAME" / "weight NAME"; "" when all are. When all are (every step but the
+/// last), one read of each tensor in place and at most one device sync
+/// (util/all_finite.h); the per-tensor search runs only once something is not.
 std::string non_finite_tensor(const torch::nn::Module& model) {
   torch::NoGradGuard no_grad;
   const auto named = model.named_parameters();
-  std::vector<torch::Tensor> flags;
+  std::vector<torch::Tensor> tensors;
   for (const auto& p : named) {
-    flags.push_back(torch::isfinite(p.value()).all());
-    if (p.value().grad().defined()) flags.push_back(torch::isfinite(p.value().grad()).all());
+    tensors.push_back(p.value());
+    tensors.push_back(p.value().grad());
   }
-  if (flags.empty() || torch::stack(flags).all().item<bool>()) return "";
+  if (all_finite(tensors)) return "";
   for (const auto& p : named) {
     if (p.value().grad().defined() && !torch::isfinite(p.value().grad()).all().item<bool>())
       return "the gradient of " + p.key();
