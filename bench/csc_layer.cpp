@@ -131,6 +131,7 @@ nlohmann::json bench_csc_layer(const CscBenchOptions& o) {
   r["floor_forward_ms"] = r["counts_forward"]["floor_ms"];
   r["fraction_of_floor_forward"] = r["counts_forward"]["fraction_of_floor"];
   r["fraction_of_floor_forward_backward"] = r["counts_forward_backward"]["fraction_of_floor"];
+  r["products"] = products_json(fb_counts.products, limits.fp32_gflops, limits.bf16_gflops);
   if (o.backward == "checkpointed") {
     const auto stats = last_unrolled_backward_stats();
     r["recomputed_steps"] = stats.recomputed_steps;

@@ -47,6 +47,7 @@ nlohmann::json bench_ctrl_step(const CtrlBenchOptions& o) {
   r["flop_per_step"] = counts.flop;
   r["bytes_per_step"] = counts.bytes;
   r["fraction_of_floor"] = r["counts"]["fraction_of_floor"];
+  r["products"] = products_json(counts.products, limits.fp32_gflops, limits.bf16_gflops);
   return r;
 }
 

@@ -1,23 +1,50 @@
 #include "bench/op_counter.h"
 
 #include <algorithm>
+#include <map>
+#include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <ATen/record_function.h>
 #include <torch/torch.h>
+
+#include "sparseloop/util/compat.h"
+#include "sparseloop/util/timing.h"
 
 namespace sparseloop {
 namespace {
 
 thread_local OpCounts* counting = nullptr;
 thread_local int depth = 0;
+/// (operator, shapes) -> totals of the run being counted.
+thread_local std::map<std::pair<std::string, std::string>, ProductTime>* timing = nullptr;
+/// A product being timed on this thread: one that runs inside it (a
+/// convolution falling back to matrix products) is part of its time.
+thread_local bool timing_product = false;
 
 struct Context : public at::ObserverContext {
   bool outermost = false;
   double in_bytes = 0;
   std::vector<const c10::TensorImpl*> inputs;
+  // A FLOP-counted call: its key, FLOPs and start.
+  ProductTime* product = nullptr;
+  double flop = 0;
+  double start_ms = 0;
+  bool cuda = false;
 };
+
+std::string shapes_of(c10::ArrayRef<const c10::IValue> in) {
+  std::ostringstream s;
+  for (const auto& v : in) {
+    if (!v.isTensor() || !v.toTensor().defined()) continue;
+    if (s.tellp() > 0) s << ' ';
+    s << v.toTensor().sizes();
+    if (v.toTensor().scalar_type() == at::kBFloat16) s << "bf16";
+  }
+  return s.str();
+}
 
 double tensor_bytes(const at::Tensor& t) {
   return t.defined() ? static_cast<double>(t.numel()) * static_cast<double>(t.element_size()) : 0.0;
@@ -69,6 +96,9 @@ double flop_of(const at::RecordFunction& fn, const std::string& name,
   // (util/phase_transposed_conv.h, util/channels_last_transposed_conv.h):
   // (codes, weight).
   if (name == "sparseloop::transposed_conv") return conv_flop(tensor(0), tensor(1));
+  // The library's weight gradient from patches (util/patch_weight_gradient.h):
+  // (grad_output, input, weight), one forward convolution's products.
+  if (name == "sparseloop::conv_weight_gradient") return conv_flop(tensor(0), tensor(2));
   if (name == "aten::convolution_backward") {
     // (grad_output, input, weight, bias_sizes, stride, padding, dilation,
     //  transposed, output_padding, groups, output_mask): each of the input and
@@ -99,7 +129,23 @@ std::unique_ptr<at::ObserverContext> on_start(const at::RecordFunction& fn) {
   if (!counting) return ctx;
   const std::string name = fn.name();
   auto in = fn.inputs();
-  counting->flop += flop_of(fn, name, in);
+  const double flop = flop_of(fn, name, in);
+  counting->flop += flop;
+  if (flop > 0 && timing && !timing_product) {
+    timing_product = true;
+    auto& p = (*timing)[{name, shapes_of(in)}];
+    if (p.op.empty()) {
+      p.op = name;
+      p.shapes = shapes_of(in);
+    }
+    ctx->product = &p;
+    ctx->flop = flop;
+    for (const auto& v : in)
+      if (v.isTensor() && v.toTensor().defined() && v.toTensor().is_cuda()) ctx->cuda = true;
+    // The GPU runs asynchronously: time the product, not its launch.
+    if (ctx->cuda) cuda_synchronize();
+    ctx->start_ms = now_ms();
+  }
   if (ctx->outermost && !no_traffic(name)) {
     for (const auto& v : in) {
       if (v.isTensor()) {
@@ -118,6 +164,14 @@ std::unique_ptr<at::ObserverContext> on_start(const at::RecordFunction& fn) {
 void on_end(const at::RecordFunction& fn, at::ObserverContext* c) {
   --depth;
   auto* ctx = static_cast<Context*>(c);
+  if (ctx && ctx->product) {
+    if (ctx->cuda) cuda_synchronize();
+    ctx->product->ms += now_ms() - ctx->start_ms;
+    timing_product = false;
+    ctx->product->flop += ctx->flop;
+    ctx->product->bf16 = ctx->product->shapes.find("bf16") != std::string::npos;
+    ++ctx->product->calls;
+  }
   if (!counting || !ctx || !ctx->outermost) return;
   double out_bytes = 0;
   bool view = false;
@@ -140,7 +194,10 @@ void on_end(const at::RecordFunction& fn, at::ObserverContext* c) {
 OpCounts count_ops(const std::function<void()>& fn) {
   OpCounts counts;
   OpCounts* previous = counting;
+  auto* previous_timing = timing;
+  std::map<std::pair<std::string, std::string>, ProductTime> products;
   counting = &counts;
+  timing = &products;
   auto handle = at::addThreadLocalCallback(at::RecordFunctionCallback(&on_start, &on_end)
                                                .needsInputs(true)
                                                .needsOutputs(true)
@@ -150,11 +207,35 @@ OpCounts count_ops(const std::function<void()>& fn) {
   } catch (...) {
     at::removeCallback(handle);
     counting = previous;
+    timing = previous_timing;
+    timing_product = false;
     throw;
   }
   at::removeCallback(handle);
   counting = previous;
+  timing = previous_timing;
+  for (auto& [key, p] : products) counts.products.push_back(std::move(p));
+  std::sort(counts.products.begin(), counts.products.end(),
+            [](const ProductTime& a, const ProductTime& b) { return a.ms > b.ms; });
   return counts;
+}
+
+nlohmann::json products_json(const std::vector<ProductTime>& products, double fp32_gflops,
+                             double bf16_gflops, size_t top) {
+  nlohmann::json rows = nlohmann::json::array();
+  for (size_t i = 0; i < products.size() && i < top; ++i) {
+    const ProductTime& p = products[i];
+    const double rate = p.ms > 0 ? p.flop / (p.ms * 1e6) : 0.0;  // GFLOP/s
+    const double peak = p.bf16 && bf16_gflops > 0 ? bf16_gflops : fp32_gflops;
+    rows.push_back({{"op", p.op},
+                    {"shapes", p.shapes},
+                    {"calls", p.calls},
+                    {"ms", p.ms},
+                    {"gflop", p.flop / 1e9},
+                    {"gflops", rate},
+                    {"fraction_of_peak", peak > 0 ? rate / peak : 0.0}});
+  }
+  return rows;
 }
 
 }  // namespace sparseloop

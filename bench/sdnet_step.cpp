@@ -125,6 +125,7 @@ nlohmann::json time_model(const std::string& model, int64_t batch, int64_t size,
   j["flop_per_step"] = counts.flop;
   j["bytes_per_step"] = counts.bytes;
   j["fraction_of_floor"] = j["counts"]["fraction_of_floor"];
+  j["products"] = products_json(counts.products, limits.fp32_gflops, limits.bf16_gflops);
   j["peak_mib"] = device.is_cuda() ? static_cast<double>(cuda_peak_bytes()) / (1024.0 * 1024.0)
                                    : process_peak_rss_mib();
   return j;

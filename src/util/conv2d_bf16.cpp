@@ -1,6 +1,7 @@
 #include "sparseloop/util/conv2d_bf16.h"
 
 #include "sparseloop/util/channels_last_transposed_conv.h"
+#include "sparseloop/util/patch_weight_gradient.h"
 #include "sparseloop/util/phase_transposed_conv.h"
 #include "sparseloop/util/precision.h"
 
@@ -247,6 +248,8 @@ torch::Tensor conv2d_weight_gradient(const torch::Tensor& grad_output, const tor
         .contiguous();  // (C, M, k, k)
   if (conv2d_weight_gradient_uses_gemm(input, weight, stride))
     return weight_gradient_gemm(grad_output, input, weight.size(2), stride, padding);
+  if (patch_weight_gradient_applies(input, weight))
+    return weight_gradient_by_patches(grad_output, input, weight, stride, padding);  // (C, M, k, k)
   if (strided_pointwise(input, weight, stride, padding))  // as conv2d_plain computes the forward
     return conv2d_weight_gradient(
         grad_output, subsampled(input, stride).contiguous(input.suggest_memory_format()), weight,
@@ -258,6 +261,13 @@ torch::Tensor conv2d_weight_gradient(const torch::Tensor& grad_output, const tor
 
 torch::Tensor conv2d_plain(const torch::Tensor& x, const torch::Tensor& weight,
                            const torch::Tensor& bias, int64_t stride, int64_t padding) {
+  if (patch_weight_gradient_applies(x, weight) && weight.requires_grad() &&
+      torch::GradMode::is_enabled()) {
+    // A grayscale stem: its weight gradient from patches, its input gradient
+    // by oneDNN as autograd's would be (conv2d_weight_gradient).
+    auto y = Conv2dFunction::apply(x, weight, stride, padding, false);  // (B, C, Ho, Wo)
+    return bias.defined() ? y + bias.view({1, -1, 1, 1}) : y;
+  }
   if (strided_pointwise(x, weight, stride, padding))
     return torch::conv2d(subsampled(x, stride).contiguous(x.suggest_memory_format()), weight,
                          bias);  // (B, C, Ho, Wo)

@@ -3,6 +3,7 @@
 #include "bench/op_counter.h"
 
 #include "sparseloop/util/channels_last_transposed_conv.h"
+#include "sparseloop/util/patch_weight_gradient.h"
 #include "sparseloop/util/phase_transposed_conv.h"
 
 #include <gtest/gtest.h>
@@ -47,4 +48,52 @@ TEST(OpCounter, CountsTheLibrarysTransposedConvolutions) {
   auto cl = count_ops([&] { transposed_conv_channels_last(zc, w, 1, 1, 10, 10); });
   EXPECT_DOUBLE_EQ(cl.flop, expected);
   EXPECT_EQ(cl.ops, 1);  // its inner operators (the weight's packing) are not counted apart
+}
+
+TEST(OpCounter, CountsTheLibrarysWeightGradients) {
+  auto g = torch::randn({2, 8, 10, 10}), x = torch::randn({2, 1, 10, 10});
+  auto w = torch::empty({8, 1, 3, 3});
+  const double expected = 2.0 * (2 * 8 * 10 * 10) * (1 * 3 * 3);
+  const OpCounts counts = count_ops([&] { weight_gradient_by_patches(g, x, w, 1, 1); });
+  EXPECT_DOUBLE_EQ(counts.flop, expected);
+  ASSERT_EQ(counts.products.size(), 1u);
+  EXPECT_EQ(counts.products[0].op, "sparseloop::conv_weight_gradient");
+  EXPECT_EQ(counts.products[0].calls, 1);
+  EXPECT_DOUBLE_EQ(counts.products[0].flop, expected);
+  EXPECT_GT(counts.products[0].ms, 0.0);
+}
+
+// Where the time goes: every FLOP-counted call grouped by operator and
+// operand shapes, most time first, with its calls and FLOPs.
+TEST(OpCounter, GroupsProductsByOperatorAndShapes) {
+  auto a = torch::randn({64, 32}), b = torch::randn({32, 48});
+  auto x = torch::randn({2, 4, 16, 16}), w = torch::randn({8, 4, 3, 3});
+  const OpCounts counts = count_ops([&] {
+    for (int i = 0; i < 3; ++i) torch::mm(a, b);
+    torch::mm(b.t(), a.t());
+    torch::conv2d(x, w, {}, 1, 1);
+  });
+  ASSERT_EQ(counts.products.size(), 3u);
+  double total = 0;
+  for (size_t i = 0; i < counts.products.size(); ++i) {
+    const auto& p = counts.products[i];
+    total += p.flop;
+    if (i > 0) {
+      EXPECT_GE(counts.products[i - 1].ms, p.ms);
+    }
+    if (p.op == "aten::mm" && p.shapes == "[64, 32] [32, 48]") {
+      EXPECT_EQ(p.calls, 3);
+      EXPECT_DOUBLE_EQ(p.flop, 3 * 2.0 * 64 * 32 * 48);
+    } else if (p.op == "aten::mm") {
+      EXPECT_EQ(p.shapes, "[48, 32] [32, 64]");
+      EXPECT_EQ(p.calls, 1);
+    } else {
+      EXPECT_EQ(p.op, "aten::convolution");
+      EXPECT_DOUBLE_EQ(p.flop, 2.0 * (2 * 8 * 16 * 16) * (4 * 3 * 3));
+    }
+  }
+  EXPECT_DOUBLE_EQ(total, counts.flop);
+  const auto rows = products_json(counts.products, 100.0, 0.0, 2);
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_NEAR(rows[0]["fraction_of_peak"].get<double>(), rows[0]["gflops"].get<double>() / 100.0, 1e-12);
 }
