@@ -66,7 +66,7 @@ double flop_of(const at::RecordFunction& fn, const std::string& name,
     if (!a.defined() || !b.defined()) return 0.0;
     return 2.0 * static_cast<double>(a.numel()) * static_cast<double>(b.size(-1));
   }
-  if (name == "aten::addmm") {
+  if (name == "aten::addmm" || name == "aten::addmm_") {  // addmm_: util/blas_product.h
     auto a = tensor(1), b = tensor(2);
     if (!a.defined() || !b.defined()) return 0.0;
     return 2.0 * static_cast<double>(a.numel()) * static_cast<double>(b.size(-1));

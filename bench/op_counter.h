@@ -4,7 +4,7 @@
 // autograd engine's work it drives.
 //   - FLOPs: 2 × multiply-adds of the convolutions (forward, transposed, and
 //     each gradient a convolution_backward computes) and of the matrix
-//     products (mm, addmm, bmm), and the library's own transposed
+//     products (mm, addmm, addmm_, bmm), and the library's own transposed
 //     convolutions and weight gradients (recorded as
 //     sparseloop::transposed_conv and sparseloop::conv_weight_gradient; their
 //     outputs' bytes are not seen), at whatever depth they run — the ops that

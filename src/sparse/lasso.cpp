@@ -6,6 +6,7 @@
 #include <ATen/Parallel.h>
 
 #include "sparseloop/util/bf16_bits.h"
+#include "sparseloop/util/blas_product.h"
 #include "sparseloop/util/pending_gradients.h"
 
 namespace sparseloop {
@@ -209,7 +210,7 @@ SmoothPart lasso_gram_smooth_part(const torch::Tensor& gram, const torch::Tensor
   };
   auto affine = std::make_shared<Affine>();
   SmoothPart f;
-  f.grad = [G, b](const torch::Tensor& z) { return torch::mm(z, G).sub_(b); };  // (B, k)
+  f.grad = [G, b](const torch::Tensor& z) { return blas_mm(z, G).sub_(b); };  // (B, k)
   f.forward_step = [G, b, affine](const torch::Tensor& z, double step) {
     if (affine->eta != step) {
       affine->M = torch::eye(G.size(0), G.options()).sub_(G, step);  // I − ηG: (k, k)

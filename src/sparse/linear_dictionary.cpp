@@ -1,6 +1,7 @@
 #include "sparseloop/sparse/linear_dictionary.h"
 
 #include "sparseloop/util/precision.h"
+#include "sparseloop/util/blas_product.h"
 
 namespace sparseloop {
 
@@ -15,7 +16,7 @@ torch::Tensor linear_analysis(const torch::Tensor& x, const torch::Tensor& weigh
               weight.size(1), "), got shape ", x.sizes());
   if (lowers(x))  // bf16 operands, fp32 result (util/precision.h)
     return matmul_bf16(lowered(x), lowered(weight).t()).to(x.scalar_type());  // (B, C)
-  return torch::matmul(x, weight.t());  // (B, C)
+  return blas_mm(x, weight.t());  // (B, C)
 }
 
 torch::Tensor linear_synthesis(const torch::Tensor& z, const torch::Tensor& weight) {
@@ -24,14 +25,14 @@ torch::Tensor linear_synthesis(const torch::Tensor& z, const torch::Tensor& weig
               weight.size(0), "), got shape ", z.sizes());
   if (lowers(z))  // bf16 operands, fp32 result (util/precision.h)
     return matmul_bf16(lowered(z), lowered(weight)).to(z.scalar_type());  // (B, d)
-  return torch::matmul(z, weight);  // (B, d)
+  return blas_mm(z, weight);  // (B, d)
 }
 
 torch::Tensor linear_analysis_weight_gradient(const torch::Tensor& a, const torch::Tensor& b) {
   TORCH_CHECK(a.dim() == 2 && b.dim() == 2 && a.size(0) == b.size(0),
               "linear dictionary: expected (B, C) and (B, d), got ", a.sizes(), " and ", b.sizes());
   if (lowers(a)) return matmul_bf16(lowered(a).t(), lowered(b)).to(a.scalar_type());  // (C, d)
-  return torch::mm(a.t(), b);  // (C, d)
+  return blas_mm(a.t(), b);  // (C, d)
 }
 
 SparseOperator linear_operator(const torch::Tensor& weight) {

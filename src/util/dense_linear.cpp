@@ -5,6 +5,7 @@
 #include <string>
 
 #include "sparseloop/util/precision.h"
+#include "sparseloop/util/blas_product.h"
 
 namespace sparseloop {
 namespace {
@@ -75,8 +76,12 @@ torch::Tensor dense_linear(const torch::Tensor& x, const torch::Tensor& weight,
   }
   // Below ≈ 10⁵ multiply-adds oneDNN's fixed cost (≈ 60 µs) exceeds the BLAS time.
   const bool large = x.size(0) * x.size(1) * weight.size(0) >= (int64_t(1) << 17);
-  if (!large || !dense_linear_uses_onednn(x) || weight.scalar_type() != torch::kFloat)
-    return torch::nn::functional::linear(x, weight, bias);
+  if (!large || !dense_linear_uses_onednn(x) || weight.scalar_type() != torch::kFloat) {
+    // Without a bias linear is mm, gemm with beta = 0, which OpenBLAS pays
+    // for (util/blas_product.h); with one it is addmm (beta = 1) forward.
+    if (!bias.defined()) return blas_mm(x, weight.t());  // (B, out)
+    return torch::nn::functional::linear(x, weight, bias);  // (B, out)
+  }
   // (B, in, 1, 1) ∗ (out, in, 1, 1) → (B, out, 1, 1): the same product on oneDNN.
   auto y = torch::conv2d(x.reshape({x.size(0), x.size(1), 1, 1}),
                          weight.reshape({weight.size(0), weight.size(1), 1, 1}), bias);

@@ -4,6 +4,7 @@
 #include <fstream>
 
 #include "sparseloop/util/conv2d_bf16.h"
+#include "sparseloop/util/blas_product.h"
 #include "sparseloop/util/error.h"
 
 namespace sparseloop {
@@ -75,6 +76,7 @@ torch::Tensor widened(const torch::Tensor& t) {
 
 torch::Tensor matmul_bf16(const torch::Tensor& a, const torch::Tensor& b) {
   if (emulates_bf16(a)) return torch::matmul(widened(a), widened(b)).to(torch::kBFloat16);
+  if (a.dim() == 2 && b.dim() == 2) return blas_mm(a, b);  // (n, m)
   return torch::matmul(a, b);
 }
 

@@ -2,6 +2,7 @@
 // known in closed form.
 #include "bench/op_counter.h"
 
+#include "sparseloop/util/blas_product.h"
 #include "sparseloop/util/channels_last_transposed_conv.h"
 #include "sparseloop/util/patch_weight_gradient.h"
 #include "sparseloop/util/phase_transposed_conv.h"
@@ -16,6 +17,8 @@ TEST(OpCounter, CountsMatrixProductsAndConvolutions) {
   auto mm = count_ops([&] { torch::mm(a, b); });
   EXPECT_DOUBLE_EQ(mm.flop, 2.0 * 32 * 64 * 16);
   EXPECT_DOUBLE_EQ(mm.bytes, 4.0 * (32 * 64 + 64 * 16 + 32 * 16));
+  // The library's accumulating product (util/blas_product.h): zeros, addmm_.
+  EXPECT_DOUBLE_EQ(count_ops([&] { blas_mm(a, b); }).flop, 2.0 * 32 * 64 * 16);
 
   auto x = torch::randn({2, 3, 10, 10}), w = torch::randn({8, 3, 3, 3});
   auto conv = count_ops([&] { torch::conv2d(x, w, {}, 1, 1); });  // out (2, 8, 10, 10)

@@ -4,6 +4,7 @@
 #include <sstream>
 #include <vector>
 
+#include "sparseloop/util/blas_product.h"
 #include "sparseloop/util/error.h"
 
 namespace sparseloop {
@@ -43,7 +44,7 @@ torch::Tensor logdet_identity_plus(const torch::Tensor& gram, const torch::Tenso
 torch::Tensor logdet_identity_plus_gram(const torch::Tensor& z, double a) {
   const int64_t n = z.size(0), d = z.size(1);
   // The smaller Gram: (n, n) when n < d, else (d, d).
-  auto gram = n < d ? torch::matmul(z, z.t()) : torch::matmul(z.t(), z);
+  auto gram = n < d ? blas_mm(z, z.t()) : blas_mm(z.t(), z);  // beta = 1: util/blas_product.h
   return logdet_identity_plus(gram, torch::scalar_tensor(a, z.options()), "features", z);
 }
 
@@ -150,7 +151,7 @@ void class_terms(const torch::Tensor& zn, const torch::Tensor& zh, const torch::
     // Every class's rows×rows Gram is a block of the whole batch's: one GEMM
     // and gathers (CPU bmm on blocks this small loops per block, with an
     // autograd node per slice in its backward).
-    auto gram = torch::matmul(stacked, stacked.t());  // (2n+1, 2n+1)
+    auto gram = blas_mm(stacked, stacked.t());  // (2n+1, 2n+1)
     auto block = [&](const torch::Tensor& idx) {      // (K, m) → (K, m, m)
       return gram.index({idx.unsqueeze(2), idx.unsqueeze(1)});
     };

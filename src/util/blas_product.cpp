@@ -1,0 +1,53 @@
+#include "sparseloop/util/blas_product.h"
+
+#include "sparseloop/util/dense_linear.h"
+
+namespace sparseloop {
+namespace {
+
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+/// a · b as gemm(beta = 1) into zeros (blas_product.h), no autograd.
+torch::Tensor accumulated_product(const torch::Tensor& a, const torch::Tensor& b) {
+  auto out = torch::zeros({a.size(0), b.size(1)}, a.options());  // (n, m)
+  out.addmm_(a, b);
+  return out;
+}
+
+/// The product with gradients of the same kind: ∂/∂a = G bᵀ, ∂/∂b = aᵀ G
+/// (autograd's own backward would call mm, beta = 0, again).
+struct BlasMmFunction : public torch::autograd::Function<BlasMmFunction> {
+  static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& a,
+                               const torch::Tensor& b) {
+    ctx->save_for_backward({a, b});
+    return accumulated_product(a, b);  // (n, m)
+  }
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    auto saved = ctx->get_saved_variables();
+    const auto& a = saved[0];
+    const auto& b = saved[1];
+    torch::Tensor ga, gb;
+    if (ctx->needs_input_grad(0)) ga = accumulated_product(grads[0], b.t());  // (n, k)
+    if (ctx->needs_input_grad(1)) gb = accumulated_product(a.t(), grads[0]);  // (k, m)
+    return {ga, gb};
+  }
+};
+
+}  // namespace
+
+bool blas_mm_accumulates(const torch::Tensor& a, const torch::Tensor& b) {
+  return a.dim() == 2 && b.dim() == 2 && a.device().is_cpu() && b.device().is_cpu() &&
+         a.scalar_type() == b.scalar_type() &&
+         (a.scalar_type() == torch::kFloat || a.scalar_type() == torch::kDouble) &&
+         optimized_blas_loaded();
+}
+
+torch::Tensor blas_mm(const torch::Tensor& a, const torch::Tensor& b) {
+  if (!blas_mm_accumulates(a, b)) return torch::mm(a, b);  // (n, m)
+  if (torch::GradMode::is_enabled() && (a.requires_grad() || b.requires_grad()))
+    return BlasMmFunction::apply(a, b);  // (n, m)
+  return accumulated_product(a, b);  // (n, m)
+}
+
+}  // namespace sparseloop
