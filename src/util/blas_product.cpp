@@ -15,6 +15,18 @@ torch::Tensor accumulated_product(const torch::Tensor& a, const torch::Tensor& b
   return out;
 }
 
+/// p · q laid out as `like`: for a transposed `like` (a dictionary passed as
+/// Wᵀ) the product is computed transposed, (qᵀ pᵀ)ᵀ, so that the gradient
+/// comes back as a view of a row-major tensor of W's shape, as autograd's mm
+/// backward does; a row-major gradient of Wᵀ would make every later sum of
+/// the dictionary's gradients (one per use) a strided, slower one.
+torch::Tensor product_like(const torch::Tensor& p, const torch::Tensor& q,
+                           const torch::Tensor& like) {
+  if (!like.is_contiguous() && like.t().is_contiguous())
+    return accumulated_product(q.t(), p.t()).t();  // (n, m) as a view of (m, n)
+  return accumulated_product(p, q);  // (n, m)
+}
+
 /// The product with gradients of the same kind: ∂/∂a = G bᵀ, ∂/∂b = aᵀ G
 /// (autograd's own backward would call mm, beta = 0, again).
 struct BlasMmFunction : public torch::autograd::Function<BlasMmFunction> {
@@ -28,8 +40,8 @@ struct BlasMmFunction : public torch::autograd::Function<BlasMmFunction> {
     const auto& a = saved[0];
     const auto& b = saved[1];
     torch::Tensor ga, gb;
-    if (ctx->needs_input_grad(0)) ga = accumulated_product(grads[0], b.t());  // (n, k)
-    if (ctx->needs_input_grad(1)) gb = accumulated_product(a.t(), grads[0]);  // (k, m)
+    if (ctx->needs_input_grad(0)) ga = product_like(grads[0], b.t(), a);  // (n, k)
+    if (ctx->needs_input_grad(1)) gb = product_like(a.t(), grads[0], b);  // (k, m)
     return {ga, gb};
   }
 };

@@ -49,3 +49,21 @@ TEST(BlasProduct, AccumulatesOnlyForCpuFloatMatricesWithAnOptimizedBlas) {
   EXPECT_TRUE(torch::equal(bf, torch::mm(a.to(torch::kBFloat16), b.to(torch::kBFloat16))));
   EXPECT_THROW(blas_mm(a, torch::randn({4, 5})), c10::Error);
 }
+
+// A dictionary used as Wᵀ gets its gradient as a view of a row-major tensor
+// of W's shape, as from autograd's mm backward: the later sums of its uses'
+// gradients then run on dense, identically laid-out tensors.
+TEST(BlasProduct, GradientOfATransposedOperandKeepsItsLayout) {
+  auto w = torch::randn({5, 7}).requires_grad_();
+  auto x = torch::randn({3, 7}).requires_grad_();
+  auto wt = w.t();
+  torch::Tensor seen;  // the gradient as the product's backward hands it on
+  wt.register_hook([&](const torch::Tensor& g) { seen = g; });
+  blas_mm(x, wt).sum().backward();
+  ASSERT_TRUE(seen.defined());
+  EXPECT_FALSE(seen.is_contiguous());
+  EXPECT_TRUE(seen.t().is_contiguous());
+  EXPECT_TRUE(x.grad().is_contiguous());
+  // ∂/∂W Σ x Wᵀ = 1ᵀ x for every row of W: (5, 7).
+  EXPECT_TRUE(torch::allclose(w.grad(), torch::ones({5, 3}).mm(x.detach())));
+}
