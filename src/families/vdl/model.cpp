@@ -359,8 +359,9 @@ SmoothPart vdl_smooth_part(VdlDecoder& decoder, const torch::Tensor& yf,
       affine(eta);
       // c0 + x·Mᵀ in one gemm that accumulates into c0 (beta = 1; a plain
       // product then add_ paid OpenBLAS's slow clearing of the output:
-      // util/blas_product.h).
-      v = torch::addmm(st->c0, x, st->M.t());  // (B, l) + (B, l)(l, l)
+      // util/blas_product.h); through oneDNN where only the reference BLAS is.
+      v = dense_linear_uses_onednn(x) ? dense_linear(x, st->M).add_(st->c0)
+                                      : torch::addmm(st->c0, x, st->M.t());  // (B, l)
     } else {
       // ∇rec = (2/P)[((W₂ReLU(W₁x + b₁) − y)W₂) ⊙ 1(W₁x + b₁ > 0)]W₁  (no autograd)
       auto pre = dense_linear(x, st->W1, st->b1);                   // (B, h)
