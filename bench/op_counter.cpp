@@ -35,13 +35,21 @@ struct Context : public at::ObserverContext {
   bool cuda = false;
 };
 
-std::string shapes_of(c10::ArrayRef<const c10::IValue> in) {
+/// The tensor operands' sizes ("bf16" after a bfloat16 one); for a
+/// convolution backward also which gradients it computes ("input+weight"),
+/// whose costs differ per primitive.
+std::string shapes_of(const std::string& name, c10::ArrayRef<const c10::IValue> in) {
   std::ostringstream s;
   for (const auto& v : in) {
     if (!v.isTensor() || !v.toTensor().defined()) continue;
     if (s.tellp() > 0) s << ' ';
     s << v.toTensor().sizes();
     if (v.toTensor().scalar_type() == at::kBFloat16) s << "bf16";
+  }
+  if (name == "aten::convolution_backward" && in.size() > 10 && in[10].isBoolList()) {
+    auto m = in[10].toBoolList();
+    const bool input = m.size() > 0 && m.get(0), weight = m.size() > 1 && m.get(1);
+    s << (input && weight ? " input+weight" : input ? " input" : weight ? " weight" : "");
   }
   return s.str();
 }
@@ -133,10 +141,11 @@ std::unique_ptr<at::ObserverContext> on_start(const at::RecordFunction& fn) {
   counting->flop += flop;
   if (flop > 0 && timing && !timing_product) {
     timing_product = true;
-    auto& p = (*timing)[{name, shapes_of(in)}];
+    const std::string shapes = shapes_of(name, in);
+    auto& p = (*timing)[{name, shapes}];
     if (p.op.empty()) {
       p.op = name;
-      p.shapes = shapes_of(in);
+      p.shapes = shapes;
     }
     ctx->product = &p;
     ctx->flop = flop;

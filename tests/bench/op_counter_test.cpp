@@ -100,3 +100,24 @@ TEST(OpCounter, GroupsProductsByOperatorAndShapes) {
   ASSERT_EQ(rows.size(), 2u);
   EXPECT_NEAR(rows[0]["fraction_of_peak"].get<double>(), rows[0]["gflops"].get<double>() / 100.0, 1e-12);
 }
+
+// A convolution backward's key says which gradients it computed: the
+// weight-only and input+weight calls of one shape cost differently.
+TEST(OpCounter, ConvolutionBackwardKeysNameTheirGradients) {
+  auto x = torch::randn({2, 4, 8, 8}), w = torch::randn({6, 4, 3, 3}).requires_grad_();
+  auto xg = x.clone().requires_grad_();
+  const OpCounts counts = count_ops([&] {
+    torch::conv2d(x, w, {}, 1, 1).sum().backward();   // weight only
+    torch::conv2d(xg, w, {}, 1, 1).sum().backward();  // input and weight
+  });
+  int seen = 0;
+  for (const auto& p : counts.products) {
+    if (p.op != "aten::convolution_backward") continue;
+    const bool both = p.shapes.size() > 13 && p.shapes.substr(p.shapes.size() - 13) == " input+weight";
+    const bool weight = p.shapes.size() > 7 && p.shapes.substr(p.shapes.size() - 7) == " weight";
+    EXPECT_TRUE(both || weight) << p.shapes;
+    EXPECT_DOUBLE_EQ(p.flop, (both ? 2.0 : 1.0) * 2.0 * (2 * 6 * 8 * 8) * (4 * 3 * 3)) << p.shapes;
+    ++seen;
+  }
+  EXPECT_EQ(seen, 2);
+}
