@@ -146,6 +146,7 @@ std::unique_ptr<at::ObserverContext> on_start(const at::RecordFunction& fn) {
     if (p.op.empty()) {
       p.op = name;
       p.shapes = shapes;
+      p.bf16 = shapes.find("bf16") != std::string::npos;
     }
     ctx->product = &p;
     ctx->flop = flop;
@@ -178,7 +179,6 @@ void on_end(const at::RecordFunction& fn, at::ObserverContext* c) {
     ctx->product->ms += now_ms() - ctx->start_ms;
     timing_product = false;
     ctx->product->flop += ctx->flop;
-    ctx->product->bf16 = ctx->product->shapes.find("bf16") != std::string::npos;
     ++ctx->product->calls;
   }
   if (!counting || !ctx || !ctx->outermost) return;

@@ -180,6 +180,15 @@ struct Conv2dFunction : public torch::autograd::Function<Conv2dFunction> {
   }
 };
 
+/// conv2d(x, weight) + bias whose gradients take conv2d_input_gradient and
+/// conv2d_weight_gradient (the bias's by autograd).
+torch::Tensor conv2d_with_own_gradients(const torch::Tensor& x, const torch::Tensor& weight,
+                                        const torch::Tensor& bias, int64_t stride,
+                                        int64_t padding) {
+  auto y = Conv2dFunction::apply(x, weight, stride, padding, false);  // (B, C, Ho, Wo)
+  return bias.defined() ? y + bias.view({1, -1, 1, 1}) : y;
+}
+
 /// A 1×1 convolution at stride > 1 without padding, of the kind whose
 /// channels-last weight gradient oneDNN 2.6 breaks on AVX2-only CPUs
 /// (conv2d_plain): few input channels (it failed at 4; 16 and more, every
@@ -265,8 +274,7 @@ torch::Tensor conv2d_plain(const torch::Tensor& x, const torch::Tensor& weight,
       torch::GradMode::is_enabled()) {
     // A grayscale stem: its weight gradient from patches, its input gradient
     // by oneDNN as autograd's would be (conv2d_weight_gradient).
-    auto y = Conv2dFunction::apply(x, weight, stride, padding, false);  // (B, C, Ho, Wo)
-    return bias.defined() ? y + bias.view({1, -1, 1, 1}) : y;
+    return conv2d_with_own_gradients(x, weight, bias, stride, padding);  // (B, C, Ho, Wo)
   }
   if (strided_pointwise(x, weight, stride, padding))
     return torch::conv2d(subsampled(x, stride).contiguous(x.suggest_memory_format()), weight,
@@ -282,8 +290,7 @@ torch::Tensor conv2d_bf16(const torch::Tensor& x, const torch::Tensor& weight,
   if (!conv2d_weight_gradient_uses_gemm(x, weight, stride) &&
       !conv2d_input_gradient_by_forward(x, weight, stride, padding))
     return conv2d_plain(x, weight, bias, stride, padding);
-  auto y = Conv2dFunction::apply(x, weight, stride, padding, false);  // (B, C, Ho, Wo)
-  return bias.defined() ? y + bias.view({1, -1, 1, 1}) : y;
+  return conv2d_with_own_gradients(x, weight, bias, stride, padding);  // (B, C, Ho, Wo)
 }
 
 torch::Tensor conv2d_with_few_channel_input_gradient(const torch::Tensor& x,

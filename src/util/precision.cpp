@@ -75,7 +75,8 @@ torch::Tensor widened(const torch::Tensor& t) {
 }
 
 torch::Tensor matmul_bf16(const torch::Tensor& a, const torch::Tensor& b) {
-  if (emulates_bf16(a)) return torch::matmul(widened(a), widened(b)).to(torch::kBFloat16);
+  // Widened, the product takes the fp32 route below (blas_mm for matrices).
+  if (emulates_bf16(a)) return matmul_bf16(widened(a), widened(b)).to(torch::kBFloat16);
   if (a.dim() == 2 && b.dim() == 2) return blas_mm(a, b);  // (n, m)
   return torch::matmul(a, b);
 }
