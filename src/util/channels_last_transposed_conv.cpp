@@ -38,19 +38,33 @@ SPARSELOOP_ALWAYS_INLINE void cl_pixel_taps(const T* z, const T* wp, int64_t C, 
 }
 
 /// Adds code pixel (i, j)'s contributions into the image's output (H, W, M):
-/// tap (kh, kw) lands on (i·s + kh − p, j·s + kw − p) when inside.
+/// tap (kh, kw) lands on (i·s + kh − p, j·s + kw − p) when inside. A kernel
+/// row's k taps land on k neighbouring output pixels, whose k·M values are
+/// contiguous in NHWC as in the taps: away from the left and right edges a
+/// kernel row is one vectorized add instead of k·M scalar ones, which made
+/// the kernel 1.3–1.4× faster with 16–32 code channels (docs/performance.md,
+/// "RGB synthesis: kernel rows as one add"). The order of the sums, hence
+/// the bits, is unchanged.
 template <typename T>
 SPARSELOOP_ALWAYS_INLINE void cl_scatter(const T* taps, int64_t i, int64_t j, T* __restrict out,
                                       const ClGeometry& g) {
+  const int64_t ow0 = j * g.s - g.p;                     // the kernel's first output column
+  const bool inside_w = ow0 >= 0 && ow0 + g.k <= g.W;
+  const int64_t row = g.k * g.M;                         // a kernel row's taps, (kw, m)
   for (int64_t kh = 0; kh < g.k; ++kh) {
     const int64_t oh = i * g.s + kh - g.p;
     if (oh < 0 || oh >= g.H) continue;
+    const T* src = taps + kh * row;
+    if (inside_w) {
+      T* o = out + (oh * g.W + ow0) * g.M;
+      for (int64_t t = 0; t < row; ++t) o[t] += src[t];
+      continue;
+    }
     for (int64_t kw = 0; kw < g.k; ++kw) {
-      const int64_t ow = j * g.s + kw - g.p;
+      const int64_t ow = ow0 + kw;
       if (ow < 0 || ow >= g.W) continue;
       T* o = out + (oh * g.W + ow) * g.M;
-      const T* src = taps + (kh * g.k + kw) * g.M;
-      for (int64_t m = 0; m < g.M; ++m) o[m] += src[m];
+      for (int64_t m = 0; m < g.M; ++m) o[m] += src[kw * g.M + m];
     }
   }
 }
@@ -77,14 +91,16 @@ SPARSELOOP_ALWAYS_INLINE void cl_one_image(const T* z, const T* wp, T* __restric
 }
 
 /// The packed width (the taps rounded up to 16) picks the block: as many
-/// pixels as keep about 8 AVX2 registers of accumulators.
+/// pixels as keep 8–12 AVX2 registers of accumulators (48 taps: two pixels,
+/// 0.70–0.87 against 0.88–0.90 ms for one at 32→3 k4 s2 b64; 64 taps stay at
+/// one, since two would take all 16).
 template <typename T>
 SPARSELOOP_ALWAYS_INLINE void cl_dispatch(const T* z, const T* wp, T* out, const ClGeometry& g,
                                        int64_t packed) {
   switch (packed) {
     case 16: cl_one_image<T, 16, 4>(z, wp, out, g); break;
     case 32: cl_one_image<T, 32, 2>(z, wp, out, g); break;
-    case 48: cl_one_image<T, 48, 1>(z, wp, out, g); break;
+    case 48: cl_one_image<T, 48, 2>(z, wp, out, g); break;
     default: cl_one_image<T, 64, 1>(z, wp, out, g); break;
   }
 }
