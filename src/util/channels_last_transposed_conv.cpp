@@ -92,14 +92,15 @@ SPARSELOOP_ALWAYS_INLINE void cl_one_image(const T* z, const T* wp, T* __restric
 
 /// The packed width (the taps rounded up to 16) picks the block: as many
 /// pixels as keep 8–12 AVX2 registers of accumulators (48 taps: two pixels,
-/// 0.70–0.87 against 0.88–0.90 ms for one at 32→3 k4 s2 b64; 64 taps stay at
-/// one, since two would take all 16).
+/// 0.70–0.87 against 0.88–0.90 ms for one at 32→3 k4 s2 b64; 32 taps: three,
+/// 2.59–2.69 against 2.85–2.93 ms for two at 16→3 k3 b128; 64 taps stay at
+/// one, since two would take all 16; 16 taps at four: eight took 1.9× as long).
 template <typename T>
 SPARSELOOP_ALWAYS_INLINE void cl_dispatch(const T* z, const T* wp, T* out, const ClGeometry& g,
                                        int64_t packed) {
   switch (packed) {
     case 16: cl_one_image<T, 16, 4>(z, wp, out, g); break;
-    case 32: cl_one_image<T, 32, 2>(z, wp, out, g); break;
+    case 32: cl_one_image<T, 32, 3>(z, wp, out, g); break;
     case 48: cl_one_image<T, 48, 2>(z, wp, out, g); break;
     default: cl_one_image<T, 64, 1>(z, wp, out, g); break;
   }
