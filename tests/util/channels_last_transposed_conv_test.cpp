@@ -61,3 +61,45 @@ TEST(ChannelsLastTransposedConv, AppliesOnlyToChannelsLastFewTapCpuCodes) {
   EXPECT_THROW(transposed_conv_channels_last(z, torch::randn({4, 3, 3, 3}), 1, 1, 6, 6),
                c10::Error);
 }
+
+// The documented order of every output's sum, bit for bit in float32: each
+// code pixel's taps summed over the channels in increasing order, then added
+// into the output code row by code row, pixel by pixel (util/
+// channels_last_transposed_conv.h). Covers the kernel-row runs inside the
+// image and the per-tap adds at its edges, every pixel block (16, 32 and 48
+// taps, with a remainder) and more images than threads.
+TEST(ChannelsLastTransposedConv, SumsInTheDocumentedOrder) {
+  torch::manual_seed(1);
+  const auto cl = at::MemoryFormat::ChannelsLast;
+  struct Case {
+    int64_t C, M, k, s, p, H, W;
+  };
+  for (const Case c : {Case{5, 3, 3, 1, 1, 9, 11}, Case{6, 3, 4, 2, 1, 14, 12},
+                       Case{4, 1, 4, 2, 1, 10, 13}, Case{3, 2, 3, 2, 0, 11, 9}}) {
+    const int64_t Hz = (c.H + 2 * c.p - c.k) / c.s + 1, Wz = (c.W + 2 * c.p - c.k) / c.s + 1;
+    auto z = torch::randn({3, c.C, Hz, Wz}).contiguous(cl);
+    auto w = torch::randn({c.C, c.M, c.k, c.k});
+    auto got = transposed_conv_channels_last(z, w, c.s, c.p, c.H, c.W).contiguous();  // (3, M, H, W)
+    auto zc = z.contiguous();
+    auto za = zc.accessor<float, 4>();
+    auto wa = w.accessor<float, 4>();
+    auto ref = torch::zeros({3, c.M, c.H, c.W});
+    auto ra = ref.accessor<float, 4>();
+    for (int64_t b = 0; b < 3; ++b)
+      for (int64_t i = 0; i < Hz; ++i)
+        for (int64_t j = 0; j < Wz; ++j)
+          for (int64_t kh = 0; kh < c.k; ++kh)
+            for (int64_t kw = 0; kw < c.k; ++kw)
+              for (int64_t m = 0; m < c.M; ++m) {
+                volatile float tap = 0.0f;  // Σ_c in increasing c, no contraction
+                for (int64_t ch = 0; ch < c.C; ++ch) {
+                  volatile float prod = za[b][ch][i][j] * wa[ch][m][kh][kw];
+                  tap = tap + prod;
+                }
+                const int64_t oh = i * c.s + kh - c.p, ow = j * c.s + kw - c.p;
+                if (oh >= 0 && oh < c.H && ow >= 0 && ow < c.W) ra[b][m][oh][ow] += tap;
+              }
+    EXPECT_TRUE(torch::equal(got, ref)) << c.C << " " << c.M << " " << c.k << " " << c.s
+                                        << ": max diff " << (got - ref).abs().max().item<float>();
+  }
+}
