@@ -27,20 +27,10 @@ double matmul_gflops(torch::Device device, torch::ScalarType dtype, int64_t n) {
       if (ms * 8 > 100.0) n = probe;
     }
     auto a = torch::randn({n, n}, o), b = torch::randn({n, n}, o), c = torch::empty({n, n}, o);
-    // Into a zeroed output with beta = 1 where the library multiplies so
-    // (util/blas_product.h): OpenBLAS's own clearing of C (beta = 0) would
+    // As the library multiplies (util/blas_product.h): into a zeroed output
+    // with beta = 1 where OpenBLAS's own clearing of C (beta = 0) would
     // charge the peak with a slow store loop (1024³: 1.12× on an AVX2 EPYC).
-    const bool accumulate = blas_mm_accumulates(a, b);
-    auto ms = time_runs(
-        [&] {
-          if (accumulate) {
-            c.zero_();
-            c.addmm_(a, b);
-          } else {
-            at::mm_out(c, a, b);
-          }
-        },
-        5, 1, device);
+    auto ms = time_runs([&] { blas_mm_out(c, a, b); }, 5, 1, device);
     return 2.0 * n * n * n / (median(ms) * 1e6);
   } catch (const c10::Error&) {
     return 0.0;

@@ -8,10 +8,16 @@ namespace {
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
-/// a · b as gemm(beta = 1) into zeros (blas_product.h), no autograd.
+/// out = a · b as gemm(beta = 1) into out zeroed (blas_product.h), no autograd.
+torch::Tensor& accumulate_into(torch::Tensor& out, const torch::Tensor& a, const torch::Tensor& b) {
+  out.zero_();
+  return out.addmm_(a, b);
+}
+
+/// a · b as gemm(beta = 1) into zeros, in a new tensor.
 torch::Tensor accumulated_product(const torch::Tensor& a, const torch::Tensor& b) {
-  auto out = torch::zeros({a.size(0), b.size(1)}, a.options());  // (n, m)
-  out.addmm_(a, b);
+  auto out = torch::empty({a.size(0), b.size(1)}, a.options());  // (n, m)
+  accumulate_into(out, a, b);
   return out;
 }
 
@@ -53,6 +59,11 @@ bool blas_mm_accumulates(const torch::Tensor& a, const torch::Tensor& b) {
          a.scalar_type() == b.scalar_type() &&
          (a.scalar_type() == torch::kFloat || a.scalar_type() == torch::kDouble) &&
          optimized_blas_loaded();
+}
+
+torch::Tensor& blas_mm_out(torch::Tensor& out, const torch::Tensor& a, const torch::Tensor& b) {
+  if (!blas_mm_accumulates(a, b)) return at::mm_out(out, a, b);  // (n, m)
+  return accumulate_into(out, a, b);                              // (n, m)
 }
 
 torch::Tensor blas_mm(const torch::Tensor& a, const torch::Tensor& b) {

@@ -6,7 +6,8 @@
 
 using namespace sparseloop;
 
-// The accumulating product is torch::mm bit for bit, over shapes (tiny,
+// The accumulating product, returned or into a given output, is torch::mm
+// bit for bit, over shapes (tiny,
 // skinny, K past OpenBLAS's blocking), transposed and contiguous operands,
 // float32 and float64; its gradients are autograd's through torch::mm to
 // the last bits (the same products; autograd may pick other layouts).
@@ -25,6 +26,11 @@ TEST(BlasProduct, EqualsTorchMmBitForBitAndDifferentiates) {
           auto b = tb ? torch::randn({s.m, s.k}, o).t() : torch::randn({s.k, s.m}, o);
           EXPECT_TRUE(torch::equal(blas_mm(a, b), torch::mm(a, b)))
               << s.n << "x" << s.k << "x" << s.m << " " << ta << tb << " " << dtype;
+          // Into a given output (bench's peak): the same bits, in that tensor.
+          auto out = torch::full({s.n, s.m}, 7.0, o);
+          const void* at = out.data_ptr();
+          EXPECT_TRUE(torch::equal(blas_mm_out(out, a, b), torch::mm(a, b)));
+          EXPECT_EQ(out.data_ptr(), at);
           auto a1 = a.detach().requires_grad_(), b1 = b.detach().requires_grad_();
           auto a2 = a.detach().requires_grad_(), b2 = b.detach().requires_grad_();
           auto up = torch::randn({s.n, s.m}, o);

@@ -26,4 +26,9 @@ bool blas_mm_accumulates(const torch::Tensor& a, const torch::Tensor& b);
 /// products of the same kind), equal to torch::mm bit for bit.
 torch::Tensor blas_mm(const torch::Tensor& a, const torch::Tensor& b);
 
+/// out (n, m) = a · b computed as blas_mm computes it (a zeroed out, then
+/// gemm with beta = 1, where blas_mm_accumulates; else mm_out), without
+/// autograd: for a caller that owns the output (bench's peak measurement).
+torch::Tensor& blas_mm_out(torch::Tensor& out, const torch::Tensor& a, const torch::Tensor& b);
+
 }  // namespace sparseloop
