@@ -2,7 +2,21 @@
 
 #include <gtest/gtest.h>
 
+#include <vector>
+
 using namespace sparseloop;
+
+namespace {
+
+/// A dictionary (C, M, k, k) at stride s, padding p, synthesizing (H, W)
+/// signals; Hz, Wz: the codes' natural size.
+struct SynthesisCase {
+  int64_t C, M, k, s, p, H, W;
+  int64_t Hz() const { return (H + 2 * p - k) / s + 1; }
+  int64_t Wz() const { return (W + 2 * p - k) / s + 1; }
+};
+
+}  // namespace
 
 // The channels-last kernel against LibTorch's conv_transpose2d in float64
 // (output padding where the requested size is larger than the natural one),
@@ -12,15 +26,11 @@ using namespace sparseloop;
 TEST(ChannelsLastTransposedConv, EqualsConvTranspose2d) {
   torch::manual_seed(0);
   const auto cl = at::MemoryFormat::ChannelsLast;
-  struct Case {
-    int64_t C, M, k, s, p, H, W;
-  };
-  for (const Case c : {Case{64, 3, 3, 1, 1, 32, 32}, Case{32, 1, 4, 2, 1, 32, 32},
-                       Case{8, 3, 4, 2, 1, 33, 31}, Case{5, 2, 5, 3, 2, 20, 19},
-                       Case{4, 1, 1, 1, 0, 7, 9}, Case{7, 4, 4, 1, 2, 9, 10},
-                       Case{6, 4, 2, 2, 0, 12, 12},
-                       Case{3, 3, 4, 2, 1, 15, 15}}) {
-    const int64_t Hz = (c.H + 2 * c.p - c.k) / c.s + 1, Wz = (c.W + 2 * c.p - c.k) / c.s + 1;
+  const std::vector<SynthesisCase> cases = {{64, 3, 3, 1, 1, 32, 32}, {32, 1, 4, 2, 1, 32, 32},
+      {8, 3, 4, 2, 1, 33, 31}, {5, 2, 5, 3, 2, 20, 19}, {4, 1, 1, 1, 0, 7, 9},
+      {7, 4, 4, 1, 2, 9, 10}, {6, 4, 2, 2, 0, 12, 12}, {3, 3, 4, 2, 1, 15, 15}};
+  for (const SynthesisCase& c : cases) {
+    const int64_t Hz = c.Hz(), Wz = c.Wz();
     auto z = torch::randn({3, c.C, Hz, Wz}, torch::kDouble).contiguous(cl);
     auto w = torch::randn({c.C, c.M, c.k, c.k}, torch::kDouble);
     const int64_t oph = c.H - ((Hz - 1) * c.s - 2 * c.p + c.k);
@@ -71,12 +81,10 @@ TEST(ChannelsLastTransposedConv, AppliesOnlyToChannelsLastFewTapCpuCodes) {
 TEST(ChannelsLastTransposedConv, SumsInTheDocumentedOrder) {
   torch::manual_seed(1);
   const auto cl = at::MemoryFormat::ChannelsLast;
-  struct Case {
-    int64_t C, M, k, s, p, H, W;
-  };
-  for (const Case c : {Case{5, 3, 3, 1, 1, 9, 11}, Case{6, 3, 4, 2, 1, 14, 12},
-                       Case{4, 1, 4, 2, 1, 10, 13}, Case{3, 2, 3, 2, 0, 11, 9}}) {
-    const int64_t Hz = (c.H + 2 * c.p - c.k) / c.s + 1, Wz = (c.W + 2 * c.p - c.k) / c.s + 1;
+  const std::vector<SynthesisCase> cases = {{5, 3, 3, 1, 1, 9, 11}, {6, 3, 4, 2, 1, 14, 12},
+      {4, 1, 4, 2, 1, 10, 13}, {3, 2, 3, 2, 0, 11, 9}};
+  for (const SynthesisCase& c : cases) {
+    const int64_t Hz = c.Hz(), Wz = c.Wz();
     auto z = torch::randn({3, c.C, Hz, Wz}).contiguous(cl);
     auto w = torch::randn({c.C, c.M, c.k, c.k});
     auto got = transposed_conv_channels_last(z, w, c.s, c.p, c.H, c.W).contiguous();  // (3, M, H, W)
