@@ -41,9 +41,9 @@ SPARSELOOP_ALWAYS_INLINE void cl_pixel_taps(const T* z, const T* wp, int64_t C, 
 /// tap (kh, kw) lands on (i·s + kh − p, j·s + kw − p) when inside. A kernel
 /// row's k taps land on k neighbouring output pixels, whose k·M values are
 /// contiguous in NHWC as in the taps: away from the left and right edges a
-/// kernel row is one vectorized add instead of k·M scalar ones, which made
-/// the kernel 1.3–1.4× faster with 16–32 code channels (docs/performance.md,
-/// "RGB synthesis: kernel rows as one add"). The order of the sums, hence
+/// kernel row is one vectorized add instead of k·M scalar ones, which alone
+/// made the kernel 1.1–1.4× faster with 16–64 code channels
+/// (docs/performance.md, "RGB synthesis: kernel rows as one add"). The order of the sums, hence
 /// the bits, is unchanged.
 template <typename T>
 SPARSELOOP_ALWAYS_INLINE void cl_scatter(const T* taps, int64_t i, int64_t j, T* __restrict out,
