@@ -18,9 +18,12 @@
 #include <iostream>
 #include <sstream>
 #include <thread>
+#include <type_traits>
 
+#include <torch/csrc/distributed/c10d/Backend.hpp>
 #include <torch/csrc/distributed/c10d/FileStore.hpp>
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
+#include <torch/csrc/distributed/c10d/ProcessGroup.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #if defined(USE_C10D_NCCL)
@@ -34,6 +37,19 @@ namespace sparseloop {
 namespace {
 
 using Millis = std::chrono::milliseconds;
+
+/// The class Gloo's and NCCL's process groups share, whose collectives
+/// (allreduce, allgather, broadcast, barrier) this file calls: ProcessGroup
+/// in LibTorch 1.13, Backend in 2.x (where ProcessGroup became a wrapper over
+/// backends). Read off the class hierarchy rather than a version test
+/// (util/compat.h), so that it follows whichever LibTorch the build sees.
+using C10dGroup = std::conditional_t<std::is_base_of_v<c10d::Backend, c10d::ProcessGroupGloo>,
+                                     c10d::Backend, c10d::ProcessGroup>;
+static_assert(std::is_base_of_v<C10dGroup, c10d::ProcessGroupGloo>);
+#if defined(USE_C10D_NCCL)
+static_assert(std::is_base_of_v<C10dGroup, c10d::ProcessGroupNCCL>,
+              "NCCL's process group must share Gloo's base class");
+#endif
 
 Millis to_millis(double seconds) {
   return Millis(static_cast<int64_t>(seconds * 1000.0));
@@ -86,7 +102,7 @@ class PendingWork final : public PendingCollective {
 /// The world over a c10d process group (Gloo or NCCL).
 class C10dCommunicator final : public Communicator {
  public:
-  C10dCommunicator(c10::intrusive_ptr<c10d::Store> store, c10::intrusive_ptr<c10d::ProcessGroup> pg,
+  C10dCommunicator(c10::intrusive_ptr<c10d::Store> store, c10::intrusive_ptr<C10dGroup> pg,
                    int rank, int size, Millis timeout)
       : store_(std::move(store)), pg_(std::move(pg)), rank_(rank), size_(size), timeout_(timeout) {}
 
@@ -150,7 +166,7 @@ class C10dCommunicator final : public Communicator {
   }
 
   c10::intrusive_ptr<c10d::Store> store_;
-  c10::intrusive_ptr<c10d::ProcessGroup> pg_;
+  c10::intrusive_ptr<C10dGroup> pg_;
   int rank_, size_;
   Millis timeout_;
 };
@@ -254,7 +270,7 @@ void join_world(const DistributedOptions& o, torch::Device& device) {
                      ")");
   }
   auto prefixed = c10::make_intrusive<c10d::PrefixStore>("sparseloop", store);
-  c10::intrusive_ptr<c10d::ProcessGroup> pg;
+  c10::intrusive_ptr<C10dGroup> pg;
   try {
   if (backend == "gloo") {
     auto opts = c10d::ProcessGroupGloo::Options::create(timeout);

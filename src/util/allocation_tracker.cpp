@@ -8,13 +8,28 @@
 #include <c10/util/ThreadLocalDebugInfo.h>
 
 namespace sparseloop {
+namespace {
+
+/// The type of reportMemoryUsage's running totals, read off LibTorch's own
+/// declaration: int64_t in 1.13, size_t in 2.x. Deduced rather than tested
+/// by version (util/compat.h), so the override matches whichever LibTorch
+/// the build sees.
+template <class>
+struct ReportedTotal;
+template <class C, class R, class P, class S, class T, class D>
+struct ReportedTotal<R (C::*)(P, S, T, T, D)> {
+  using type = T;
+};
+using MemoryTotal = ReportedTotal<decltype(&c10::MemoryReportingInfoBase::reportMemoryUsage)>::type;
+
+}  // namespace
 
 struct AllocationTracker::Impl : public c10::MemoryReportingInfoBase {
   mutable std::mutex mutex;
   std::unordered_set<void*> ours;  // blocks allocated while tracking
   int64_t live = 0, peak = 0;
 
-  void reportMemoryUsage(void* ptr, int64_t alloc_size, int64_t, int64_t, c10::Device) override {
+  void reportMemoryUsage(void* ptr, int64_t alloc_size, MemoryTotal, MemoryTotal, c10::Device) override {
     std::lock_guard<std::mutex> lock(mutex);
     if (alloc_size > 0) {
       ours.insert(ptr);
