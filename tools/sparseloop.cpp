@@ -10,6 +10,7 @@
 #include "cli.h"
 #include "commands/commands.h"
 #include "sparseloop/sparseloop.h"
+#include "sparseloop/util/distributed.h"
 #include "sparseloop/util/error.h"
 
 using namespace sparseloop;
@@ -91,6 +92,12 @@ int main(int argc, char** argv) {
   // process with SIGXFSZ mid-write; ignored, the write fails with EFBIG and
   // the error names the file, as a full disk (ENOSPC) does.
   std::signal(SIGXFSZ, SIG_IGN);
+  // A distributed run's process group ends when main returns, before static
+  // destruction: CUDA's runtime may be gone by then, and NCCL's group needs
+  // it to shut down (engine/distributed.cpp).
+  struct LeaveWorld {
+    ~LeaveWorld() { sparseloop::set_world(nullptr); }
+  } leave_world;
   try {
     return run(argc, argv);
   } catch (const InputError& e) {

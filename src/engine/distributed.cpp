@@ -15,7 +15,9 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <iostream>
+#include <optional>
 #include <sstream>
 #include <thread>
 #include <type_traits>
@@ -88,23 +90,46 @@ std::string reported_steps(c10d::Store& store, int size) {
   return out.str();
 }
 
+/// A collective in flight; with `staged` (the device copy a collective ran
+/// on, C10dCommunicator::staged) its result is copied back into `dest` once
+/// done.
 class PendingWork final : public PendingCollective {
  public:
-  PendingWork(c10::intrusive_ptr<c10d::Work> work, Millis timeout)
-      : work_(std::move(work)), timeout_(timeout) {}
-  void wait() override { work_->wait(timeout_); }
+  PendingWork(c10::intrusive_ptr<c10d::Work> work, Millis timeout, torch::Tensor staged = {},
+              torch::Tensor dest = {})
+      : work_(std::move(work)), timeout_(timeout), staged_(std::move(staged)),
+        dest_(std::move(dest)) {}
+  void wait() override {
+    work_->wait(timeout_);
+    if (staged_.defined()) dest_.copy_(staged_);
+  }
 
  private:
   c10::intrusive_ptr<c10d::Work> work_;
   Millis timeout_;
+  torch::Tensor staged_, dest_;
 };
 
 /// The world over a c10d process group (Gloo or NCCL).
 class C10dCommunicator final : public Communicator {
  public:
+  /// `wire`: the device every collective's tensors must be on (NCCL: the
+  /// rank's GPU); none when the group takes tensors where they are (Gloo).
   C10dCommunicator(c10::intrusive_ptr<c10d::Store> store, c10::intrusive_ptr<C10dGroup> pg,
-                   int rank, int size, Millis timeout)
-      : store_(std::move(store)), pg_(std::move(pg)), rank_(rank), size_(size), timeout_(timeout) {}
+                   int rank, int size, Millis timeout, std::optional<torch::Device> wire)
+      : store_(std::move(store)), pg_(std::move(pg)), rank_(rank), size_(size), timeout_(timeout),
+        wire_(wire) {}
+  /// `close` ends the group before it is destroyed (NCCL: its shutdown(),
+  /// what torch.distributed.destroy_process_group calls; without it 2.x
+  /// warns and aborts its communicators in the destructor).
+  void on_close(std::function<void()> close) { close_ = std::move(close); }
+  ~C10dCommunicator() override {
+    try {
+      if (close_) close_();
+    } catch (const std::exception&) {
+      // A process ending: nothing left to tell the other ranks.
+    }
+  }
 
   int rank() const override { return rank_; }
   int size() const override { return size_; }
@@ -114,8 +139,11 @@ class C10dCommunicator final : public Communicator {
   std::unique_ptr<PendingCollective> allreduce_sum_async(torch::Tensor& t) override {
     TORCH_CHECK(t.is_contiguous(), "allreduce_sum: the tensor must be contiguous");
     count(t);
-    std::vector<at::Tensor> v{t};
-    return std::make_unique<PendingWork>(pg_->allreduce(v), timeout_);
+    auto w = staged(t);
+    std::vector<at::Tensor> v{w};
+    auto work = pg_->allreduce(v);
+    if (w.is_same(t)) return std::make_unique<PendingWork>(std::move(work), timeout_);
+    return std::make_unique<PendingWork>(std::move(work), timeout_, w, t);
   }
 
   torch::Tensor allgather_rows(const torch::Tensor& local0) override {
@@ -140,10 +168,12 @@ class C10dCommunicator final : public Communicator {
   void broadcast(torch::Tensor& t, int root) override {
     TORCH_CHECK(t.is_contiguous(), "broadcast: the tensor must be contiguous");
     count(t);
-    std::vector<at::Tensor> v{t};
+    auto w = staged(t);
+    std::vector<at::Tensor> v{w};
     c10d::BroadcastOptions o;
     o.rootRank = root;
     pg_->broadcast(v, o)->wait(timeout_);
+    if (!w.is_same(t)) t.copy_(w);
   }
 
   void barrier() override { pg_->barrier()->wait(timeout_); }
@@ -157,18 +187,29 @@ class C10dCommunicator final : public Communicator {
 
  private:
   /// Gathers tensors of the same shape from every rank, concatenated along dim 0.
-  torch::Tensor gather_equal(const torch::Tensor& t) {
+  torch::Tensor gather_equal(const torch::Tensor& t0) {
+    auto t = staged(t0);
     std::vector<std::vector<at::Tensor>> out(1);
     for (int r = 0; r < size_; ++r) out[0].push_back(torch::empty_like(t));
     std::vector<at::Tensor> in{t};
     pg_->allgather(out, in)->wait(timeout_);
-    return torch::cat(out[0]);
+    return torch::cat(out[0]).to(t0.device());  // (size·rows, …), where t0 was
+  }
+
+  /// `t` on the device the group's collectives need: NCCL takes CUDA tensors
+  /// only ("Tensors must be CUDA and dense"), and the library hands every
+  /// world the small CPU tensors of its bookkeeping (row counts, stop flags,
+  /// evaluation totals) as Gloo takes them. `t` itself where it already is.
+  torch::Tensor staged(const torch::Tensor& t) const {
+    return wire_ && t.device() != *wire_ ? t.to(*wire_) : t;
   }
 
   c10::intrusive_ptr<c10d::Store> store_;
   c10::intrusive_ptr<C10dGroup> pg_;
   int rank_, size_;
   Millis timeout_;
+  std::optional<torch::Device> wire_;
+  std::function<void()> close_;
 };
 
 int env_int(const char* name, int fallback) {
@@ -271,6 +312,7 @@ void join_world(const DistributedOptions& o, torch::Device& device) {
   }
   auto prefixed = c10::make_intrusive<c10d::PrefixStore>("sparseloop", store);
   c10::intrusive_ptr<C10dGroup> pg;
+  std::function<void()> close_group;
   try {
   if (backend == "gloo") {
     auto opts = c10d::ProcessGroupGloo::Options::create(timeout);
@@ -289,7 +331,9 @@ void join_world(const DistributedOptions& o, torch::Device& device) {
     require(device.is_cuda(), "--backend nccl needs --device cuda");
     auto opts = c10d::ProcessGroupNCCL::Options::create();
     opts->timeout = timeout;
-    pg = c10::make_intrusive<c10d::ProcessGroupNCCL>(prefixed, env.rank, env.world_size, opts);
+    auto nccl = c10::make_intrusive<c10d::ProcessGroupNCCL>(prefixed, env.rank, env.world_size, opts);
+    close_group = [nccl] { nccl->shutdown(); };
+    pg = nccl;
 #else
     throw InputError("--backend nccl: this build's LibTorch has no NCCL (use gloo, or build "
                      "against a CUDA LibTorch)");
@@ -307,7 +351,11 @@ void join_world(const DistributedOptions& o, torch::Device& device) {
                      " within --dist-timeout " + format_seconds(o.timeout) + " (" + reason(e) +
                      ")");
   }
-  set_world(std::make_shared<C10dCommunicator>(prefixed, pg, env.rank, env.world_size, timeout));
+  std::optional<torch::Device> wire;
+  if (backend == "nccl") wire = device;  // the rank's GPU
+  auto c = std::make_shared<C10dCommunicator>(prefixed, pg, env.rank, env.world_size, timeout, wire);
+  c->on_close(std::move(close_group));
+  set_world(std::move(c));
 }
 
 // ---------------------------------------------------------------------------
