@@ -81,7 +81,7 @@ fi
 if (($#)); then files=("$@"); else mapfile -t files < <(find src bench tools tests -name '*.cpp' | sort); fi
 logs="$work/logs"
 rm -rf "$logs" && mkdir -p "$logs"
-export pch logs
+export pch logs work
 printf '%s\n' "${flags[@]}" > "$work/flags"
 check_one() {
   local f=$1 log
@@ -94,7 +94,6 @@ check_one() {
   fi
 }
 export -f check_one
-export work
 echo "check_torch2: ${#files[@]} files against LibTorch $version headers ($(cat "$headers/stamp")), $jobs at a time" >&2
 start=$SECONDS
 failed="$(printf '%s\n' "${files[@]}" | xargs -P "$jobs" -I{} bash -c 'check_one "$1"' _ {})"

@@ -90,18 +90,22 @@ std::string reported_steps(c10d::Store& store, int size) {
   return out.str();
 }
 
-/// A collective in flight; with `staged` (the device copy a collective ran
-/// on, C10dCommunicator::staged) its result is copied back into `dest` once
-/// done.
+/// A collective's result back in the caller's tensor `dest`, when it ran on
+/// a device copy (C10dCommunicator::staged); nothing when it ran on `dest`.
+void unstage(const torch::Tensor& staged, torch::Tensor& dest) {
+  if (!staged.is_same(dest)) dest.copy_(staged);
+}
+
+/// A collective in flight on `staged`, its result for `dest` (unstage).
 class PendingWork final : public PendingCollective {
  public:
-  PendingWork(c10::intrusive_ptr<c10d::Work> work, Millis timeout, torch::Tensor staged = {},
-              torch::Tensor dest = {})
+  PendingWork(c10::intrusive_ptr<c10d::Work> work, Millis timeout, torch::Tensor staged,
+              torch::Tensor dest)
       : work_(std::move(work)), timeout_(timeout), staged_(std::move(staged)),
         dest_(std::move(dest)) {}
   void wait() override {
     work_->wait(timeout_);
-    if (staged_.defined()) dest_.copy_(staged_);
+    unstage(staged_, dest_);
   }
 
  private:
@@ -115,14 +119,14 @@ class C10dCommunicator final : public Communicator {
  public:
   /// `wire`: the device every collective's tensors must be on (NCCL: the
   /// rank's GPU); none when the group takes tensors where they are (Gloo).
+  /// `close`, when given, ends the group before it is destroyed (NCCL: its
+  /// shutdown(), what torch.distributed.destroy_process_group calls; without
+  /// it 2.x warns and aborts its communicators in the destructor).
   C10dCommunicator(c10::intrusive_ptr<c10d::Store> store, c10::intrusive_ptr<C10dGroup> pg,
-                   int rank, int size, Millis timeout, std::optional<torch::Device> wire)
+                   int rank, int size, Millis timeout, std::optional<torch::Device> wire,
+                   std::function<void()> close)
       : store_(std::move(store)), pg_(std::move(pg)), rank_(rank), size_(size), timeout_(timeout),
-        wire_(wire) {}
-  /// `close` ends the group before it is destroyed (NCCL: its shutdown(),
-  /// what torch.distributed.destroy_process_group calls; without it 2.x
-  /// warns and aborts its communicators in the destructor).
-  void on_close(std::function<void()> close) { close_ = std::move(close); }
+        wire_(wire), close_(std::move(close)) {}
   ~C10dCommunicator() override {
     try {
       if (close_) close_();
@@ -141,9 +145,7 @@ class C10dCommunicator final : public Communicator {
     count(t);
     auto w = staged(t);
     std::vector<at::Tensor> v{w};
-    auto work = pg_->allreduce(v);
-    if (w.is_same(t)) return std::make_unique<PendingWork>(std::move(work), timeout_);
-    return std::make_unique<PendingWork>(std::move(work), timeout_, w, t);
+    return std::make_unique<PendingWork>(pg_->allreduce(v), timeout_, w, t);
   }
 
   torch::Tensor allgather_rows(const torch::Tensor& local0) override {
@@ -173,7 +175,7 @@ class C10dCommunicator final : public Communicator {
     c10d::BroadcastOptions o;
     o.rootRank = root;
     pg_->broadcast(v, o)->wait(timeout_);
-    if (!w.is_same(t)) t.copy_(w);
+    unstage(w, t);
   }
 
   void barrier() override { pg_->barrier()->wait(timeout_); }
@@ -331,7 +333,8 @@ void join_world(const DistributedOptions& o, torch::Device& device) {
     require(device.is_cuda(), "--backend nccl needs --device cuda");
     auto opts = c10d::ProcessGroupNCCL::Options::create();
     opts->timeout = timeout;
-    auto nccl = c10::make_intrusive<c10d::ProcessGroupNCCL>(prefixed, env.rank, env.world_size, opts);
+    auto nccl =
+        c10::make_intrusive<c10d::ProcessGroupNCCL>(prefixed, env.rank, env.world_size, opts);
     close_group = [nccl] { nccl->shutdown(); };
     pg = nccl;
 #else
@@ -353,9 +356,8 @@ void join_world(const DistributedOptions& o, torch::Device& device) {
   }
   std::optional<torch::Device> wire;
   if (backend == "nccl") wire = device;  // the rank's GPU
-  auto c = std::make_shared<C10dCommunicator>(prefixed, pg, env.rank, env.world_size, timeout, wire);
-  c->on_close(std::move(close_group));
-  set_world(std::move(c));
+  set_world(std::make_shared<C10dCommunicator>(prefixed, pg, env.rank, env.world_size, timeout,
+                                               wire, std::move(close_group)));
 }
 
 // ---------------------------------------------------------------------------

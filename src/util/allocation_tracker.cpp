@@ -29,7 +29,8 @@ struct AllocationTracker::Impl : public c10::MemoryReportingInfoBase {
   std::unordered_set<void*> ours;  // blocks allocated while tracking
   int64_t live = 0, peak = 0;
 
-  void reportMemoryUsage(void* ptr, int64_t alloc_size, MemoryTotal, MemoryTotal, c10::Device) override {
+  void reportMemoryUsage(void* ptr, int64_t alloc_size, MemoryTotal, MemoryTotal,
+                         c10::Device) override {
     std::lock_guard<std::mutex> lock(mutex);
     if (alloc_size > 0) {
       ours.insert(ptr);

@@ -5,6 +5,7 @@
 // machine can catch a CPU tensor reaching NCCL. Skipped without a CUDA device
 // or where this build's LibTorch has no NCCL.
 #include <cstdlib>
+#include <utility>
 
 #include <gtest/gtest.h>
 
@@ -14,13 +15,27 @@
 
 using namespace sparseloop;
 
+namespace {
+
+/// The launcher's variables of a world of one, unset again on leaving
+/// (also when an assertion ends the test early).
+struct WorldOfOneEnvironment {
+  WorldOfOneEnvironment() {
+    for (const auto& [name, value] : kVariables) setenv(name, value, 1);
+  }
+  ~WorldOfOneEnvironment() {
+    for (const auto& [name, value] : kVariables) unsetenv(name);
+  }
+  static constexpr std::pair<const char*, const char*> kVariables[] = {
+      {"RANK", "0"}, {"WORLD_SIZE", "1"}, {"LOCAL_RANK", "0"},
+      {"MASTER_ADDR", "127.0.0.1"}, {"MASTER_PORT", "29541"}};
+};
+
+}  // namespace
+
 TEST(GpuDistributed, NcclWorldOfOneTakesCpuAndCudaTensors) {
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
-  setenv("RANK", "0", 1);
-  setenv("WORLD_SIZE", "1", 1);
-  setenv("LOCAL_RANK", "0", 1);
-  setenv("MASTER_ADDR", "127.0.0.1", 1);
-  setenv("MASTER_PORT", "29541", 1);
+  WorldOfOneEnvironment environment;
   DistributedOptions o;
   o.backend = "nccl";
   o.timeout = 60;
@@ -28,12 +43,8 @@ TEST(GpuDistributed, NcclWorldOfOneTakesCpuAndCudaTensors) {
   try {
     join_world(o, device);
   } catch (const InputError& e) {
-    for (const char* v : {"RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"})
-      unsetenv(v);
     GTEST_SKIP() << e.what();  // a LibTorch without NCCL
   }
-  // A world of one is not distributed(), but its collectives go through
-  // NCCL: they are counted, where the single-process world counts none.
 
   // All-reduce (sync and async) and broadcast write back into CPU tensors.
   auto flags = torch::tensor({1.0, 0.0, 2.5}, torch::kDouble);
@@ -60,11 +71,11 @@ TEST(GpuDistributed, NcclWorldOfOneTakesCpuAndCudaTensors) {
   world().allreduce_sum(g);
   EXPECT_EQ(g.sum().item<float>(), 6.0f);
   world().barrier();
+  // A world of one is not distributed(), but its collectives went through
+  // NCCL: they are counted, where the single-process world counts none.
   EXPECT_EQ(world().traffic().collectives, 6);  // those above; the barrier carries no payload
 
   // Leave the world while CUDA is alive (not at static destruction).
   set_world(nullptr);
   EXPECT_EQ(world().traffic().collectives, 0);
-  for (const char* v : {"RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"})
-    unsetenv(v);
 }
