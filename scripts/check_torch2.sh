@@ -62,8 +62,9 @@ version="$(awk '/define TORCH_VERSION_MAJOR/{a=$3} /define TORCH_VERSION_MINOR/{
 [[ ${version%%.*} -ge 2 ]] || fail "$suite's libtorch-dev is $version, not 2.x"
 
 # The definitions and warnings of the build (CMakeLists.txt, tests/CMakeLists.txt);
-# these headers come before /usr/include, which holds Debian's 1.13.
-flags=(-std=c++17 -fopenmp -D_GLIBCXX_USE_CXX11_ABI=1 -Wall -Wextra -Wno-unused-parameter
+# these headers come before /usr/include, which holds Debian's 1.13. C++20, as
+# CMakeLists.txt builds against any LibTorch 2.x (TORCH2_STD=c++17 for the other).
+flags=(-std="${TORCH2_STD:-c++20}" -fopenmp -D_GLIBCXX_USE_CXX11_ABI=1 -Wall -Wextra -Wno-unused-parameter
        -Wno-missing-field-initializers -DSPARSELOOP_HAVE_TURBOJPEG=1 -DUSE_C10D_GLOO
        -DUSE_DISTRIBUTED -DGTEST_HAS_PTHREAD=1 '-DSPARSELOOP_CLI_PATH="sparseloop"'
        '-DSPARSELOOP_DIST_WORKER_PATH="sparseloop_dist_worker"' "-DSPARSELOOP_SOURCE_DIR=\"$root\""
@@ -74,15 +75,16 @@ flags=(-std=c++17 -fopenmp -D_GLIBCXX_USE_CXX11_ABI=1 -Wall -Wextra -Wno-unused-
 pch="$work/pch/torch_all.h"
 mkdir -p "$(dirname "$pch")"
 printf '#include <torch/torch.h>\n#include <functional>\n#include <memory>\n#include <optional>\n#include <string>\n#include <vector>\n' > "$pch"
-if [[ ! -f $pch.gch || $pch.gch -ot $headers/stamp ]]; then
+printf '%s\n' "${flags[@]}" > "$work/flags.new"
+if [[ ! -f $pch.gch || $pch.gch -ot $headers/stamp ]] || ! cmp -s "$work/flags.new" "$work/flags"; then
   g++ "${flags[@]}" -x c++-header "$pch" -o "$pch.gch.tmp" && mv "$pch.gch.tmp" "$pch.gch"
 fi
+mv "$work/flags.new" "$work/flags"
 
 if (($#)); then files=("$@"); else mapfile -t files < <(find src bench tools tests -name '*.cpp' | sort); fi
 logs="$work/logs"
 rm -rf "$logs" && mkdir -p "$logs"
 export pch logs work
-printf '%s\n' "${flags[@]}" > "$work/flags"
 check_one() {
   local f=$1 log
   log="$logs/$(echo "$f" | tr / _).log"
@@ -94,7 +96,7 @@ check_one() {
   fi
 }
 export -f check_one
-echo "check_torch2: ${#files[@]} files against LibTorch $version headers ($(cat "$headers/stamp")), $jobs at a time" >&2
+echo "check_torch2: ${#files[@]} files against LibTorch $version headers ($(cat "$headers/stamp")), ${flags[0]}, $jobs at a time" >&2
 start=$SECONDS
 failed="$(printf '%s\n' "${files[@]}" | xargs -P "$jobs" -I{} bash -c 'check_one "$1"' _ {})"
 

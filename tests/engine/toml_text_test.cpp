@@ -43,10 +43,10 @@ std::string string_value(const toml::table& t, const char* key) {
 TEST(TomlText, UndefinedWhitespaceCheckRanges) {
   for (char32_t c : {0x9Fu, 0xA0u, 0x49Au, 0x2C5Du, 0x3000u, 0x3058u, 0xFB25u, 0xFEFFu, 0x2000u,
                      0x1680u, 0xF00E9u})
-    EXPECT_FALSE(toml_whitespace_check_is_undefined(c)) << std::hex << c;
+    EXPECT_FALSE(toml_whitespace_check_is_undefined(c)) << std::hex << uint32_t{c};
   for (char32_t c : {0xA1u, 0xE9u, 0x28Bu, 0x499u, 0x2C5Eu, 0x2FFFu, 0x3001u, 0x3057u, 0xFB26u,
                      0xFEFEu})
-    EXPECT_TRUE(toml_whitespace_check_is_undefined(c)) << std::hex << c;
+    EXPECT_TRUE(toml_whitespace_check_is_undefined(c)) << std::hex << uint32_t{c};
 }
 
 // Inputs of the fuzz run and the places toml++ tests a character for
