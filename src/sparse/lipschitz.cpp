@@ -5,6 +5,7 @@
 
 #include "sparseloop/util/distributed.h"
 #include "sparseloop/util/error.h"
+#include "sparseloop/util/host_read.h"
 #include "sparseloop/util/precision.h"
 
 namespace sparseloop {
@@ -29,8 +30,9 @@ PowerIterationResult power_iteration(const SparseOperator& op, torch::Tensor& v,
   for (int64_t i = 0; i < max_iterations; ++i) {
     auto dv = op.synthesis(v);           // signal shape
     auto w = op.analysis(dv);            // code shape: DᵀD v
-    const double estimate = dv.pow(2).sum().item<double>();  // vᵀDᵀDv, ‖v‖ = 1
-    const double wn = w.norm().item<double>();
+    // vᵀDᵀDv (‖v‖ = 1) and ‖DᵀDv‖ in one device read (util/host_read.h).
+    const auto read = host_read({dv.pow(2).sum(), w.norm()});
+    const double estimate = read[0], wn = read[1];
     r.iterations = i + 1;
     r.lipschitz = estimate;
     if (!(wn > 0.0) || !std::isfinite(wn)) break;  // D = 0 or broken: keep v
@@ -116,10 +118,19 @@ std::pair<double, double> lanczos_orthogonalize(torch::Tensor& w, const torch::T
   if (!w.device().is_cpu() || !q.is_contiguous() ||
       (q_prev.defined() && !q_prev.is_contiguous()) ||
       (w.scalar_type() != torch::kFloat && w.scalar_type() != torch::kDouble)) {
-    const double a = w.dot(q).item<double>();
-    w.sub_(q, a);
+    if (w.device().is_cpu()) {
+      const double a = w.dot(q).item<double>();
+      w.sub_(q, a);
+      if (q_prev.defined()) w.sub_(q_prev, beta);
+      return {a, w.norm().item<double>()};
+    }
+    // On a GPU α stays on the device until one read of α and ‖w‖
+    // (util/host_read.h): one synchronization a step instead of two.
+    const auto a = w.dot(q);  // ()
+    w.sub_(q * a);
     if (q_prev.defined()) w.sub_(q_prev, beta);
-    return {a, w.norm().item<double>()};
+    const auto read = host_read({a, w.norm()});
+    return {read[0], read[1]};
   }
   std::pair<double, double> r;
   AT_DISPATCH_FLOATING_TYPES(w.scalar_type(), "lanczos_orthogonalize", [&] {
@@ -286,8 +297,11 @@ double LipschitzCache::refresh(const SparseOperator& op, const torch::Tensor& di
   const torch::Tensor dictionary = dictionary0.detach();
   last_iterations_ = 0;
   last_cold_ = false;
+  // The stored L, read once (a device synchronization where the buffers
+  // live on a GPU; three reads were one per use).
+  double lipschitz = lipschitz_.item<double>();
   bool cold = vector_.sizes() != code_shape || dictionary_.sizes() != dictionary.sizes() ||
-              lipschitz_.item<double>() <= 0.0;
+              lipschitz <= 0.0;
   bool run = cold || p.refresh == StepRefresh::kEveryForward;
   if (!cold && p.refresh != StepRefresh::kFixed) {
     // How far the dictionary moved since L's estimate: any change (max |ΔD|
@@ -308,21 +322,28 @@ double LipschitzCache::refresh(const SparseOperator& op, const torch::Tensor& di
     // docs/performance.md, "SDNet-18-all within 2× ResNet-18").
     auto r = cold ? lanczos_top_eigenvalue(op, v, p.initial_power_iterations, 1e-6)
                   : power_iteration(op, v, p.power_iterations, p.power_tolerance,
-                                    lipschitz_.item<double>());
+                                    lipschitz);
     last_iterations_ = r.iterations;
     last_cold_ = cold;
     vector_.resize_(code_shape);
     vector_.copy_(v);
     lipschitz_.fill_(r.lipschitz);
+    // The buffer is float64 unless a module->to(dtype) converted it: then
+    // return what it holds, as a reload would.
+    lipschitz = lipschitz_.scalar_type() == torch::kDouble ? r.lipschitz
+                                                           : lipschitz_.item<double>();
     // Data-parallel ranks hold the same dictionary, but a GPU's power
     // iteration need not round the same way twice: rank 0's L is every
     // rank's, so the ranks unroll the same FISTA (the refresh decision above
     // reads the dictionary alone, so every rank gets here together).
-    if (distributed()) world().broadcast(lipschitz_, 0);
+    if (distributed()) {
+      world().broadcast(lipschitz_, 0);
+      lipschitz = lipschitz_.item<double>();
+    }
     dictionary_.resize_(dictionary.sizes());
     dictionary_.copy_(dictionary);
   }
-  return lipschitz_.item<double>();
+  return lipschitz;
 }
 
 }  // namespace sparseloop

@@ -1,25 +1,33 @@
 #include "sparseloop/families/ctrl/game.h"
 
 #include <cmath>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "sparseloop/sparse/dictionary_reuse.h"
 #include "sparseloop/util/distributed.h"
+#include "sparseloop/util/host_read.h"
 
 namespace sparseloop {
 namespace {
 
 nlohmann::json terms_json(const ClosedLoopTerms& t, const std::string& prefix) {
-  nlohmann::json j;
-  j[prefix + "objective"] = t.objective.item<double>();
-  j[prefix + "delta_r"] = t.delta.item<double>();
-  j[prefix + "rate_z"] = t.rate_z.item<double>();
-  j[prefix + "rate_z_hat"] = t.rate_z_hat.item<double>();
-  if (t.sample_delta.defined()) j[prefix + "sample_delta_r"] = t.sample_delta.item<double>();
-  if (t.pixel_mse.defined()) j[prefix + "pixel_mse"] = t.pixel_mse.item<double>();
+  std::vector<std::pair<std::string, torch::Tensor>> terms{
+      {"objective", t.objective}, {"delta_r", t.delta}, {"rate_z", t.rate_z},
+      {"rate_z_hat", t.rate_z_hat}};
+  if (t.sample_delta.defined()) terms.emplace_back("sample_delta_r", t.sample_delta);
+  if (t.pixel_mse.defined()) terms.emplace_back("pixel_mse", t.pixel_mse);
   if (t.class_rate_z.defined()) {
-    j[prefix + "class_rate_z"] = t.class_rate_z.item<double>();
-    j[prefix + "class_rate_z_hat"] = t.class_rate_z_hat.item<double>();
+    terms.emplace_back("class_rate_z", t.class_rate_z);
+    terms.emplace_back("class_rate_z_hat", t.class_rate_z_hat);
   }
+  // One host read for all terms (util/host_read.h): this runs every step.
+  std::vector<torch::Tensor> values;
+  for (const auto& term : terms) values.push_back(term.second);
+  const auto v = host_read(values);
+  nlohmann::json j;
+  for (size_t i = 0; i < terms.size(); ++i) j[prefix + terms[i].first] = v[i];
   return j;
 }
 

@@ -30,7 +30,8 @@ torch::Tensor logdet_identity_plus(const torch::Tensor& gram, const torch::Tenso
   auto mat = torch::eye(gram.size(-1), gram.options()) + scale * gram;  // SPD for finite features
   auto result = torch::linalg_cholesky_ex(mat);
   auto chol = std::get<0>(result);
-  if (std::get<1>(result).ne(0).any().item<bool>() || !torch::isfinite(chol).all().item<bool>()) {
+  // Cholesky's failure flags and the factor's finiteness in one device read.
+  if ((std::get<1>(result).ne(0).any() | torch::isfinite(chol).all().logical_not()).item<bool>()) {
     std::ostringstream msg;
     msg << "rate reduction: I + a·Gram of " << what << " " << features.sizes()
         << " is not positive definite (features contain NaN or Inf?)";
