@@ -92,9 +92,12 @@ class LipschitzCache {
 
   /// L for `dictionary` (the dictionary as used, any autograd detached) and the
   /// operator `op` of signals whose codes have shape `code_shape` (batch 1),
-  /// refreshed by `policy`: a cold start when L was never estimated for this
-  /// code shape; otherwise a warm refresh before every forward (kEveryForward)
-  /// or when the dictionary changed (kOnChange), none with kFixed.
+  /// refreshed by `policy`: a cold start (Lanczos from power_iteration_start)
+  /// when L was never estimated for this code shape; otherwise a warm refresh
+  /// before every forward (kEveryForward) or when the dictionary changed
+  /// (kOnChange), none with kFixed. A dictionary that moved past the policy's
+  /// restart_threshold restarts: Lanczos from power_iteration_start plus the
+  /// stored vector (both unit).
   double refresh(const SparseOperator& op, const torch::Tensor& dictionary,
                  at::IntArrayRef code_shape, const LipschitzPolicy& policy);
 
