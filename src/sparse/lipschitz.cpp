@@ -320,8 +320,8 @@ double LipschitzCache::refresh(const SparseOperator& op, const torch::Tensor& di
       // cold start has, so a top eigenvector that moved to another frequency
       // is still found; the stored half, the old top eigenvector, is near the
       // new one after most moves. SDNet's step bench (17 layers, 7.4 restarts
-      // a step): 423 → 209 products a step, the estimates within 5e-5 of a
-      // 400-product reference as the fixed start's are within 3e-5
+      // a step): 423 → 209 DᵀD products a step, the estimates within 5e-5 of
+      // a 400-product reference as the fixed start's are within 3e-5
       // (docs/performance.md, "Restarts from the stored vector too").
       const double stored = vector_.norm().item<double>();
       if (std::isfinite(stored) && stored > 0.0)
