@@ -26,6 +26,22 @@ struct Case {
   int64_t C, M, k, s, p, H;
 };
 
+/// Each atom (row of the flattened dictionary) scaled to unit norm.
+torch::Tensor unit_atoms(const torch::Tensor& d) {
+  return d / d.flatten(1).norm(2, {1}).view({-1, 1, 1, 1});
+}
+
+/// SDNet's step policy (families/sdnet/model.cpp): on-change refreshes of at
+/// most 50 warm iterations to 1e-3, a cold restart past a 5 % move.
+LipschitzPolicy sdnet_policy() {
+  LipschitzPolicy p;
+  p.refresh = StepRefresh::kOnChange;
+  p.power_iterations = 50;
+  p.power_tolerance = 1e-3;
+  p.restart_threshold = 0.05;
+  return p;
+}
+
 }  // namespace
 
 // Lanczos against the dense eigensolver, in float64 and float32, over the
@@ -127,15 +143,10 @@ TEST(Lipschitz, WarmRefreshSettlesInOneIterationAgainstTheStoredEstimate) {
   torch::nn::Module m;
   LipschitzCache cache;
   cache.register_buffers(m);
-  auto unit = [](const torch::Tensor& d) { return d / d.flatten(1).norm(2, {1}).view({-1, 1, 1, 1}); };
-  auto w = unit(torch::randn({8, 4, 3, 3}));
+  auto w = unit_atoms(torch::randn({8, 4, 3, 3}));
   const ConvGeometry g{1, 1};
   const std::vector<int64_t> shape{1, 8, 12, 12};
-  LipschitzPolicy p;
-  p.refresh = StepRefresh::kOnChange;
-  p.power_iterations = 50;
-  p.power_tolerance = 1e-3;
-  p.restart_threshold = 0.05;
+  const LipschitzPolicy p = sdnet_policy();
   cache.refresh(conv_operator(w, g, 12, 12), w, shape, p);
   ASSERT_TRUE(cache.last_cold());
 
@@ -143,7 +154,7 @@ TEST(Lipschitz, WarmRefreshSettlesInOneIterationAgainstTheStoredEstimate) {
   cache.refresh(conv_operator(w_same, g, 12, 12), w_same, shape, p);
   EXPECT_EQ(cache.last_iterations(), 0);  // unchanged: nothing run
 
-  auto w1 = unit(w + 1e-4 * torch::randn_like(w));  // an SGD step's move
+  auto w1 = unit_atoms(w + 1e-4 * torch::randn_like(w));  // an SGD step's move
   const double small = cache.refresh(conv_operator(w1, g, 12, 12), w1, shape, p);
   EXPECT_FALSE(cache.last_cold());
   EXPECT_EQ(cache.last_iterations(), 1);
@@ -151,14 +162,14 @@ TEST(Lipschitz, WarmRefreshSettlesInOneIterationAgainstTheStoredEstimate) {
   EXPECT_LE(small, exact1 * (1 + 1e-6));  // from below
   EXPECT_GT(small, exact1 * (1 - 1e-3));  // within the tolerance
 
-  auto w2 = unit(w1 + 0.004 * torch::randn_like(w1));  // moved, under the threshold
+  auto w2 = unit_atoms(w1 + 0.004 * torch::randn_like(w1));  // moved, under the threshold
   const double larger = cache.refresh(conv_operator(w2, g, 12, 12), w2, shape, p);
   EXPECT_FALSE(cache.last_cold());
   EXPECT_GT(cache.last_iterations(), 1);
   const double exact2 = dense_top_eigenvalue(conv_operator(w2.to(torch::kDouble), g, 12, 12), shape);
   EXPECT_GT(larger, exact2 * (1 - 2e-3));
 
-  auto w3 = unit(w2 + 0.3 * torch::randn_like(w2));  // past the threshold
+  auto w3 = unit_atoms(w2 + 0.3 * torch::randn_like(w2));  // past the threshold
   cache.refresh(conv_operator(w3, g, 12, 12), w3, shape, p);
   EXPECT_TRUE(cache.last_cold());
 
@@ -177,27 +188,20 @@ TEST(Lipschitz, WarmRefreshSettlesInOneIterationAgainstTheStoredEstimate) {
 // make at lr 0.1).
 TEST(Lipschitz, RestartStartsFromTheFixedAndTheStoredVector) {
   torch::manual_seed(7);
-  auto unit = [](const torch::Tensor& d) {
-    return d / d.flatten(1).norm(2, {1}).view({-1, 1, 1, 1});  // unit atoms
-  };
   const ConvGeometry g{1, 1};
   const std::vector<int64_t> shape{1, 8, 12, 12};
-  LipschitzPolicy p;
-  p.refresh = StepRefresh::kOnChange;
-  p.power_iterations = 50;
-  p.power_tolerance = 1e-3;
-  p.restart_threshold = 0.05;
+  const LipschitzPolicy p = sdnet_policy();
   int64_t fewer = 0, cases = 0;
   for (int trial = 0; trial < 4; ++trial) {
     torch::nn::Module m;
     LipschitzCache cache;
     cache.register_buffers(m);
-    auto w = unit(torch::randn({8, 4, 3, 3}, torch::kDouble));
+    auto w = unit_atoms(torch::randn({8, 4, 3, 3}, torch::kDouble));
     cache.refresh(conv_operator(w, g, 12, 12), w, shape, p);
     ASSERT_TRUE(cache.last_cold());
     const auto stored = m.named_buffers()["power_vector"].clone();
 
-    auto w2 = unit(w + 0.1 * torch::randn_like(w) / std::sqrt(36.0));  // ≈ 10 % of each atom
+    auto w2 = unit_atoms(w + 0.1 * torch::randn_like(w) / std::sqrt(36.0));  // ≈ 10 % of each atom
     const auto op2 = conv_operator(w2, g, 12, 12);
     const double L = cache.refresh(op2, w2, shape, p);
     ASSERT_TRUE(cache.last_cold()) << trial;  // past the threshold: a restart
