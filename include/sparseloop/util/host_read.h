@@ -2,8 +2,9 @@
 // log line), read in one device synchronization. On a GPU each item() waits
 // for every kernel queued before it and leaves the device idle while the host
 // queues the next ones; reading two or eight scalars that are ready together
-// through one copy pays that wait once (the GPU targets: docs/design.md §11.6). On the CPU it
-// is item() per value: no extra operator, the same numbers.
+// through one copy pays that wait once (the GPU targets: docs/design.md
+// §11.6). On the CPU it is item() per value: no extra operator, the same
+// numbers.
 #pragma once
 
 #include <vector>
