@@ -263,10 +263,8 @@ DictionaryMove dictionary_move(const torch::Tensor& d, const torch::Tensor& ref)
   }
   // Elsewhere (a GPU): both read in one device synchronization.
   const auto delta = d - ref;
-  auto both = torch::stack({delta.abs().max().to(torch::kDouble),
-                            (delta.norm() / ref.norm().clamp_min(1e-30)).to(torch::kDouble)})
-                  .cpu();
-  return {both[0].item<double>(), both[1].item<double>()};
+  const auto both = host_read({delta.abs().max(), delta.norm() / ref.norm().clamp_min(1e-30)});
+  return {both[0], both[1]};
 }
 
 }  // namespace

@@ -22,6 +22,7 @@
 #include "sparseloop/plot/image_grid.h"
 #include "sparseloop/util/distributed.h"
 #include "sparseloop/util/error.h"
+#include "sparseloop/util/host_read.h"
 #include "sparseloop/util/fs.h"
 #include "sparseloop/util/signals.h"
 
@@ -368,15 +369,18 @@ VdlStepStats VdlTrainer::step(const torch::Tensor& y) {
     s.enc_loss = losses[1].item<double>();
     // E(z*) = Σ_i rec_i + β h + γ Σ_i code_i + λ‖z*‖₁, per sample; rec from the pre-step loss.
     const double rec_sum = s.rec_loss * B;
-    const double hinge_sum = torch::relu(eo.threshold() - stdj).pow(2).sum().item<double>();
-    const double code_sum = (z_all - enc_all).pow(2).mean(1).sum().item<double>();
-    s.energy = (rec_sum + eo.beta() * hinge_sum + eo.gamma() * code_sum +
-                eo.lambda() * z_all.abs().sum().item<double>()) /
-               B;
+    // Every step's statistics in one device read (util/host_read.h).
+    const auto read = host_read({torch::relu(eo.threshold() - stdj).pow(2).sum(),
+                                 (z_all - enc_all).pow(2).mean(1).sum(), z_all.abs().sum(),
+                                 (z_all == 0).to(torch::kDouble).mean(), stdj.mean(),
+                                 steps_all.to(torch::kDouble).mean()});
+    const double hinge_sum = read[0], code_sum = read[1];
+    s.energy =
+        (rec_sum + eo.beta() * hinge_sum + eo.gamma() * code_sum + eo.lambda() * read[2]) / B;
     s.hinge = hinge_sum / static_cast<double>(z.size(1));
-    s.sparsity = (z_all == 0).to(torch::kDouble).mean().item<double>();
-    s.code_std = stdj.mean().item<double>();
-    s.inference_steps = steps_all.to(torch::kDouble).mean().item<double>();
+    s.sparsity = read[3];
+    s.code_std = read[4];
+    s.inference_steps = read[5];
     s.decoder_norm = code_weight_norm(*model_->decoder);
   }
   return s;
