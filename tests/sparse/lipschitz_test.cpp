@@ -52,8 +52,7 @@ TEST(Lipschitz, LanczosMatchesTheDenseEigenvalueInFewerProductsThanPowerIteratio
   for (const Case c : {Case{4, 3, 3, 1, 1, 10}, Case{8, 8, 3, 1, 1, 8}, Case{6, 1, 4, 2, 1, 12},
                        Case{16, 4, 3, 2, 1, 9}}) {
     torch::manual_seed(c.C * 100 + c.M);
-    auto w = torch::randn({c.C, c.M, c.k, c.k}, torch::kDouble);  // (C, M, k, k)
-    w = w / w.flatten(1).norm(2, {1}).view({c.C, 1, 1, 1});      // unit atoms
+    auto w = unit_atoms(torch::randn({c.C, c.M, c.k, c.k}, torch::kDouble));  // (C, M, k, k)
     const ConvGeometry g{c.s, c.p};
     const int64_t Hz = conv_code_size(c.H, c.k, g);
     const std::vector<int64_t> shape{1, c.C, Hz, Hz};
@@ -110,8 +109,7 @@ TEST(Lipschitz, CacheColdEstimateIsLanczosAndWarmRefreshStartsFromItsVector) {
   torch::nn::Module m;
   LipschitzCache cache;
   cache.register_buffers(m);
-  auto w = torch::randn({8, 3, 3, 3});
-  w = w / w.flatten(1).norm(2, {1}).view({8, 1, 1, 1});
+  auto w = unit_atoms(torch::randn({8, 3, 3, 3}));
   const ConvGeometry g{1, 1};
   const auto op = conv_operator(w, g, 16, 16);
   LipschitzPolicy p;
@@ -201,7 +199,8 @@ TEST(Lipschitz, RestartStartsFromTheFixedAndTheStoredVector) {
     ASSERT_TRUE(cache.last_cold());
     const auto stored = m.named_buffers()["power_vector"].clone();
 
-    auto w2 = unit_atoms(w + 0.1 * torch::randn_like(w) / std::sqrt(36.0));  // ≈ 10 % of each atom
+    // ≈ 10 % of each (unit, 36-value) atom
+    auto w2 = unit_atoms(w + 0.1 * torch::randn_like(w) / std::sqrt(36.0));
     const auto op2 = conv_operator(w2, g, 12, 12);
     const double L = cache.refresh(op2, w2, shape, p);
     ASSERT_TRUE(cache.last_cold()) << trial;  // past the threshold: a restart
