@@ -167,6 +167,7 @@ class Bf16Signal {
 
 SmoothPart lasso_smooth_part(const SparseOperator& op, const torch::Tensor& x) {
   SmoothPart f;
+  f.device = x.device();
   f.grad = [op, x](const torch::Tensor& z) { return op.analysis(op.synthesis(z) - x); };
   f.forward_step = [op, x](const torch::Tensor& z, double step) {
     auto residual = x - op.synthesis(z);       // signal shape
@@ -210,6 +211,7 @@ SmoothPart lasso_gram_smooth_part(const torch::Tensor& gram, const torch::Tensor
   };
   auto affine = std::make_shared<Affine>();
   SmoothPart f;
+  f.device = b.device();
   f.grad = [G, b](const torch::Tensor& z) { return blas_mm(z, G).sub_(b); };  // (B, k)
   f.forward_step = [G, b, affine](const torch::Tensor& z, double step) {
     if (affine->eta != step) {

@@ -554,6 +554,23 @@ struct FusedFistaStep : public torch::autograd::Function<FusedFistaStep> {
 
 /// Iterations between two checks of a distributed global batch's stop.
 constexpr int64_t kGlobalStopEvery = 4;
+/// Iterations between two host reads of the freeze rule's stop test when the
+/// codes live on a device (stop_check_every 0): each read waits for the
+/// device's queue to drain, which at `code`'s sizes costs more than an
+/// iteration's arithmetic; at most 7 trailing no-op iterations are the price.
+constexpr int64_t kDeviceStopEvery = 8;
+
+/// Iterations between two host reads of the stop test (kFreeze; the
+/// authors' rule can unfreeze a sample, so it reads every iteration).
+int64_t stop_period(const ProximalGradientOptions& o, const SmoothPart& f,
+                    const torch::Tensor& z0) {
+  if (o.stop_rule() == StopRule::kAuthors) return 1;
+  const auto device = z0.defined() ? z0.device() : f.device;
+  int64_t every = o.stop_check_every() > 0 ? o.stop_check_every()
+                                           : (device.is_cpu() ? 1 : kDeviceStopEvery);
+  if (f.global_batch && distributed()) every = std::max(every, kGlobalStopEvery);
+  return every;
+}
 
 /// The whole batch iterates together: exactly `iterations` steps (tolerance 0),
 /// or with converged samples masked (frozen, or the authors' rule). In-place
@@ -570,6 +587,13 @@ ProximalGradientResult full_batch(const SmoothPart& f, const Prox& g,
   torch::Tensor diff;    // z_{k+1} − z_k
   torch::Tensor stopped, stopped_b, sample_steps;  // (B,), (B, 1, …), (B,)
   bool any_stopped = false;
+  // Frozen codes do not move (v = z below, so z_{k+1} − z_k = 0 and y = z),
+  // so reading the stop test only every `period` iterations changes nothing
+  // but the no-op iterations after the last sample froze: the same codes and
+  // per-sample counts, bit for bit. Between reads every step masks, since the
+  // host does not know whether a sample froze.
+  const int64_t period = check_stop ? stop_period(o, f, z0) : 1;
+  const bool global = f.global_batch && distributed();
   // Under autograd without a stop test: one fused node per step (above) when
   // the problem gives its descent direction, so that y + η·(−∇f) is folded
   // into the step (every step, 2-step layers included); otherwise where an
@@ -641,7 +665,8 @@ ProximalGradientResult full_batch(const SmoothPart& f, const Prox& g,
       stopped_b = per_sample(stopped, v);
       sample_steps = torch::zeros({v.size(0)}, v.options().dtype(torch::kLong));
     }
-    if (!authors && any_stopped) v = torch::where(stopped_b, z, v);  // frozen codes stay
+    if (!authors && (any_stopped || (period > 1 && k > 0)))
+      v = torch::where(stopped_b, z, v);  // frozen codes stay
     const double c = momentum.next();
     if (!check_stop && (c == 0.0 || k + 1 == o.iterations())) {
       // No stop test and no extrapolation to build: z_{k+1} − z_k is not
@@ -676,19 +701,15 @@ ProximalGradientResult full_batch(const SmoothPart& f, const Prox& g,
     }
     z = v;
     y = c == 0.0 ? z : torch::add(z, diff, c);  // one pass: z + c·diff
-    if (check_stop) {
+    // Every rank iterates until the global batch has stopped; asking the
+    // other ranks only every `period` iterations (at least kGlobalStopEvery)
+    // saves most of the collectives, whose latency bounds a small problem's
+    // speed.
+    if (check_stop && ((k + 1) % period == 0 || k + 1 == o.iterations())) {
       int64_t n_stopped = stopped.sum().item<int64_t>();
       int64_t n_samples = z.size(0);
       any_stopped = n_stopped > 0;
-      // Every rank iterates until the global batch has stopped. Frozen codes
-      // no longer move, so asking the other ranks only every few iterations
-      // changes nothing but the trailing no-op iterations and saves most of
-      // the collectives, whose latency bounds a small problem's speed (the
-      // authors' rule can unfreeze a sample: it asks every iteration).
-      const bool ask = (k + 1) % (authors ? 1 : kGlobalStopEvery) == 0 || k + 1 == o.iterations();
-      if (f.global_batch && distributed() && !ask) {
-        n_stopped = -1;  // not this iteration
-      } else if (f.global_batch && distributed()) {
+      if (global) {
         auto counts = torch::tensor({static_cast<double>(n_stopped), static_cast<double>(n_samples)},
                                     torch::kDouble);
         world().allreduce_sum(counts);
@@ -703,9 +724,12 @@ ProximalGradientResult full_batch(const SmoothPart& f, const Prox& g,
   }
   ProximalGradientResult r;
   r.z = z;
-  r.iterations = k;
   r.sample_iterations = check_stop ? sample_steps.cpu()
                                    : torch::full({z.size(0)}, k, torch::kLong);
+  // Without the trailing no-op iterations of a deferred read: the iteration
+  // in which the last sample froze, as a read every iteration would stop at.
+  // (A global batch keeps the global count: its samples are on other ranks.)
+  r.iterations = period > 1 && !authors && !global ? r.sample_iterations.max().item<int64_t>() : k;
   return r;
 }
 
@@ -930,7 +954,13 @@ ProximalGradientResult proximal_gradient(const SmoothPart& f, const Prox& g,
   TORCH_CHECK(static_cast<bool>(f.grad) || static_cast<bool>(f.forward_step) ||
                   static_cast<bool>(f.forward_step_into),
               "proximal_gradient: the smooth part has no gradient");
-  if (o.tolerance() > 0 && f.restrict && o.stop_rule() == StopRule::kFreeze)
+  TORCH_CHECK(o.stop_check_every() >= 0, "proximal_gradient: stop_check_every must be >= 0, got ",
+              o.stop_check_every());
+  // Converged samples leave the batch when the stop test is read every
+  // iteration (the CPU); on a device, where each read is a synchronization,
+  // they are masked and the test read every few iterations instead.
+  if (o.tolerance() > 0 && f.restrict && o.stop_rule() == StopRule::kFreeze &&
+      stop_period(o, f, z0) == 1)
     return shrinking_batch(f, g, o, z0);
   if (o.tolerance() == 0 && !torch::GradMode::is_enabled()) return fused_batch(f, g, o, z0);
   return full_batch(f, g, o, z0);

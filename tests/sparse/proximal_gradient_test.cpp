@@ -132,6 +132,47 @@ TEST(Fista, PerSampleToleranceIsIndependentOfTheBatch) {
   EXPECT_EQ(batch.iterations, batch.sample_iterations.max().item<int64_t>());
 }
 
+// On a device the freeze rule's stop test is read every few iterations
+// (stop_check_every): frozen codes do not move, so the codes, the per-sample
+// counts and `iterations` are those of a read every iteration, bit for bit.
+// The CPU runs the deferred path when asked, which is how it is tested here.
+TEST(Fista, DeferredStopReadsGiveTheSameSolve) {
+  torch::manual_seed(14);
+  auto W = torch::randn({40, 16}, f64);
+  auto op = linear_operator(W);
+  const double L = lipschitz_of(op, {1, 40});
+  auto x = torch::randn({7, 16}, f64);
+  x[2] *= 1e-4;  // stops at once
+  x[5] *= 0.1;
+  Prox prox(ProxOptions().lambda(0.2));
+  auto masked = lasso_smooth_part(op, x);
+  masked.restrict = nullptr;  // a coupled problem: samples masked, never dropped
+  // All samples stop (5 000 is far more than they need), or the cap cuts some.
+  for (int64_t cap : {5000, 37}) {
+    auto opts = ProximalGradientOptions().step(1.0 / L).tolerance(1e-7).iterations(cap);
+    auto every = proximal_gradient(masked, prox, ProximalGradientOptions(opts).stop_check_every(1));
+    ASSERT_GT(every.sample_iterations.max().item<int64_t>(),
+              every.sample_iterations.min().item<int64_t>());
+    for (int64_t period : {2, 3, 8, 64, 100000}) {
+      auto late = proximal_gradient(masked, prox, ProximalGradientOptions(opts).stop_check_every(period));
+      EXPECT_TRUE(torch::equal(late.z, every.z)) << "cap " << cap << ", period " << period;
+      EXPECT_TRUE(torch::equal(late.sample_iterations, every.sample_iterations))
+          << "cap " << cap << ", period " << period;
+      EXPECT_EQ(late.iterations, every.iterations) << "cap " << cap << ", period " << period;
+    }
+    // A separable problem read late is masked instead of shrunk: the same
+    // solve to rounding (the batch's products differ from the shrunk ones).
+    auto shrunk = solve_lasso(op, x, prox, opts);
+    auto late = solve_lasso(op, x, prox, ProximalGradientOptions(opts).stop_check_every(8));
+    EXPECT_LE((late.z - shrunk.z).abs().max().item<double>(), 1e-12);
+    EXPECT_TRUE(torch::equal(late.sample_iterations, shrunk.sample_iterations)) << "cap " << cap;
+    EXPECT_EQ(late.iterations, shrunk.iterations) << "cap " << cap;
+  }
+  EXPECT_THROW(proximal_gradient(masked, prox,
+                                 ProximalGradientOptions().step(1.0 / L).tolerance(1e-7).stop_check_every(-1)),
+               c10::Error);
+}
+
 TEST(Fista, WarmStartAtSolutionStaysThere) {
   torch::manual_seed(5);
   auto W = torch::randn({20, 10}, f64);

@@ -59,6 +59,10 @@ struct SmoothPart {
   /// (util/distributed.h), and f couples its samples: with a tolerance, the
   /// solve ends when every rank's samples have stopped, on every rank at once.
   bool global_batch = false;
+  /// Where the problem's data live, for a solve without a start z₀ (with
+  /// one, z₀'s device): on a device the stop test is read every few
+  /// iterations (ProximalGradientOptions::stop_check_every).
+  torch::Device device = torch::kCPU;
 
   /// y − η∇f(y), fused when the problem offers it.
   torch::Tensor step_from(const torch::Tensor& y, double step) const;
@@ -89,6 +93,14 @@ struct ProximalGradientOptions {
   TORCH_ARG(double, tolerance) = 0.0;
   TORCH_ARG(Momentum, momentum) = Momentum::kFista;
   TORCH_ARG(StopRule, stop_rule) = StopRule::kFreeze;
+  /// kFreeze with a tolerance: iterations between two host reads of the stop
+  /// test. 0: every iteration on the CPU (converged samples then leave the
+  /// batch when the problem can be restricted), every 8 on a device, where
+  /// each read is a synchronization. Frozen codes do not move, so any value
+  /// gives the same codes, per-sample counts and `iterations`; larger ones
+  /// only add no-op iterations after the last sample froze. The authors'
+  /// rule reads every iteration.
+  TORCH_ARG(int64_t, stop_check_every) = 0;
 };
 
 struct ProximalGradientResult {

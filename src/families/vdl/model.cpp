@@ -390,6 +390,7 @@ SmoothPart vdl_smooth_part(VdlDecoder& decoder, const torch::Tensor& yf,
   // No `restrict`: the variance hinge is a statistic of the whole batch, so
   // converged samples are masked, not dropped, and all ranks stop together.
   f.global_batch = global;
+  f.device = yf.device();
   return f;
 }
 
