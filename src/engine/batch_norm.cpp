@@ -62,14 +62,21 @@ double SyncBatchNorm2dImpl::next_momentum() {
 
 void SyncBatchNorm2dImpl::update_running_stats(const torch::Tensor& mean,
                                                const torch::Tensor& biased_var, double n) {
+  update_running_stats(mean, biased_var, torch::scalar_tensor(n / (n - 1), torch::kDouble));
+}
+
+void SyncBatchNorm2dImpl::update_running_stats(const torch::Tensor& mean,
+                                               const torch::Tensor& biased_var,
+                                               const torch::Tensor& bessel) {
   if (!options.track_running_stats()) return;
   // BatchNorm2d's update: the momentum's share of the batch's mean and
-  // unbiased variance.
+  // unbiased variance (Bessel's n/(n − 1): a 0-dim float64 tensor, which
+  // type promotion treats as a scalar, so the product rounds as
+  // `biased_var * (n / (n − 1))` with a double does).
   torch::NoGradGuard no_grad;
   const double f = next_momentum();
   running_mean.mul_(1 - f).add_(mean.detach().to(running_mean.scalar_type()), f);
-  running_var.mul_(1 - f).add_((biased_var.detach() * (n / (n - 1))).to(running_var.scalar_type()),
-                               f);
+  running_var.mul_(1 - f).add_((biased_var.detach() * bessel).to(running_var.scalar_type()), f);
 }
 
 torch::Tensor SyncBatchNorm2dImpl::forward(const torch::Tensor& x) {
@@ -105,15 +112,21 @@ torch::Tensor SyncBatchNorm2dImpl::forward(const torch::Tensor& x) {
                            torch::full({1}, static_cast<double>(x.numel() / C),
                                        x.options().dtype(torch::kDouble))});
   auto total = allreduce_sum_grad(local);                                            // (2C + 1,)
-  const double n = total[2 * C].item<double>();
-  TORCH_CHECK(n > 1, "SyncBatchNorm2d: needs more than one value per channel, got ", n);
+  // The global count stays a tensor: reading it on the host would be one
+  // device synchronization per layer and step on a GPU. More than one local
+  // value per channel already proves the check; only then is it read.
+  auto n = total.narrow(0, 2 * C, 1);                                                // (1,)
+  if (x.numel() / C <= 1 || x.is_cpu()) {
+    const double count = n.item<double>();
+    TORCH_CHECK(count > 1, "SyncBatchNorm2d: needs more than one value per channel, got ", count);
+  }
   auto mean_d = total.narrow(0, 0, C) / n;                                           // (C,)
   auto var_d = (total.narrow(0, C, C) / n - mean_d.square()).clamp_min(0.0);        // (C,) biased
   auto mean = mean_d.to(x.scalar_type()), var = var_d.to(x.scalar_type());
   auto centered = x - per_channel(mean);                                             // (B, C, H, W)
   auto y = centered * per_channel(torch::rsqrt(var + options.eps()));
   if (options.affine()) y = y * per_channel(weight) + per_channel(bias);
-  update_running_stats(mean, var, n);
+  update_running_stats(mean, var, (n / (n - 1)).squeeze());  // () float64, on x's device
   return y;
 }
 

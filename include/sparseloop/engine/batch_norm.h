@@ -47,6 +47,8 @@ class SyncBatchNorm2dImpl : public torch::nn::Cloneable<SyncBatchNorm2dImpl> {
   /// Running statistics from a batch's mean and biased variance over n values
   /// per channel (no-op without track_running_stats).
   void update_running_stats(const torch::Tensor& mean, const torch::Tensor& biased_var, double n);
+  void update_running_stats(const torch::Tensor& mean, const torch::Tensor& biased_var,
+                            const torch::Tensor& bessel);
 
  public:
 
