@@ -34,7 +34,9 @@ struct ImplicitLassoFunction : public torch::autograd::Function<ImplicitLassoFun
                                const torch::Tensor& x, const torch::Tensor& dict, int64_t kind,
                                int64_t stride, int64_t padding, int64_t out_h, int64_t out_w,
                                double mu, bool nonnegative, int64_t cg_iterations,
-                               double cg_tolerance) {
+                               double cg_tolerance, int64_t cg_check_every) {
+    TORCH_CHECK(cg_check_every >= 0, "implicit LASSO backward: cg_check_every must be >= 0, got ",
+                cg_check_every);
     ctx->save_for_backward({z_star, x, dict});
     ctx->saved_data["kind"] = kind;
     ctx->saved_data["stride"] = stride;
@@ -45,6 +47,7 @@ struct ImplicitLassoFunction : public torch::autograd::Function<ImplicitLassoFun
     ctx->saved_data["nonnegative"] = nonnegative;
     ctx->saved_data["cg_iterations"] = cg_iterations;
     ctx->saved_data["cg_tolerance"] = cg_tolerance;
+    ctx->saved_data["cg_check_every"] = cg_check_every;
     return z_star.clone();
   }
 
@@ -58,6 +61,10 @@ struct ImplicitLassoFunction : public torch::autograd::Function<ImplicitLassoFun
     const bool nonneg = ctx->saved_data["nonnegative"].toBool();
     const int64_t iters = ctx->saved_data["cg_iterations"].toInt();
     const double tol = ctx->saved_data["cg_tolerance"].toDouble();
+    // The stop test is read on the host every `every` iterations: on a GPU
+    // each read waits for the queue to drain, and the systems are small.
+    int64_t every = ctx->saved_data["cg_check_every"].toInt();
+    if (every == 0) every = z.is_cpu() ? 1 : 4;
     auto mask = (nonneg ? (z > 0) : (z != 0)).to(z.scalar_type());  // support S
     auto apply = [&](const torch::Tensor& v) {  // (M DᵀD M + μM) v
       return mask * (geo.analysis(geo.synth(mask * v, dict), dict) + mu * v);
@@ -70,7 +77,7 @@ struct ImplicitLassoFunction : public torch::autograd::Function<ImplicitLassoFun
     auto rr = sample_dot(r, r);
     const auto bb = sample_dot(b, b);
     for (int64_t k = 0; k < iters; ++k) {
-      if ((rr <= tol * tol * bb).all().item<bool>()) break;
+      if (k % every == 0 && (rr <= tol * tol * bb).all().item<bool>()) break;
       auto ap = apply(p);
       auto pap = sample_dot(p, ap);
       auto alpha = torch::where(pap > 0, rr / pap.clamp_min(1e-300), torch::zeros_like(pap));
@@ -89,7 +96,7 @@ struct ImplicitLassoFunction : public torch::autograd::Function<ImplicitLassoFun
       auto phi = -(geo.synth(u, d) * (geo.synth(z, d) - x)).sum();
       grad_dict = torch::autograd::grad({phi}, {d})[0];
     }
-    variable_list out(12);
+    variable_list out(13);
     out[1] = grad_x;
     out[2] = grad_dict;
     return out;
@@ -103,14 +110,14 @@ torch::Tensor implicit_conv_lasso(const torch::Tensor& z_star, const torch::Tens
                                   const ImplicitOptions& o) {
   return ImplicitLassoFunction::apply(z_star.detach(), x, dictionary, int64_t(0), g.stride,
                                       g.padding, x.size(2), x.size(3), o.mu(), o.nonnegative(),
-                                      o.cg_iterations(), o.cg_tolerance());
+                                      o.cg_iterations(), o.cg_tolerance(), o.cg_check_every());
 }
 
 torch::Tensor implicit_linear_lasso(const torch::Tensor& z_star, const torch::Tensor& x,
                                     const torch::Tensor& dictionary, const ImplicitOptions& o) {
   return ImplicitLassoFunction::apply(z_star.detach(), x, dictionary, int64_t(1), int64_t(1),
                                       int64_t(0), int64_t(0), int64_t(0), o.mu(), o.nonnegative(),
-                                      o.cg_iterations(), o.cg_tolerance());
+                                      o.cg_iterations(), o.cg_tolerance(), o.cg_check_every());
 }
 
 }  // namespace sparseloop

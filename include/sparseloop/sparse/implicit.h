@@ -24,6 +24,10 @@ struct ImplicitOptions {
   TORCH_ARG(int64_t, cg_iterations) = 50;
   /// Stop when ‖residual‖ ≤ tolerance ‖b‖ for every sample.
   TORCH_ARG(double, cg_tolerance) = 1e-6;
+  /// Iterations between two host reads of that test. 0: every iteration on
+  /// the CPU, every 4 on a device, where each read is a synchronization
+  /// (the extra iterations only refine systems already solved).
+  TORCH_ARG(int64_t, cg_check_every) = 0;
 };
 
 /// Returns z_star (its values) carrying gradients to x and `dictionary` by
