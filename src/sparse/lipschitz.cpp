@@ -237,6 +237,13 @@ struct DictionaryMove {
 /// two temporaries and a stack, 55–300 µs per layer and 2 ms of an SDNet-18-all
 /// step where this loop takes tens of µs; docs/performance.md, "SDNet-18-all
 /// within 2× ResNet-18"). Dictionaries are small: one thread.
+/// The device form: max |d − ref| and ‖d − ref‖ / ‖ref‖ as 0-dim tensors,
+/// for one host read with whatever else the caller reads.
+std::vector<torch::Tensor> dictionary_move_terms(const torch::Tensor& d, const torch::Tensor& ref) {
+  const auto delta = d - ref;
+  return {delta.abs().max(), delta.norm() / ref.norm().clamp_min(1e-30)};
+}
+
 template <typename T>
 DictionaryMove dictionary_move(const T* __restrict d, const T* __restrict ref, int64_t n) {
   double max_change = 0.0, diff2 = 0.0, ref2 = 0.0;
@@ -262,8 +269,7 @@ DictionaryMove dictionary_move(const torch::Tensor& d, const torch::Tensor& ref)
     return dictionary_move(dc.data_ptr<double>(), rc.data_ptr<double>(), dc.numel());
   }
   // Elsewhere (a GPU): both read in one device synchronization.
-  const auto delta = d - ref;
-  const auto both = host_read({delta.abs().max(), delta.norm() / ref.norm().clamp_min(1e-30)});
+  const auto both = host_read(dictionary_move_terms(d, ref));
   return {both[0], both[1]};
 }
 
@@ -295,17 +301,30 @@ double LipschitzCache::refresh(const SparseOperator& op, const torch::Tensor& di
   const torch::Tensor dictionary = dictionary0.detach();
   last_iterations_ = 0;
   last_cold_ = false;
-  // The stored L, read once (a device synchronization where the buffers
-  // live on a GPU; three reads were one per use).
-  double lipschitz = lipschitz_.item<double>();
-  bool cold = vector_.sizes() != code_shape || dictionary_.sizes() != dictionary.sizes() ||
-              lipschitz <= 0.0;
+  // How far the dictionary moved since L's estimate: any change (max |ΔD|
+  // > 0, exact), and the relative move that decides a cold restart.
+  const bool same_shapes =
+      vector_.sizes() == code_shape && dictionary_.sizes() == dictionary.sizes();
+  const bool compare = same_shapes && p.refresh != StepRefresh::kFixed;
+  double lipschitz = 0.0;
+  DictionaryMove move;
+  if (compare && !dictionary.device().is_cpu()) {
+    // The stored L and the move in one device synchronization (each read
+    // waits for the queue to drain; they were two per layer and forward).
+    auto terms = dictionary_move_terms(dictionary, dictionary_.to(dictionary.dtype()));
+    const auto read = host_read({lipschitz_, terms[0], terms[1]});
+    lipschitz = read[0];
+    move = {read[1], read[2]};
+  } else {
+    // The stored L, read once (three reads were one per use).
+    lipschitz = lipschitz_.item<double>();
+    if (compare && lipschitz > 0.0)
+      move = dictionary_move(dictionary, dictionary_.to(dictionary.dtype()));
+  }
+  bool cold = !same_shapes || lipschitz <= 0.0;
   bool run = cold || p.refresh == StepRefresh::kEveryForward;
   bool restart = false;  // cold after a large move, with a stored vector of this shape
-  if (!cold && p.refresh != StepRefresh::kFixed) {
-    // How far the dictionary moved since L's estimate: any change (max |ΔD|
-    // > 0, exact), and the relative move that decides a cold restart.
-    const auto move = dictionary_move(dictionary, dictionary_.to(dictionary.dtype()));
+  if (!cold && compare) {
     if (move.max_change > 0.0) run = true;
     if (p.restart_threshold > 0.0 && move.relative > p.restart_threshold) cold = restart = true;
   }

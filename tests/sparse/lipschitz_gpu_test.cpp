@@ -1,0 +1,44 @@
+#include "sparseloop/sparse/lipschitz.h"
+
+#include <gtest/gtest.h>
+
+#include "sparseloop/sparse/conv_dictionary.h"
+
+using namespace sparseloop;
+
+// A refresh on CUDA reads the stored L and the dictionary's move in one
+// device synchronization: the same decisions (nothing run when unchanged, a
+// warm refresh after a small move, a restart past the threshold) and the same
+// L as on the CPU, over the sequence of WarmRefreshSettlesInOneIteration….
+TEST(GpuLipschitz, RefreshDecidesAsOnTheCpu) {
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  torch::manual_seed(6);
+  auto unit = [](const torch::Tensor& d) {
+    return d / d.flatten(1).norm(2, {1}).view({-1, 1, 1, 1});
+  };
+  LipschitzPolicy p;
+  p.refresh = StepRefresh::kOnChange;
+  p.power_iterations = 50;
+  p.power_tolerance = 1e-3;
+  p.restart_threshold = 0.05;
+  torch::nn::Module on_cpu, on_cuda;
+  LipschitzCache cpu, cuda;
+  cpu.register_buffers(on_cpu);
+  cuda.register_buffers(on_cuda);
+  on_cuda.to(torch::kCUDA);
+  const ConvGeometry g{1, 1};
+  const std::vector<int64_t> shape{1, 8, 12, 12};
+  auto w = unit(torch::randn({8, 4, 3, 3}));
+  const std::vector<torch::Tensor> sequence{
+      w, w.clone(), unit(w + 1e-4 * torch::randn_like(w)), unit(w + 0.004 * torch::randn_like(w)),
+      unit(w + 0.3 * torch::randn_like(w))};
+  for (size_t i = 0; i < sequence.size(); ++i) {
+    const auto& d = sequence[i];
+    const auto dc = d.cuda();
+    const double a = cpu.refresh(conv_operator(d, g, 12, 12), d, shape, p);
+    const double b = cuda.refresh(conv_operator(dc, g, 12, 12), dc, shape, p);
+    EXPECT_EQ(cuda.last_cold(), cpu.last_cold()) << "step " << i;
+    EXPECT_EQ(cuda.last_iterations() == 0, cpu.last_iterations() == 0) << "step " << i;
+    EXPECT_NEAR(b, a, 2e-3 * a) << "step " << i;
+  }
+}
