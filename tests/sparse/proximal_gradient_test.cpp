@@ -17,6 +17,24 @@ double lipschitz_of(const SparseOperator& op, at::IntArrayRef code_shape) {
   return power_iteration(op, v, 5000, 1e-12).lipschitz;
 }
 
+/// A random float64 linear LASSO: W (atoms × dim), then x (batch × dim), in
+/// that order from `seed`, with the operator and its L.
+struct LinearProblem {
+  torch::Tensor W;
+  SparseOperator op;
+  double L = 0.0;
+  torch::Tensor x;
+};
+LinearProblem random_linear_problem(uint64_t seed, int64_t atoms, int64_t dim, int64_t batch) {
+  torch::manual_seed(seed);
+  LinearProblem p;
+  p.W = torch::randn({atoms, dim}, f64);
+  p.op = linear_operator(p.W);
+  p.L = lipschitz_of(p.op, {1, atoms});
+  p.x = torch::randn({batch, dim}, f64);
+  return p;
+}
+
 torch::Tensor orthonormal(int64_t n) {
   auto qr = torch::linalg_qr(torch::randn({n, n}, f64));
   return std::get<0>(qr);
@@ -52,11 +70,7 @@ TEST(Fista, OrthonormalDictionaryClosedForm) {
 
 // KKT optimality of the LASSO solution, linear and convolutional, signed and non-negative.
 TEST(Fista, ReachesLassoMinimizerKkt) {
-  torch::manual_seed(1);
-  auto W = torch::randn({40, 20}, f64);
-  auto op = linear_operator(W);
-  const double L = lipschitz_of(op, {1, 40});
-  auto x = torch::randn({4, 20}, f64);
+  auto [W, op, L, x] = random_linear_problem(1, 40, 20, 4);
   for (bool nonneg : {false, true}) {
     Prox prox(ProxOptions().lambda(0.5).nonnegative(nonneg));
     auto z = solve_lasso(op, x, prox, ProximalGradientOptions().step(1.0 / L).iterations(3000)).z;
@@ -111,11 +125,7 @@ TEST(Fista, ObjectiveBelowIstaAfterSameSteps) {
 // one in another order than a batch of five (OpenBLAS on an AMD EPYC of
 // December 2026 did, by 1 ulp-scale amounts).
 TEST(Fista, PerSampleToleranceIsIndependentOfTheBatch) {
-  torch::manual_seed(4);
-  auto W = torch::randn({30, 12}, f64);
-  auto op = linear_operator(W);
-  const double L = lipschitz_of(op, {1, 30});
-  auto x = torch::randn({5, 12}, f64);
+  auto [W, op, L, x] = random_linear_problem(4, 30, 12, 5);
   x[1] *= 1e-3;  // a tiny signal converges (to 0) at once
   Prox prox(ProxOptions().lambda(0.2));
   auto opts = ProximalGradientOptions().step(1.0 / L).tolerance(1e-6).iterations(5000);
@@ -137,11 +147,7 @@ TEST(Fista, PerSampleToleranceIsIndependentOfTheBatch) {
 // counts and `iterations` are those of a read every iteration, bit for bit.
 // The CPU runs the deferred path when asked, which is how it is tested here.
 TEST(Fista, DeferredStopReadsGiveTheSameSolve) {
-  torch::manual_seed(14);
-  auto W = torch::randn({40, 16}, f64);
-  auto op = linear_operator(W);
-  const double L = lipschitz_of(op, {1, 40});
-  auto x = torch::randn({7, 16}, f64);
+  auto [W, op, L, x] = random_linear_problem(14, 40, 16, 7);
   x[2] *= 1e-4;  // stops at once
   x[5] *= 0.1;
   Prox prox(ProxOptions().lambda(0.2));
@@ -174,11 +180,7 @@ TEST(Fista, DeferredStopReadsGiveTheSameSolve) {
 }
 
 TEST(Fista, WarmStartAtSolutionStaysThere) {
-  torch::manual_seed(5);
-  auto W = torch::randn({20, 10}, f64);
-  auto op = linear_operator(W);
-  const double L = lipschitz_of(op, {1, 20});
-  auto x = torch::randn({2, 10}, f64);
+  auto [W, op, L, x] = random_linear_problem(5, 20, 10, 2);
   Prox prox(ProxOptions().lambda(0.3));
   auto z = solve_lasso(op, x, prox, ProximalGradientOptions().step(1.0 / L).iterations(20000)).z;
   auto again = solve_lasso(op, x, prox, ProximalGradientOptions().step(1.0 / L).iterations(3), z).z;
@@ -200,12 +202,12 @@ TEST(PowerIteration, MatchesLargestSingularValueSquared) {
 // y_{k+1} = z_k + ((t_k − 1)/t_{k+1})(z_k − z_{k−1}). In particular two steps
 // from zero are two ISTA steps (y₂ = z₁), which is what SDNet's code computes.
 TEST(Fista, MomentumScheduleMatchesBeckTeboulle) {
-  torch::manual_seed(6);
-  auto W = torch::randn({12, 8}, f64);
-  auto op = linear_operator(W);
-  const double L = lipschitz_of(op, {1, 12});
-  const double eta = 1.0 / L;
-  auto x = torch::randn({3, 8}, f64);
+  // Named copies, not a structured binding: the lambdas below capture them.
+  const auto problem = random_linear_problem(6, 12, 8, 3);
+  const auto& W = problem.W;
+  const auto& op = problem.op;
+  const auto& x = problem.x;
+  const double eta = 1.0 / problem.L;
   Prox prox(ProxOptions().lambda(0.2).nonnegative(true));
   auto step = [&](const torch::Tensor& y) {
     auto g = torch::matmul(x - torch::matmul(y, W), W.t());  // Dᵀ(x − Dy), D = Wᵀ
