@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "sparseloop/sparse/conv_dictionary.h"
+#include "support/lipschitz_cases.h"
 
 using namespace sparseloop;
 
@@ -13,14 +14,8 @@ using namespace sparseloop;
 TEST(GpuLipschitz, RefreshDecidesAsOnTheCpu) {
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
   torch::manual_seed(6);
-  auto unit = [](const torch::Tensor& d) {
-    return d / d.flatten(1).norm(2, {1}).view({-1, 1, 1, 1});
-  };
-  LipschitzPolicy p;
-  p.refresh = StepRefresh::kOnChange;
-  p.power_iterations = 50;
-  p.power_tolerance = 1e-3;
-  p.restart_threshold = 0.05;
+  const auto& unit = test_lipschitz::unit_atoms;
+  const LipschitzPolicy p = test_lipschitz::sdnet_policy();
   torch::nn::Module on_cpu, on_cuda;
   LipschitzCache cpu, cuda;
   cpu.register_buffers(on_cpu);

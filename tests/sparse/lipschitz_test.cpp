@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "sparseloop/sparse/conv_dictionary.h"
+#include "support/lipschitz_cases.h"
 
 using namespace sparseloop;
 
@@ -26,21 +27,8 @@ struct Case {
   int64_t C, M, k, s, p, H;
 };
 
-/// Each atom (row of the flattened dictionary) scaled to unit norm.
-torch::Tensor unit_atoms(const torch::Tensor& d) {
-  return d / d.flatten(1).norm(2, {1}).view({-1, 1, 1, 1});
-}
-
-/// SDNet's step policy (families/sdnet/model.cpp): on-change refreshes of at
-/// most 50 warm iterations to 1e-3, a cold restart past a 5 % move.
-LipschitzPolicy sdnet_policy() {
-  LipschitzPolicy p;
-  p.refresh = StepRefresh::kOnChange;
-  p.power_iterations = 50;
-  p.power_tolerance = 1e-3;
-  p.restart_threshold = 0.05;
-  return p;
-}
+using test_lipschitz::sdnet_policy;
+using test_lipschitz::unit_atoms;
 
 }  // namespace
 
