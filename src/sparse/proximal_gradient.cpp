@@ -701,6 +701,7 @@ ProximalGradientResult full_batch(const SmoothPart& f, const Prox& g,
     }
     z = v;
     y = c == 0.0 ? z : torch::add(z, diff, c);  // one pass: z + c·diff
+    // The stop test, read on the host every `period` iterations (above).
     // Every rank iterates until the global batch has stopped; asking the
     // other ranks only every `period` iterations (at least kGlobalStopEvery)
     // saves most of the collectives, whose latency bounds a small problem's
